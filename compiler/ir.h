@@ -68,6 +68,8 @@ typedef enum ir_value_kind {
 	IR_VALUE_COUNT
 } ir_value_kind;
 
+extern const char *const ir_value_kind_names[IR_VALUE_COUNT];
+
 typedef struct ir_param {
 	char *key;
 	ir_value_kind kind;
@@ -96,6 +98,9 @@ typedef enum ir_norm {
 	IR_NORM_FIXED,    /* (x - mean) / std with the given numbers */
 	IR_NORM_COUNT
 } ir_norm;
+
+extern const char *const ir_format_names[IR_FORMAT_COUNT];
+extern const char *const ir_norm_names[IR_NORM_COUNT];
 
 typedef struct ir_dataset {
 	char *name;
@@ -287,7 +292,8 @@ ir_module *ir_module_new(void);
 /* Frees the module and everything it owns; NULL is fine. */
 void ir_module_free(ir_module *m);
 
-/* Lookups by name; return the index or -1. */
+/* Lookups by name; return the index or -1.  O(log n) on a canonical
+ * module, O(n) otherwise. */
 int ir_module_find_task(const ir_module *m, const char *name);
 int ir_module_find_target(const ir_module *m, const char *name);
 int ir_module_find_objective(const ir_module *m, const char *name);
@@ -297,9 +303,17 @@ int ir_space_find_gene(const ir_space *s, const char *name);
 const ir_param *ir_call_param(const ir_call *c, const char *key);
 
 /* Sorts every declaration list by name and fixes up the indices that refer
- * into them, then computes every task's supernet key.  The compiler calls it
- * once after lowering; binary loading checks that a module is canonical. */
+ * into them, sorts call parameters by key and target constraints by
+ * (metric, cmp, value), then computes every task's supernet key.  The
+ * compiler calls it once after lowering; binary loading checks that a module
+ * is canonical.  Names within a list must be distinct (the compiler checks
+ * that); aborts on out-of-memory. */
 void ir_module_canonicalize(ir_module *m);
+
+/* Writes the supernet key of task t (XXH3-128 of the binary encoding of its
+ * space, its dataset and its recipe, without the space's and the dataset's
+ * names) into key.  The task's dataset and space indices must be valid. */
+void ir_task_supernet_key(const ir_module *m, int t, uint8_t key[16]);
 
 /* --- binary form (.air) ---------------------------------------------------- */
 
