@@ -33,6 +33,7 @@ typedef enum ast_op {
 	AST_OP_COUNT
 } ast_op;
 
+/* "=", "in", "<=", ... as written. */
 extern const char *const ast_op_names[AST_OP_COUNT];
 
 /* The unit a number was written with; the value is already scaled to it. */
@@ -43,6 +44,9 @@ typedef enum ast_unit {
 	AST_UNIT_BYTES,   /* 64KiB -> 65536, 1MB -> 1e6, 512B */
 	AST_UNIT_COUNT
 } ast_unit;
+
+/* "none", "percent", "seconds", "bytes": for messages. */
+extern const char *const ast_unit_names[AST_UNIT_COUNT];
 
 typedef enum ast_expr_kind {
 	AST_EXPR_NUMBER,
@@ -75,7 +79,9 @@ struct ast_expr {
 	char *text; /* the lexeme as written, for NUMBER (e.g. "1.5ms") */
 	double number;
 	ast_unit unit;
-	int is_integer; /* NUMBER written without '.' or exponent */
+	int is_integer; /* NUMBER written without '.' or exponent whose scaled
+	                   value is a whole number: 12, 2M, 64KiB, 200%; not
+	                   2.5K, 1e3 or 5% (0.05) */
 	char *string;   /* STRING contents, IDENT and CALL name, WHERE field */
 	int boolean;
 	/* SET items / CALL args */
@@ -140,14 +146,27 @@ typedef struct ast_import {
 	lang_loc loc; /* the string literal */
 } ast_import;
 
+/* A `# ...` comment, kept so that `archc fmt` can put it back. */
+typedef struct ast_comment {
+	char *text;   /* from '#' to the end of the line, trailing blanks removed */
+	lang_loc loc;
+} ast_comment;
+
 typedef struct ast_file {
 	lang_source *src; /* owned: name and text, for diagnostics */
 	int nimports;
 	ast_import *imports;
 	int ndecls;
 	ast_decl **decls;
+	int ncomments;          /* in source order */
+	ast_comment *comments;
 } ast_file;
 
+/* Each frees the node and everything it owns; NULL is ignored. */
 void ast_file_free(ast_file *f);
+void ast_decl_free(ast_decl *d);
+void ast_stmt_free(ast_stmt *s);
+void ast_arg_free(ast_arg *a);
+void ast_expr_free(ast_expr *e);
 
 #endif

@@ -1,0 +1,138 @@
+/*
+ * parse.c — lang_parse(): runs the scanner and parser over one source,
+ * and the small helpers they share.
+ */
+#include "lang/lang.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lang/parse.h"
+#include "lang/parser.h"
+#define YYSTYPE LANG_YYSTYPE
+#define YYLTYPE LANG_YYLTYPE
+#include "lang/lexer.h"
+
+void *lang_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p) {
+		fputs("archc: out of memory\n", stderr);
+		abort();
+	}
+	return p;
+}
+
+void *lang_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q) {
+		fputs("archc: out of memory\n", stderr);
+		abort();
+	}
+	return q;
+}
+
+char *lang_xstrndup(const char *s, size_t n)
+{
+	char *d = lang_xmalloc(n + 1);
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+/* Doubling keeps building a list of n items O(n). */
+#define LIST_PUSH(l, x)                                                              \
+	do {                                                                         \
+		if ((l)->n == (l)->cap) {                                            \
+			(l)->cap = (l)->cap ? 2 * (l)->cap : 4;                      \
+			(l)->v = lang_xrealloc((l)->v, (size_t)(l)->cap * sizeof *(l)->v); \
+		}                                                                    \
+		(l)->v[(l)->n++] = (x);                                              \
+	} while (0)
+
+void lang_exprs_push(lang_exprs *l, ast_expr *e)
+{
+	LIST_PUSH(l, e);
+}
+
+void lang_args_push(lang_args *l, ast_arg *a)
+{
+	LIST_PUSH(l, a);
+}
+
+void lang_stmts_push(lang_stmts *l, ast_stmt *s)
+{
+	LIST_PUSH(l, s);
+}
+
+void lang_exprs_free(lang_exprs *l)
+{
+	for (int i = 0; i < l->n; i++)
+		ast_expr_free(l->v[i]);
+	free(l->v);
+}
+
+void lang_args_free(lang_args *l)
+{
+	for (int i = 0; i < l->n; i++)
+		ast_arg_free(l->v[i]);
+	free(l->v);
+}
+
+void lang_stmts_free(lang_stmts *l)
+{
+	for (int i = 0; i < l->n; i++)
+		ast_stmt_free(l->v[i]);
+	free(l->v);
+}
+
+void lang_comment_add(lang_parser *p, const char *text, int len, lang_loc loc)
+{
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t' || text[len - 1] == '\r' ||
+			   text[len - 1] == '\f' || text[len - 1] == '\v'))
+		len--;
+	ast_file *f = p->file;
+	if (f->ncomments == p->comments_cap) {
+		p->comments_cap = p->comments_cap ? 2 * p->comments_cap : 8;
+		f->comments = lang_xrealloc(f->comments, (size_t)p->comments_cap * sizeof *f->comments);
+	}
+	loc.last_column = loc.first_column + len - 1;
+	f->comments[f->ncomments++] =
+		(ast_comment){ .text = lang_xstrndup(text, (size_t)len), .loc = loc };
+}
+
+void lang_brace_open(lang_parser *p, lang_loc loc)
+{
+	if (p->nbraces == p->braces_cap) {
+		p->braces_cap = p->braces_cap ? 2 * p->braces_cap : 16;
+		p->braces = lang_xrealloc(p->braces, (size_t)p->braces_cap * sizeof *p->braces);
+	}
+	p->braces[p->nbraces++] = loc;
+}
+
+void lang_brace_close(lang_parser *p)
+{
+	if (p->nbraces > 0)
+		p->nbraces--;
+	else
+		p->stray_close = 1;
+}
+
+ast_file *lang_parse(lang_source *src, lang_diags *diags)
+{
+	ast_file *f = lang_xmalloc(sizeof *f);
+	memset(f, 0, sizeof *f);
+	f->src = src ? src : lang_source_new("<empty>", "", 0);
+	lang_parser p = { .file = f, .diags = diags, .line = 1, .column = 1 };
+	yyscan_t scanner;
+	if (lang_scan_lex_init_extra(&p, &scanner) != 0) {
+		fputs("archc: out of memory\n", stderr);
+		abort();
+	}
+	lang_scan__scan_bytes(f->src->text, (int)f->src->len, scanner);
+	lang_yyparse(scanner, &p);
+	lang_scan_lex_destroy(scanner);
+	free(p.braces);
+	return f;
+}
