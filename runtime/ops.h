@@ -100,7 +100,7 @@ void rt_dwconv_forward(const rt_dwconv_p *p, const float *x, const float *w,
 
 /*
  * From dy [n, ho, wo, c]: dx (overwritten, [n, h, w, c]), dw (+=, laid out
- * like w with ldw), db (+=, [c]).  Threaded over channel blocks, so each
+ * like w with ldw), db (+=, [c]); k <= 11.  Threaded over channel blocks, so each
  * channel's sums run in a fixed order whatever the thread count.
  */
 void rt_dwconv_backward(const rt_dwconv_p *p, const float *x, const float *w,
@@ -222,7 +222,8 @@ void rt_se_forward(const rt_se_p *p, const float *x, const float *w1,
 		   const float *b1, const float *w2, const float *b2, float *y,
 		   float *ws);
 
-/* dx (overwritten), dw1, db1, dw2, db2 (+=, laid out like the weights). */
+/* dx (overwritten, required, must not be dy), dw1, db1, dw2, db2 (+=, laid
+ * out like the weights, may be NULL). */
 void rt_se_backward(const rt_se_p *p, const float *x, const float *w1,
 		    const float *w2, const float *dy, float *dx, float *dw1,
 		    float *db1, float *dw2, float *db2, float *ws);

@@ -1,0 +1,183 @@
+/*
+ * op_bn.c — batch normalisation over the channels of an [m, c] view (see
+ * ops.h).  Work is split over blocks of RT_CBLOCK channels: each block's
+ * statistics are summed in double, row by row, by one thread, so results do
+ * not depend on the thread count.  y may be x and dx may be dy, hence no
+ * `restrict` on those.
+ */
+#include "runtime/ops.h"
+
+#include <assert.h>
+#include <math.h>
+
+#include "runtime/op_util.h"
+
+typedef struct bn_job {
+	const rt_bn_p *p;
+	const float *x, *gamma, *beta, *dy;
+	float *running_mean, *running_var, *save_mean, *save_invstd;
+	float *y, *dx, *dgamma, *dbeta;
+	const float *bwd_mean, *bwd_invstd; /* the forward's saved statistics */
+} bn_job;
+
+/* Batch mean and variance (biased and unbiased) of channels [c0, c0 + nb). */
+RT_KERNEL static void bn_stats(const bn_job *j, int c0, int nb, double *mean, double *var)
+{
+	const rt_bn_p *p = j->p;
+	double s[RT_CBLOCK] = {0};
+	for (int i = 0; i < p->m; i++) {
+		const float *row = j->x + (size_t)i * p->ldx + c0;
+		for (int c = 0; c < nb; c++)
+			s[c] += row[c];
+	}
+	for (int c = 0; c < nb; c++) {
+		mean[c] = s[c] / p->m;
+		s[c] = 0.0;
+	}
+	for (int i = 0; i < p->m; i++) {
+		const float *row = j->x + (size_t)i * p->ldx + c0;
+		for (int c = 0; c < nb; c++) {
+			double d = row[c] - mean[c];
+			s[c] += d * d;
+		}
+	}
+	for (int c = 0; c < nb; c++)
+		var[c] = s[c] / p->m;
+}
+
+RT_KERNEL static void bn_apply(const bn_job *j, int c0, int nb)
+{
+	const rt_bn_p *p = j->p;
+	float a[RT_CBLOCK], b[RT_CBLOCK];
+	for (int c = 0; c < nb; c++) {
+		a[c] = j->gamma[c0 + c] * j->save_invstd[c0 + c];
+		b[c] = j->beta[c0 + c] - j->save_mean[c0 + c] * a[c];
+	}
+	for (int i = 0; i < p->m; i++) {
+		const float *row = j->x + (size_t)i * p->ldx + c0;
+		float *out = j->y + (size_t)i * p->ldx + c0;
+		for (int c = 0; c < nb; c++)
+			out[c] = row[c] * a[c] + b[c];
+	}
+}
+
+static void bn_fwd_blocks(void *ctx, int64_t b, int64_t e)
+{
+	const bn_job *j = ctx;
+	const rt_bn_p *p = j->p;
+	for (int64_t blk = b; blk < e; blk++) {
+		int c0 = (int)blk * RT_CBLOCK;
+		int nb = p->c - c0 < RT_CBLOCK ? p->c - c0 : RT_CBLOCK;
+		if (p->mode == RT_BN_MODE_EVAL) {
+			for (int c = c0; c < c0 + nb; c++) {
+				j->save_mean[c] = j->running_mean[c];
+				j->save_invstd[c] = (float)(1.0 / sqrt((double)j->running_var[c] + p->eps));
+			}
+		} else {
+			double mean[RT_CBLOCK], var[RT_CBLOCK];
+			bn_stats(j, c0, nb, mean, var);
+			double unbias = p->m > 1 ? (double)p->m / (p->m - 1) : 1.0;
+			for (int c = 0; c < nb; c++) {
+				int ch = c0 + c;
+				j->save_mean[ch] = (float)mean[c];
+				j->save_invstd[ch] = (float)(1.0 / sqrt(var[c] + p->eps));
+				double uv = var[c] * unbias;
+				if (p->mode == RT_BN_MODE_TRAIN) {
+					double mo = p->momentum;
+					j->running_mean[ch] =
+						(float)((1.0 - mo) * j->running_mean[ch] + mo * mean[c]);
+					j->running_var[ch] =
+						(float)((1.0 - mo) * j->running_var[ch] + mo * uv);
+				} else {
+					double bs = (double)p->batches_seen;
+					j->running_mean[ch] =
+						(float)((bs * j->running_mean[ch] + mean[c]) / (bs + 1.0));
+					j->running_var[ch] =
+						(float)((bs * j->running_var[ch] + uv) / (bs + 1.0));
+				}
+			}
+		}
+		bn_apply(j, c0, nb);
+	}
+}
+
+static void bn_check(const rt_bn_p *p)
+{
+	assert(p->m > 0 && p->c > 0 && p->ldx >= p->c && p->eps > 0.0f);
+	assert(p->mode >= 0 && p->mode < RT_BN_MODE_COUNT);
+	assert(p->mode != RT_BN_MODE_RECAL || p->batches_seen >= 0);
+}
+
+void rt_bn_forward(const rt_bn_p *p, const float *x, const float *gamma,
+		   const float *beta, float *running_mean, float *running_var,
+		   float *save_mean, float *save_invstd, float *y)
+{
+	bn_check(p);
+	bn_job j = {.p = p, .x = x, .gamma = gamma, .beta = beta,
+		    .running_mean = running_mean, .running_var = running_var,
+		    .save_mean = save_mean, .save_invstd = save_invstd, .y = y};
+	int64_t blocks = (p->c + RT_CBLOCK - 1) / RT_CBLOCK;
+	rt_op_parallel(blocks, (int64_t)p->m * p->c * 3, bn_fwd_blocks, &j);
+}
+
+RT_KERNEL static void bn_bwd_block(const bn_job *j, int c0, int nb)
+{
+	const rt_bn_p *p = j->p;
+	const float *mu = j->bwd_mean + c0, *is = j->bwd_invstd + c0;
+	double sdy[RT_CBLOCK] = {0}, sdyx[RT_CBLOCK] = {0};
+	for (int i = 0; i < p->m; i++) {
+		const float *xr = j->x + (size_t)i * p->ldx + c0;
+		const float *gr = j->dy + (size_t)i * p->ldx + c0;
+		for (int c = 0; c < nb; c++) {
+			double g = gr[c];
+			sdy[c] += g;
+			sdyx[c] += g * ((xr[c] - mu[c]) * is[c]);
+		}
+	}
+	for (int c = 0; c < nb; c++) {
+		if (j->dgamma != NULL)
+			j->dgamma[c0 + c] += (float)sdyx[c];
+		if (j->dbeta != NULL)
+			j->dbeta[c0 + c] += (float)sdy[c];
+	}
+	if (j->dx == NULL)
+		return;
+	float a[RT_CBLOCK], mdy[RT_CBLOCK], mdyx[RT_CBLOCK];
+	int batch = p->mode != RT_BN_MODE_EVAL;
+	for (int c = 0; c < nb; c++) {
+		a[c] = j->gamma[c0 + c] * is[c];
+		mdy[c] = batch ? (float)(sdy[c] / p->m) : 0.0f;
+		mdyx[c] = batch ? (float)(sdyx[c] / p->m) : 0.0f;
+	}
+	for (int i = 0; i < p->m; i++) {
+		const float *xr = j->x + (size_t)i * p->ldx + c0;
+		const float *gr = j->dy + (size_t)i * p->ldx + c0;
+		float *dr = j->dx + (size_t)i * p->ldx + c0;
+		for (int c = 0; c < nb; c++) {
+			float xhat = (xr[c] - mu[c]) * is[c];
+			dr[c] = a[c] * (gr[c] - mdy[c] - xhat * mdyx[c]);
+		}
+	}
+}
+
+static void bn_bwd_blocks(void *ctx, int64_t b, int64_t e)
+{
+	const bn_job *j = ctx;
+	for (int64_t blk = b; blk < e; blk++) {
+		int c0 = (int)blk * RT_CBLOCK;
+		int nb = j->p->c - c0 < RT_CBLOCK ? j->p->c - c0 : RT_CBLOCK;
+		bn_bwd_block(j, c0, nb);
+	}
+}
+
+void rt_bn_backward(const rt_bn_p *p, const float *x, const float *gamma,
+		    const float *save_mean, const float *save_invstd,
+		    const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+	bn_check(p);
+	bn_job j = {.p = p, .x = x, .gamma = gamma, .dy = dy,
+		    .bwd_mean = save_mean, .bwd_invstd = save_invstd,
+		    .dx = dx, .dgamma = dgamma, .dbeta = dbeta};
+	int64_t blocks = (p->c + RT_CBLOCK - 1) / RT_CBLOCK;
+	rt_op_parallel(blocks, (int64_t)p->m * p->c * 3, bn_bwd_blocks, &j);
+}

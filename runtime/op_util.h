@@ -1,0 +1,44 @@
+/*
+ * op_util.h — private helpers shared by the op_*.c files (not a public
+ * header: nothing outside runtime/op_*.c includes it).
+ *
+ * RT_KERNEL marks the few hot loops: GCC at -O2 does not vectorise loops
+ * whose trip count is unknown, so those functions ask for it, and on x86-64
+ * they are also built for AVX2 and picked at load time.  -std=c11 keeps
+ * -ffp-contract=off and no reassociation, so every clone computes bitwise
+ * the same result.
+ */
+#ifndef ARCHD_RUNTIME_OP_UTIL_H
+#define ARCHD_RUNTIME_OP_UTIL_H
+
+#include <stdint.h>
+
+#include "runtime/threads.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define RT_KERNEL \
+	__attribute__((optimize("tree-vectorize"), target_clones("arch=x86-64-v3", "default")))
+#else
+#define RT_KERNEL
+#endif
+
+/* Below this many floats touched, a job is not worth waking the pool. */
+#define RT_PAR_MIN_WORK 32768
+
+/*
+ * Runs fn over [0, n) on the pool when `work` (floats touched) is large
+ * enough, else inline.  Every op partitions so that each output is computed
+ * by one item in a fixed order: results do not depend on the thread count.
+ */
+static inline void rt_op_parallel(int64_t n, int64_t work, rt_parallel_fn fn, void *ctx)
+{
+	if (work < RT_PAR_MIN_WORK)
+		fn(ctx, 0, n);
+	else
+		rt_parallel_for(n, fn, ctx);
+}
+
+/* Channels per block for ops that partition over channels. */
+#define RT_CBLOCK 16
+
+#endif
