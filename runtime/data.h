@@ -96,15 +96,17 @@ void rt_data_free(rt_data *data);
  * Writes a one-line summary into buf (always NUL-terminated when buflen > 0):
  * the split sizes, shape, classes and the normalisation measured, e.g.
  * "fashion: train 58000, holdout 2000, test 10000; 28x28x1, 10 classes;
- * mean 0.2860 std 0.3530".  Returns what snprintf returns.
+ * mean/std 0.2860/0.3530" (the first three channels).  Returns what
+ * snprintf returns.
  */
 int rt_data_summary(const rt_data *data, char *buf, size_t buflen);
 
 /*
  * Copies a fixed, seeded sample of min(n, part size) examples of a split,
  * without replacement and without augmentation, into x [n, H, W, C] and
- * y [n] (y may be NULL).  The same seed gives the same sample.  For batch
- * norm recalibration.  Returns the number of examples copied.
+ * y [n] (y may be NULL), in split order.  The same seed gives the same
+ * sample; nothing is allocated.  For batch norm recalibration.  Returns the
+ * number of examples copied.
  */
 int rt_data_sample(const rt_data *data, rt_split split, int n, uint64_t seed,
 		   float *x, int *y);
@@ -134,7 +136,8 @@ typedef struct rt_batcher {
 	int n;      /* examples in the split */
 	int *order; /* [n] */
 	int epoch;
-	int step; /* next batch of the epoch */
+	int step;        /* next batch of the epoch */
+	int order_epoch; /* the epoch `order` was drawn for, -1 = none */
 } rt_batcher;
 
 /* Prepares an iterator at epoch 0, step 0.  batch > 0.  Returns 0, or -1 on

@@ -21,7 +21,7 @@
  * S steps per epoch, W = warmup * S warm-up steps (fractional allowed) and
  * T = epochs * S steps in all:
  *
- *   t < W:        lr = base * (t + 1) / W         (linear warm-up)
+ *   t < W:        lr = base * min(1, (t + 1) / W)   (linear warm-up)
  *   constant:     lr = base
  *   cosine:       lr = base * 0.5 * (1 + cos(pi * p)),  p = (t - W) / (T - W)
  *                 clamped to [0, 1] (so lr = 0 from step T on, base if T <= W)
