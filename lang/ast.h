@@ -150,6 +150,7 @@ typedef struct ast_import {
 typedef struct ast_comment {
 	char *text;   /* from '#' to the end of the line, trailing blanks removed */
 	lang_loc loc;
+	int own_line; /* nothing but blanks before it on its line */
 } ast_comment;
 
 typedef struct ast_file {

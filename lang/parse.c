@@ -98,8 +98,12 @@ void lang_comment_add(lang_parser *p, const char *text, int len, lang_loc loc)
 		f->comments = lang_xrealloc(f->comments, (size_t)p->comments_cap * sizeof *f->comments);
 	}
 	loc.last_column = loc.first_column + len - 1;
-	f->comments[f->ncomments++] =
-		(ast_comment){ .text = lang_xstrndup(text, (size_t)len), .loc = loc };
+	/* The parser takes one token per scan, so p->cur is the last token
+	 * before this comment. */
+	int own_line = !(p->cur.kind && p->cur.loc.last_line == loc.first_line);
+	f->comments[f->ncomments++] = (ast_comment){
+		.text = lang_xstrndup(text, (size_t)len), .loc = loc, .own_line = own_line
+	};
 }
 
 void lang_brace_open(lang_parser *p, lang_loc loc)

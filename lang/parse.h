@@ -38,6 +38,7 @@ typedef struct lang_parser {
 	lang_loc *braces;
 	int nbraces, braces_cap;
 	int stray_close; /* cur is a '}' that closed nothing */
+	int bad_string_line; /* the line of the last unterminated string */
 } lang_parser;
 
 /* Lists under construction: the node that ends a list takes its array. */

@@ -33,23 +33,30 @@ static void describe(const lang_parser *p, const lang_tok *t, char *buf, size_t 
 		snprintf(buf, size, "'%.*s'", len, text);
 }
 
-/* How an expected token is named in a message. */
+/* How an expected token is named in a message: bison gives "name",
+ * "number", "string", "end of file", keywords and operators bare, and
+ * single characters already quoted. */
 static void symbol_name(const char *name, char *buf, size_t size)
 {
-	if (name[0] == '"') {
-		size_t len = strlen(name);
-		const char *inner = name + 1;
-		int ilen = len >= 2 ? (int)len - 2 : 0;
-		static const char *const words[] = { "name", "number", "string", "end of file" };
-		for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-			if ((size_t)ilen == strlen(words[i]) && memcmp(inner, words[i], (size_t)ilen) == 0) {
-				snprintf(buf, size, "%s", words[i]);
-				return;
-			}
-		snprintf(buf, size, "'%.*s'", ilen, inner);
-		return;
-	}
-	snprintf(buf, size, "%s", name);
+	static const char *const words[] = { "name", "number", "string", "end of file" };
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (strcmp(name, words[i]) == 0) {
+			snprintf(buf, size, "%s", name);
+			return;
+		}
+	if (name[0] == '\'')
+		snprintf(buf, size, "%s", name);
+	else
+		snprintf(buf, size, "'%s'", name);
+}
+
+/* Tokens that would only continue an expression; listing them after a
+ * complete value ("expecting 'where', '..' or ')'") misleads more than it
+ * helps. */
+static int is_continuation(const char *name)
+{
+	return strcmp(name, "where") == 0 || strcmp(name, "..") == 0 ||
+	       strcmp(name, "step") == 0 || strcmp(name, "'('") == 0;
 }
 
 /* The column just after the previous token: where a missing ';' goes. */
@@ -86,6 +93,14 @@ void lang_syntax_error(lang_parser *p, const char *const *expected, int n)
 	describe(p, cur, got, sizeof got);
 	describe(p, prev, before, sizeof before);
 
+	/* An invalid character or an unterminated string was reported by the
+	 * scanner; what the parser makes of it is only an echo. */
+	if (cur->kind == TOK_LANG_YYUNDEF)
+		return;
+	int line = cur->kind == TOK_YYEOF && prev->kind ? prev->loc.last_line : cur->loc.first_line;
+	if (p->bad_string_line && line == p->bad_string_line)
+		return;
+
 	if (cur->kind == '}' && p->stray_close) {
 		lang_error(p->diags, cur->loc, "stray '}' with no open block");
 		return;
@@ -102,7 +117,7 @@ void lang_syntax_error(lang_parser *p, const char *const *expected, int n)
 		lang_note(p->diags, p->braces[p->nbraces - 1], "to match this '{'");
 		return;
 	}
-	if (n == 1 && has(expected, n, "\"name\"") && prev->kind == TOK_IDENT) {
+	if (n == 1 && has(expected, n, "name") && prev->kind == TOK_IDENT) {
 		/* Only a top-level `word name {` waits for a lone name after a name. */
 		char word[64];
 		snprintf(word, sizeof word, "%.*s", prev->len < 60 ? prev->len : 60,
@@ -110,7 +125,7 @@ void lang_syntax_error(lang_parser *p, const char *const *expected, int n)
 		lang_unknown_decl(p, word, prev->loc);
 		return;
 	}
-	if (has(expected, n, "\"number\"")) {
+	if (has(expected, n, "number")) {
 		if (prev->kind == TOK_DOTDOT)
 			lang_error(p->diags, after_prev(p),
 				   "expected the upper bound of the range after '..'");
@@ -118,13 +133,18 @@ void lang_syntax_error(lang_parser *p, const char *const *expected, int n)
 			lang_error(p->diags, after_prev(p), "expected the step of the range after 'step'");
 		else if (cur->kind == TOK_YYEOF)
 			lang_error(p->diags, after_prev(p), "expected a value after %s", before);
-		else if (has(expected, n, "\"shared\""))
+		else if (has(expected, n, "shared"))
 			lang_error(p->diags, cur->loc, "expected an argument before %s", got);
 		else
 			lang_error(p->diags, cur->loc, "expected a value before %s", got);
 		return;
 	}
-	if (has(expected, n, "\"dataset\"")) {
+	/* Only a statement may start with `maximize`, only a file with `import`. */
+	if (has(expected, n, "maximize")) {
+		lang_error(p->diags, cur->loc, "expected a statement, not %s", got);
+		return;
+	}
+	if (has(expected, n, "import")) {
 		lang_error(p->diags, cur->loc,
 			   "expected a declaration (dataset, space, task, objective or target) "
 			   "or an import, not %s",
@@ -132,6 +152,17 @@ void lang_syntax_error(lang_parser *p, const char *const *expected, int n)
 		return;
 	}
 	lang_loc at = cur->kind == TOK_YYEOF ? after_prev(p) : cur->loc;
+	const char *list_of[8];
+	int m = 0;
+	for (int i = 0; i < n && m < 8; i++)
+		if (!is_continuation(expected[i]))
+			list_of[m++] = expected[i];
+	if (m == 0) {
+		for (int i = 0; i < n && m < 8; i++)
+			list_of[m++] = expected[i];
+	}
+	expected = list_of;
+	n = m;
 	if (n == 0 || n > 5) {
 		lang_error(p->diags, at, "unexpected %s", got);
 		return;
