@@ -59,6 +59,18 @@ gzFile rt_data_gzopen(const char *path, size_t *size, char *err, size_t errlen)
 	return gz;
 }
 
+/* zlib's message without the "<fd:3>: " that gzdopen() puts before it. */
+static const char *gz_message(gzFile gz, int *errnum)
+{
+	const char *m = gzerror(gz, errnum);
+	if (strncmp(m, "<fd:", 4) == 0) {
+		const char *colon = strstr(m, ": ");
+		if (colon)
+			m = colon + 2;
+	}
+	return m;
+}
+
 long rt_data_gzread(gzFile gz, const char *path, void *buf, size_t len, char *err,
 		    size_t errlen)
 {
@@ -68,7 +80,7 @@ long rt_data_gzread(gzFile gz, const char *path, void *buf, size_t len, char *er
 		int got = gzread(gz, (unsigned char *)buf + n, (unsigned)want);
 		if (got < 0) {
 			int errnum;
-			const char *m = gzerror(gz, &errnum);
+			const char *m = gz_message(gz, &errnum);
 			if (errnum == Z_ERRNO)
 				errno_message(path, "read error: ", errno, err, errlen);
 			else
@@ -82,7 +94,7 @@ long rt_data_gzread(gzFile gz, const char *path, void *buf, size_t len, char *er
 	if (n < len) {
 		/* A gzip stream cut short reads as end of file with this set. */
 		int errnum;
-		const char *m = gzerror(gz, &errnum);
+		const char *m = gz_message(gz, &errnum);
 		if (errnum != Z_OK) {
 			snprintf(err, errlen, "%s: truncated or corrupt gzip data (%s)", path,
 				 m);
