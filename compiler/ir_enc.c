@@ -258,51 +258,102 @@ static void enc_spaces(ir_sink *s, const ir_module *m)
 	}
 }
 
+static void enc_task(ir_sink *s, const ir_task *t)
+{
+	ir_sink_str(s, t->name);
+	ir_sink_i32(s, t->dataset);
+	ir_sink_i32(s, t->space);
+	ir_sink_i32(s, t->from);
+	ir_enc_recipe(s, &t->recipe);
+	enc_call(s, &t->adapt);
+	enc_call(s, &t->pretrain);
+	enc_call(s, &t->search);
+	ir_sink_i32(s, t->objective);
+	ir_sink_bytes(s, t->supernet_key, sizeof t->supernet_key);
+}
+
 static void enc_tasks(ir_sink *s, const ir_module *m)
 {
 	sink_count(s, m->ntasks);
-	for (int i = 0; i < m->ntasks; i++) {
-		const ir_task *t = &m->tasks[i];
-		ir_sink_str(s, t->name);
-		ir_sink_i32(s, t->dataset);
-		ir_sink_i32(s, t->space);
-		ir_sink_i32(s, t->from);
-		ir_enc_recipe(s, &t->recipe);
-		enc_call(s, &t->adapt);
-		enc_call(s, &t->pretrain);
-		enc_call(s, &t->search);
-		ir_sink_i32(s, t->objective);
-		ir_sink_bytes(s, t->supernet_key, sizeof t->supernet_key);
+	for (int i = 0; i < m->ntasks; i++)
+		enc_task(s, &m->tasks[i]);
+}
+
+static void enc_objective(ir_sink *s, const ir_objective *o)
+{
+	ir_sink_str(s, o->name);
+	sink_count(s, o->nterms);
+	for (int j = 0; j < o->nterms; j++) {
+		ir_sink_u8(s, (unsigned)o->metrics[j]);
+		sink_bool(s, o->maximize[j]);
 	}
 }
 
 static void enc_objectives(ir_sink *s, const ir_module *m)
 {
 	sink_count(s, m->nobjectives);
-	for (int i = 0; i < m->nobjectives; i++) {
-		const ir_objective *o = &m->objectives[i];
-		ir_sink_str(s, o->name);
-		sink_count(s, o->nterms);
-		for (int j = 0; j < o->nterms; j++) {
-			ir_sink_u8(s, (unsigned)o->metrics[j]);
-			sink_bool(s, o->maximize[j]);
-		}
+	for (int i = 0; i < m->nobjectives; i++)
+		enc_objective(s, &m->objectives[i]);
+}
+
+static void enc_target(ir_sink *s, const ir_target *t)
+{
+	ir_sink_str(s, t->name);
+	sink_count(s, t->nconstraints);
+	for (int j = 0; j < t->nconstraints; j++) {
+		ir_sink_u8(s, (unsigned)t->constraints[j].metric);
+		ir_sink_u8(s, (unsigned)t->constraints[j].cmp);
+		ir_sink_f64(s, t->constraints[j].value);
 	}
 }
 
 static void enc_targets(ir_sink *s, const ir_module *m)
 {
 	sink_count(s, m->ntargets);
-	for (int i = 0; i < m->ntargets; i++) {
-		const ir_target *t = &m->targets[i];
-		ir_sink_str(s, t->name);
-		sink_count(s, t->nconstraints);
-		for (int j = 0; j < t->nconstraints; j++) {
-			ir_sink_u8(s, (unsigned)t->constraints[j].metric);
-			ir_sink_u8(s, (unsigned)t->constraints[j].cmp);
-			ir_sink_f64(s, t->constraints[j].value);
-		}
+	for (int i = 0; i < m->ntargets; i++)
+		enc_target(s, &m->targets[i]);
+}
+
+/*
+ * ir_enc_min_size — the fewest bytes one element of a section can take:
+ * the encoding of an all-zero element (NULL strings, empty lists), which is
+ * the smallest because every variable part only adds bytes.
+ */
+size_t ir_enc_min_size(int section)
+{
+	ir_sink s = {.mode = IR_SINK_COUNT};
+	switch (section) {
+	case IR_SECTION_DATASETS: {
+		ir_dataset d = {0};
+		ir_sink_str(&s, NULL);
+		ir_enc_dataset_body(&s, &d);
+		break;
 	}
+	case IR_SECTION_SPACES: {
+		ir_space sp = {0};
+		ir_sink_str(&s, NULL);
+		ir_enc_space_body(&s, &sp);
+		break;
+	}
+	case IR_SECTION_TASKS: {
+		ir_task t = {0};
+		enc_task(&s, &t);
+		break;
+	}
+	case IR_SECTION_OBJECTIVES: {
+		ir_objective o = {0};
+		enc_objective(&s, &o);
+		break;
+	}
+	case IR_SECTION_TARGETS: {
+		ir_target t = {0};
+		enc_target(&s, &t);
+		break;
+	}
+	default:
+		assert(!"bad section");
+	}
+	return s.len;
 }
 
 typedef void section_fn(ir_sink *s, const ir_module *m);

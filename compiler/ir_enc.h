@@ -70,6 +70,9 @@ void ir_enc_dataset_body(ir_sink *s, const ir_dataset *d);
 void ir_enc_space_body(ir_sink *s, const ir_space *sp);
 void ir_enc_recipe(ir_sink *s, const ir_recipe *r);
 
+/* The fewest bytes one element of the section with this tag can take. */
+size_t ir_enc_min_size(int section);
+
 /* The whole file minus its trailing checksum: magic, version, sections. */
 void ir_enc_module(ir_sink *s, const ir_module *m);
 
