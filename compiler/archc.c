@@ -1,0 +1,206 @@
+/*
+ * archc.c — the archc command line: the table of subcommands, --help,
+ * --version, and the helpers they share (argument parsing, loading a
+ * .arch or .air input).
+ */
+#include "compiler/archc.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/cc.h"
+#include "lang/lang.h"
+
+/* Every command of DESIGN §9 in the order `archc --help` lists them; a
+ * weak one not linked in is NULL and skipped. */
+static const archc_cmd *const archc_cmds[] = {
+	&archc_cmd_compile, &archc_cmd_check, &archc_cmd_dump,    &archc_cmd_id,
+	&archc_cmd_fmt,     &archc_cmd_train, &archc_cmd_eval,    &archc_cmd_search,
+	&archc_cmd_request, &archc_cmd_export, &archc_cmd_plot,   &archc_cmd_similarity,
+	&archc_cmd_bench,
+};
+#define ARCHC_NCMDS ((int)(sizeof archc_cmds / sizeof archc_cmds[0]))
+
+static const archc_cmd *archc_find(const char *name)
+{
+	for (int i = 0; i < ARCHC_NCMDS; i++)
+		if (archc_cmds[i] && !strcmp(archc_cmds[i]->name, name))
+			return archc_cmds[i];
+	return NULL;
+}
+
+static void archc_help(FILE *out)
+{
+	fputs("usage: archc COMMAND [OPTIONS] FILE\n"
+	      "       archc --help | --version | help COMMAND\n\n"
+	      "Compiles and inspects .arch files (see arch(5)).\n\nCommands:\n",
+	      out);
+	for (int i = 0; i < ARCHC_NCMDS; i++)
+		if (archc_cmds[i])
+			fprintf(out, "  %-11s %s\n", archc_cmds[i]->name, archc_cmds[i]->summary);
+	fputs("\nExit status: 0 success, 1 errors in the input, 2 usage errors.\n"
+	      "Run 'archc help COMMAND' for a command's options.\n",
+	      out);
+}
+
+static int archc_unknown(const char *name)
+{
+	const char *names[32];
+	int n = 0;
+	for (int i = 0; i < ARCHC_NCMDS; i++)
+		if (archc_cmds[i])
+			names[n++] = archc_cmds[i]->name;
+	const char *s = lang_suggest(name, names, n);
+	if (s)
+		fprintf(stderr, "archc: unknown command '%s'; did you mean '%s'?\n", name, s);
+	else
+		fprintf(stderr, "archc: unknown command '%s'\n", name);
+	fputs("Run 'archc --help' for the list of commands.\n", stderr);
+	return ARCHC_EUSAGE;
+}
+
+int archc_usage_error(const archc_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "archc %s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	size_t n = strcspn(cmd->usage, "\n");
+	fprintf(stderr, "%.*s\n", (int)n, cmd->usage);
+	return ARCHC_EUSAGE;
+}
+
+int archc_args_parse(const archc_cmd *cmd, int argc, char **argv, const char *flags,
+		     archc_args *a)
+{
+	memset(a, 0, sizeof *a);
+	a->includes = calloc((size_t)argc + 1, sizeof *a->includes);
+	if (!a->includes) {
+		fputs("archc: out of memory\n", stderr);
+		return ARCHC_EINPUT;
+	}
+	int only_files = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i];
+		if (only_files || s[0] != '-' || !s[1]) {
+			if (a->input)
+				return archc_usage_error(cmd, "one input file only ('%s' and '%s')",
+							 a->input, s);
+			a->input = s;
+			continue;
+		}
+		if (!strcmp(s, "--")) {
+			only_files = 1;
+			continue;
+		}
+		char f = s[1];
+		if (s[0] == '-' && s[1] != '-' && strchr(flags, f) && (f == 'I' || f == 'o')) {
+			const char *v = s[2] ? s + 2 : i + 1 < argc ? argv[++i] : NULL;
+			if (!v)
+				return archc_usage_error(cmd, "option '-%c' needs an argument", f);
+			if (f == 'I')
+				a->includes[a->nincludes++] = v;
+			else
+				a->output = v;
+			continue;
+		}
+		if (!strcmp(s, "-w") && strchr(flags, 'w')) {
+			a->write = 1;
+			continue;
+		}
+		return archc_usage_error(cmd, "unknown option '%s'", s);
+	}
+	if (!a->input)
+		return archc_usage_error(cmd, "no input file");
+	return 0;
+}
+
+void archc_args_free(archc_args *a)
+{
+	free(a->includes);
+	memset(a, 0, sizeof *a);
+}
+
+/* Reads up to n bytes from the start of path; returns the count or -1. */
+static long archc_head(const char *path, uint8_t *buf, size_t n)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	size_t k = fread(buf, 1, n, f);
+	fclose(f);
+	return (long)k;
+}
+
+ir_module *archc_load(const char *path, const char *const *includes, int nincludes)
+{
+	uint8_t head[64];
+	long n = archc_head(path, head, sizeof head);
+	if (n > 0 && ir_binary_is_air(head, (size_t)n)) {
+		char err[512];
+		ir_module *m = ir_binary_load(path, err, sizeof err);
+		if (!m)
+			fprintf(stderr, "error: %s\n", err);
+		return m;
+	}
+	cc_options o;
+	cc_options_init(&o);
+	o.include_dirs = includes;
+	o.ninclude_dirs = nincludes;
+	o.arch_path = getenv("ARCH_PATH");
+	o.stdlib_dir = cc_default_stdlib_dir();
+	o.files = cc_files_new();
+	lang_diags d;
+	lang_diags_init(&d);
+	ir_module *m = cc_compile_file(path, &o, &d);
+	lang_diags_print(&d, stderr);
+	lang_diags_free(&d);
+	cc_files_free(o.files);
+	return m;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		archc_help(stderr);
+		return ARCHC_EUSAGE;
+	}
+	const char *c = argv[1];
+	if (!strcmp(c, "--help") || !strcmp(c, "-h")) {
+		archc_help(stdout);
+		return ARCHC_OK;
+	}
+	if (!strcmp(c, "--version") || !strcmp(c, "-V")) {
+		printf("archc (archd) %s\n", ARCHD_VERSION);
+		return ARCHC_OK;
+	}
+	if (!strcmp(c, "help")) {
+		if (argc < 3) {
+			archc_help(stdout);
+			return ARCHC_OK;
+		}
+		const archc_cmd *cmd = archc_find(argv[2]);
+		if (!cmd)
+			return archc_unknown(argv[2]);
+		fputs(cmd->usage, stdout);
+		return ARCHC_OK;
+	}
+	if (c[0] == '-') {
+		fprintf(stderr, "archc: unknown option '%s'\nRun 'archc --help' for usage.\n", c);
+		return ARCHC_EUSAGE;
+	}
+	const archc_cmd *cmd = archc_find(c);
+	if (!cmd)
+		return archc_unknown(c);
+	for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(cmd->usage, stdout);
+			return ARCHC_OK;
+		}
+	return cmd->run(argc - 1, argv + 1);
+}
