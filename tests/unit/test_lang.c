@@ -538,7 +538,8 @@ static void test_several_errors(void **state)
 static void test_print_format(void **state)
 {
 	(void)state;
-	lang_source *src = lang_source_new("dir/f.arch", "a\tbc\r\nline two\n", 17);
+	static const char text[] = "a\tbc\r\nline two\n";
+	lang_source *src = lang_source_new("dir/f.arch", text, strlen(text));
 	lang_diags d;
 	lang_diags_init(&d);
 	lang_loc l1 = { src, 1, 3, 1, 4 };
