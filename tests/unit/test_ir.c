@@ -402,6 +402,23 @@ static ir_module *fixture(int reversed)
 	return m;
 }
 
+/* One declaration of each kind: a small seed mutates faster. */
+static ir_module *small_module(void)
+{
+	ir_module *m = ir_module_new();
+	fill_csv_dataset(add_dataset(m, "d"));
+	fill_mlp(add_space(m, "s"));
+	ir_task *t = add_task(m, "t", 0, 0);
+	t->objective = 0;
+	add_param_num(&t->search, "population", 8);
+	static const ir_metric mt[] = {IR_METRIC_ACCURACY, IR_METRIC_PARAMS};
+	static const int mx[] = {1, 0};
+	add_objective(m, "o", 2, mt, mx);
+	add_constraint(add_target(m, "g"), IR_METRIC_PARAMS, IR_CMP_LE, 5000);
+	ir_module_canonicalize(m);
+	return m;
+}
+
 /* --- helpers -------------------------------------------------------------- */
 
 static char *dump_string(const ir_module *m)
@@ -490,6 +507,24 @@ static void test_round_trip(void **state)
 	free(d2);
 	free(buf);
 	free(buf2);
+	ir_module_free(back);
+	ir_module_free(m);
+}
+
+static void test_small_module(void **state)
+{
+	(void)state;
+	ir_module *m = small_module();
+	size_t len;
+	uint8_t *buf = encode(m, &len);
+	char err[256];
+	ir_module *back = ir_binary_read(buf, len, err, sizeof err);
+	if (!back)
+		fail_msg("refused: %s", err);
+	assert_int_equal(back->ntasks, 1);
+	assert_int_equal(back->tasks[0].objective, 0);
+	assert_true(ids_equal(m, back));
+	free(buf);
 	ir_module_free(back);
 	ir_module_free(m);
 }
@@ -1294,12 +1329,16 @@ static int write_seed(const char *dir, const char *name, const ir_module *m)
 	return 0;
 }
 
-/* Writes the fixture, the empty module and every eighth mutation. */
+/* Writes the fixture, a small and an empty module, and every eighth
+ * mutation. */
 static int write_seeds(const char *dir)
 {
 	int bad = 0;
 	ir_module *m = fixture(0);
 	bad |= write_seed(dir, "fixture", m);
+	ir_module_free(m);
+	m = small_module();
+	bad |= write_seed(dir, "small", m);
 	ir_module_free(m);
 	m = ir_module_new();
 	bad |= write_seed(dir, "empty", m);
@@ -1324,6 +1363,7 @@ int main(int argc, char **argv)
 	}
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_small_module),
 	    cmocka_unit_test(test_empty_module),
 	    cmocka_unit_test(test_truncation_refused),
 	    cmocka_unit_test(test_corruption_refused),
