@@ -23,7 +23,6 @@
 
 /* Caps on what a file may declare, far above any real module. */
 #define IR_MAX_COUNT (1u << 24)
-#define IR_MAX_FILE (UINT64_C(1) << 31)
 
 static const char *const section_names[IR_SECTION_COUNT + 1] = {
     NULL, "datasets", "spaces", "tasks", "objectives", "targets"};
