@@ -17,8 +17,16 @@ void ir_sink_bytes(ir_sink *s, const void *p, size_t n)
 		s->len += n;
 		return;
 	case IR_SINK_HASH:
-		XXH3_128bits_update(s->state, p, n);
 		s->len += n;
+		if (n > sizeof s->stage - s->nstage) {
+			ir_sink_flush(s);
+			if (n > sizeof s->stage) {
+				XXH3_128bits_update(s->state, p, n);
+				return;
+			}
+		}
+		memcpy(s->stage + s->nstage, p, n);
+		s->nstage += n;
 		return;
 	case IR_SINK_BUFFER:
 		break;
@@ -44,6 +52,14 @@ void ir_sink_bytes(ir_sink *s, const void *p, size_t n)
 	}
 	memcpy(s->buf + s->len, p, n);
 	s->len += n;
+}
+
+void ir_sink_flush(ir_sink *s)
+{
+	if (s->mode == IR_SINK_HASH && s->nstage) {
+		XXH3_128bits_update(s->state, s->stage, s->nstage);
+		s->nstage = 0;
+	}
 }
 
 void ir_sink_u8(ir_sink *s, unsigned v)

@@ -50,8 +50,15 @@ typedef struct ir_sink {
 	uint8_t *buf;
 	size_t len, cap;
 	XXH3_state_t *state;
+	/* A hash sink gathers the many small writes here and feeds XXH3 in
+	 * blocks: a call per byte or word would cost more than the hashing. */
+	uint8_t stage[1024];
+	size_t nstage;
 	int failed;
 } ir_sink;
+
+/* Feeds what a hash sink has gathered to its state; call before the digest. */
+void ir_sink_flush(ir_sink *s);
 
 void ir_sink_bytes(ir_sink *s, const void *p, size_t n);
 void ir_sink_u8(ir_sink *s, unsigned v);

@@ -29,6 +29,7 @@ ir_id ir_module_id(const ir_module *m)
 	XXH3_128bits_reset(&st);
 	ir_sink s = {.mode = IR_SINK_HASH, .state = &st};
 	ir_enc_module(&s, m);
+	ir_sink_flush(&s);
 	ir_id id;
 	digest(&st, id.bytes);
 	return id;
@@ -51,6 +52,7 @@ void ir_task_supernet_key(const ir_module *m, int t, uint8_t key[16])
 	ir_enc_space_body(&s, &m->spaces[task->space]);
 	ir_enc_dataset_body(&s, &m->datasets[task->dataset]);
 	ir_enc_recipe(&s, &task->recipe);
+	ir_sink_flush(&s);
 	digest(&st, key);
 }
 
