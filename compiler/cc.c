@@ -73,6 +73,39 @@ static char *cc_dirname(const char *path)
 	return r;
 }
 
+/* A path for messages: "./a/../b.arch" -> "b.arch".  Lexical only: the
+ * real path decides identity, this one only has to read well. */
+static char *cc_path_tidy(char *p)
+{
+	char *parts[256];
+	int n = 0, abs = p[0] == '/';
+	char *save = NULL;
+	for (char *tok = strtok_r(p, "/", &save); tok && n < 256; tok = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(tok, "."))
+			continue;
+		if (!strcmp(tok, "..") && n > 0 && strcmp(parts[n - 1], ".."))
+			n--;
+		else
+			parts[n++] = tok;
+	}
+	size_t len = 2;
+	for (int i = 0; i < n; i++)
+		len += strlen(parts[i]) + 1;
+	char *r = cc_xmalloc(len);
+	r[0] = 0;
+	if (abs)
+		strcat(r, "/");
+	for (int i = 0; i < n; i++) {
+		strcat(r, parts[i]);
+		if (i < n - 1)
+			strcat(r, "/");
+	}
+	if (!r[0])
+		strcat(r, ".");
+	free(p);
+	return r;
+}
+
 static int cc_is_file(const char *path)
 {
 	struct stat st;
@@ -147,7 +180,7 @@ static char *cc_find_import(cc_loader *L, const cc_unit *u, const ast_import *im
 	do {                                                                               \
 		char *real_ = cc_path_join((dirreal), p);                                  \
 		if (!found && cc_is_file(real_)) {                                         \
-			found = cc_path_join((dirshown), p);                               \
+			found = cc_path_tidy(cc_path_join((dirshown), p));                 \
 			*open = real_;                                                     \
 		} else {                                                                   \
 			free(real_);                                                       \

@@ -99,7 +99,11 @@ static int cc_apply_filter(cc_ctx *c, ir_dataset *d, const ast_expr *w, const ch
 	if (d->nclasses > 0) {
 		for (int i = 0; i < n; i++)
 			if (labels[i] >= d->nclasses) {
-				lang_error(c->d, rhs->loc,
+				lang_loc at = rhs->loc;
+				for (int j = 0; rhs->kind == AST_EXPR_SET && j < rhs->nitems; j++)
+					if (rhs->items[j]->number == labels[i])
+						at = rhs->items[j]->loc;
+				lang_error(c->d, at,
 					   "label %d is outside 0..%d: dataset '%s' has %d classes",
 					   labels[i], d->nclasses - 1, base, d->nclasses);
 				bad = 1;
@@ -314,8 +318,14 @@ static void cc_dataset_required(cc_ctx *c, const ast_decl *dc, const ir_dataset 
 			miss[nm++] = "test_images";
 		if (!d->test_labels)
 			miss[nm++] = "test_labels";
-		for (int i = 0; i < nm; i++)
-			lang_error(c->d, dc->name_loc, "idx dataset '%s' has no '%s'", n, miss[i]);
+		if (nm) {
+			char list[128] = "";
+			for (int i = 0; i < nm; i++) {
+				strcat(list, i ? (i == nm - 1 ? " and " : ", ") : "");
+				strcat(list, miss[i]);
+			}
+			lang_error(c->d, dc->name_loc, "idx dataset '%s' has no %s", n, list);
+		}
 	} else {
 		if (!d->train_images)
 			lang_error(c->d, dc->name_loc, "csv dataset '%s' has no 'train' file", n);

@@ -215,10 +215,17 @@ static void cc_read_stage(cc_space_b *b, const ast_stmt *st, int si)
 	const ast_stmt *k[T_COUNT];
 	cc_scan(c, st->body, st->nbody, cc_stage_keys, T_COUNT, where, k);
 	int *depths = NULL, nd = 0;
+	int depth_ok = 1;
 	if (k[T_DEPTH]) {
-		if (cc_int_domain(c, k[T_DEPTH]->op, k[T_DEPTH]->value, "depth", 1, 64, &depths, &nd) < 0)
-			return;
-	} else {
+		/* On a bad depth, still check the block for more errors. */
+		depth_ok = cc_int_domain(c, k[T_DEPTH]->op, k[T_DEPTH]->value, "depth", 1, 64, &depths,
+					 &nd) == 0;
+	}
+	if (!depth_ok) {
+		depths = cc_xmalloc(sizeof *depths);
+		depths[0] = 1;
+		nd = 1;
+	} else if (!k[T_DEPTH]) {
 		depths = cc_xmalloc(sizeof *depths);
 		depths[0] = 1;
 		nd = 1;
@@ -230,7 +237,9 @@ static void cc_read_stage(cc_space_b *b, const ast_stmt *st, int si)
 		free(depths);
 		return;
 	}
-	if (cc_tmpl_read(c, k[T_BLOCK]->value, 1, where, &t) < 0 || !cc_kind_fits(b, &t, "this space")) {
+	if (cc_tmpl_read(c, k[T_BLOCK]->value, 1, where, &t) < 0 || !cc_kind_fits(b, &t, "this space") ||
+	    !depth_ok) {
+		cc_tmpl_clear(&t);
 		free(depths);
 		return;
 	}
