@@ -641,6 +641,8 @@ ir_module *ir_binary_read(const uint8_t *buf, size_t len, char *err, size_t errl
 	}
 	if (!r.failed)
 		check_module(&r, m);
+	if (!r.failed && ir_check_values(m, err, errlen) != 0)
+		r.failed = 1;
 	if (r.failed) {
 		ir_module_free(m);
 		return NULL;

@@ -80,6 +80,11 @@ void ir_enc_recipe(ir_sink *s, const ir_recipe *r);
 /* The fewest bytes one element of the section with this tag can take. */
 size_t ir_enc_min_size(int section);
 
+/* Checks the value ranges every loaded module must respect (sizes at least
+ * 1, counts not negative, numbers finite; ir_check.c lists them).  Returns
+ * 0, or -1 with "malformed: LIST[i] (name): reason" in err. */
+int ir_check_values(const ir_module *m, char *err, size_t errlen);
+
 /* The whole file minus its trailing checksum: magic, version, sections. */
 void ir_enc_module(ir_sink *s, const ir_module *m);
 

@@ -774,6 +774,50 @@ static void test_bad_values_refused(void **state)
 	}
 }
 
+static void test_bad_ranges_refused(void **state)
+{
+	(void)state;
+	ir_module *m = fixture(0);
+	m->datasets[2].channels = 0;
+	ir_module_canonicalize(m);
+	expect_module_refused(m, "malformed: datasets[2] (wine): channels 0 is below 1");
+
+	m = fixture(0);
+	m->datasets[1].classes[0] = -3;
+	ir_module_canonicalize(m);
+	expect_module_refused(m, "class label -3 is below 0");
+
+	m = fixture(0);
+	m->spaces[0].layers[3].stride = 0;
+	ir_module_canonicalize(m);
+	expect_module_refused(m, "spaces[0] (mbnet): layer 3's stride 0 is below 1");
+
+	m = fixture(0);
+	m->spaces[0].layers[2].expand = 0;
+	ir_module_canonicalize(m);
+	expect_module_refused(m, "layer 2's expand is not a positive number");
+
+	m = fixture(0);
+	m->spaces[1].genes[0].values[2] = INFINITY;
+	ir_module_canonicalize(m);
+	expect_module_refused(m, "spaces[1] (mlp): a gene value is not a finite number");
+
+	m = fixture(0);
+	m->tasks[2].recipe.batch = 0;
+	ir_module_canonicalize(m);
+	expect_module_refused(m, "tasks[2] (wine_mlp): batch 0 is below 1");
+
+	m = fixture(0);
+	m->tasks[0].recipe.lr = NAN;
+	ir_module_canonicalize(m);
+	expect_module_refused(m, "lr is not a finite number");
+
+	m = fixture(0);
+	m->targets[0].constraints[1].value = NAN;
+	ir_module_canonicalize(m);
+	expect_module_refused(m, "targets[0] (mcu): a constraint value is not a finite number");
+}
+
 /* Single bytes set to values the writer never produces, with the checksum
  * fixed up, so the field checks themselves are exercised. */
 static void test_bad_bytes_refused(void **state)
@@ -1371,6 +1415,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_framing_refused),
 	    cmocka_unit_test(test_bad_index_refused),
 	    cmocka_unit_test(test_bad_values_refused),
+	    cmocka_unit_test(test_bad_ranges_refused),
 	    cmocka_unit_test(test_bad_bytes_refused),
 	    cmocka_unit_test(test_declaration_order_irrelevant),
 	    cmocka_unit_test(test_canonical_indices),
