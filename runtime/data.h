@@ -138,6 +138,7 @@ typedef struct rt_batcher {
 	int epoch;
 	int step;        /* next batch of the epoch */
 	int order_epoch; /* the epoch `order` was drawn for, -1 = none */
+	int rank, nranks; /* data-parallel slice of each batch */
 } rt_batcher;
 
 /* Prepares an iterator at epoch 0, step 0.  batch > 0.  Returns 0, or -1 on
@@ -155,10 +156,21 @@ int rt_batcher_steps(const rt_batcher *b);
 void rt_batcher_seek(rt_batcher *b, int epoch, int step);
 
 /*
- * Copies the next batch into x [batch, H, W, C] and y [batch] and advances.
- * Returns the number of examples written (batch, or fewer for a final
- * partial batch), or 0 at the end of the epoch; then call rt_batcher_seek
- * (b, epoch + 1, 0) for the next epoch.
+ * Data-parallel training: rank `rank` of `nranks` (0 <= rank < nranks) gets
+ * the examples [batch * rank / nranks, batch * (rank + 1) / nranks) of each
+ * global batch of `batch` examples.  Each example's crop and flip depend on
+ * (epoch, step, position in the global batch) only, so the ranks together
+ * see exactly what one process would.  batch >= nranks.  Initially rank 0
+ * of 1.
+ */
+void rt_batcher_shard(rt_batcher *b, int rank, int nranks);
+
+/*
+ * Copies the next batch (this rank's slice of it) into x [batch, H, W, C]
+ * and y [batch] and advances.  Returns the number of examples written
+ * (batch, or fewer for a final partial batch or a slice), or 0 at the end
+ * of the epoch (also for a rank whose slice of the final partial batch is
+ * empty); then call rt_batcher_seek(b, epoch + 1, 0) for the next epoch.
  */
 int rt_batcher_next(rt_batcher *b, float *x, int *y);
 

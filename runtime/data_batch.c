@@ -26,6 +26,8 @@ int rt_batcher_init(rt_batcher *b, const rt_data *data, rt_split split, int batc
 	for (int i = 0; i < b->n; i++)
 		b->order[i] = i;
 	b->order_epoch = -1;
+	b->rank = 0;
+	b->nranks = 1;
 	return 0;
 }
 
@@ -47,6 +49,13 @@ void rt_batcher_seek(rt_batcher *b, int epoch, int step)
 	assert(epoch >= 0 && step >= 0);
 	b->epoch = epoch;
 	b->step = step;
+}
+
+void rt_batcher_shard(rt_batcher *b, int rank, int nranks)
+{
+	assert(nranks > 0 && rank >= 0 && rank < nranks && b->batch >= nranks);
+	b->rank = rank;
+	b->nranks = nranks;
 }
 
 /* The epoch's permutation depends on the seed and the epoch alone, so a
@@ -111,27 +120,38 @@ int rt_batcher_next(rt_batcher *b, float *x, int *y)
 	const rt_data_part *p = &d->part[b->split];
 	int first = b->step * b->batch;
 	int count = b->n - first < b->batch ? b->n - first : b->batch;
+	/* This rank's slice of the global batch. */
+	int lo = (int)((long long)b->batch * b->rank / b->nranks);
+	int hi = (int)((long long)b->batch * (b->rank + 1) / b->nranks);
+	if (hi > count)
+		hi = count;
+	if (lo >= hi)
+		return 0;
 	size_t es = d->example_size;
 
 	int augment = (b->flags & RT_BATCH_AUGMENT) && (d->crop_pad > 0 || d->flip);
-	rt_rng r;
+	uint64_t batch_seed = 0;
 	if (augment) {
-		/* One stream per (epoch, step): a batch's crops do not depend on
-		 * how many batches came before it in this process. */
+		/* One seed per (epoch, step) and a stream per position in the
+		 * batch: an example's crop does not depend on the batches before
+		 * it in this process, nor on how the batch is sharded. */
 		rt_rng e;
 		rt_rng_seed_stream(&e, d->seed, RT_DATA_STREAM_AUGMENT + (uint64_t)b->epoch);
-		rt_rng_seed_stream(&r, rt_rng_u64(&e), (uint64_t)b->step);
+		rt_rng_seed_stream(&e, rt_rng_u64(&e), (uint64_t)b->step);
+		batch_seed = rt_rng_u64(&e);
 	}
-	for (int k = 0; k < count; k++) {
+	for (int k = lo; k < hi; k++) {
 		int i = b->order[first + k];
 		const float *src = p->x + (size_t)i * es;
-		float *dst = x + (size_t)k * es;
+		float *dst = x + (size_t)(k - lo) * es;
 		if (y)
-			y[k] = p->y[i];
+			y[k - lo] = p->y[i];
 		if (!augment) {
 			memcpy(dst, src, es * sizeof(float));
 			continue;
 		}
+		rt_rng r;
+		rt_rng_seed_stream(&r, batch_seed, (uint64_t)k);
 		int pad = d->crop_pad, dy = pad, dx = pad, flip = 0;
 		if (pad > 0) {
 			dy = (int)rt_rng_below(&r, (uint64_t)(2 * pad + 1));
@@ -142,7 +162,7 @@ int rt_batcher_next(rt_batcher *b, float *x, int *y)
 		rt_data_augment(src, dst, d->height, d->width, d->channels, pad, dy, dx, flip);
 	}
 	b->step++;
-	return count;
+	return hi - lo;
 }
 
 int rt_data_sample(const rt_data *data, rt_split split, int n, uint64_t seed,

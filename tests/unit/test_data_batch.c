@@ -239,6 +239,39 @@ static void test_train_augmentation(void **state)
 	rt_data_free(d);
 }
 
+static void test_shards_make_the_batch(void **state)
+{
+	(void)state;
+	rt_data *d = make_data(21, 3, 3, 1, 1, 1, 4);
+	size_t es = d->example_size;
+	rt_batcher one, r0, r1;
+	assert_int_equal(rt_batcher_init(&one, d, RT_SPLIT_TRAIN, 5, RT_BATCH_TRAIN), 0);
+	assert_int_equal(rt_batcher_init(&r0, d, RT_SPLIT_TRAIN, 5, RT_BATCH_TRAIN), 0);
+	assert_int_equal(rt_batcher_init(&r1, d, RT_SPLIT_TRAIN, 5, RT_BATCH_TRAIN), 0);
+	rt_batcher_shard(&r0, 0, 2);
+	rt_batcher_shard(&r1, 1, 2);
+	rt_batcher_seek(&one, 2, 0);
+	rt_batcher_seek(&r0, 2, 0);
+	rt_batcher_seek(&r1, 2, 0);
+	float x[5 * 9], xs[5 * 9];
+	int y[5], ys[5], batches = 0;
+	while (rt_batcher_next(&one, x, y) == 5) {
+		/* Rank 0 takes examples 0-1 of each batch, rank 1 takes 2-4. */
+		assert_int_equal(rt_batcher_next(&r0, xs, ys), 2);
+		assert_int_equal(rt_batcher_next(&r1, xs + 2 * es, ys + 2), 3);
+		assert_memory_equal(x, xs, sizeof x);
+		assert_memory_equal(y, ys, sizeof y);
+		batches++;
+	}
+	assert_int_equal(batches, 4);
+	assert_int_equal(rt_batcher_next(&r0, xs, ys), 0);
+	assert_int_equal(rt_batcher_next(&r1, xs, ys), 0);
+	rt_batcher_free(&one);
+	rt_batcher_free(&r0);
+	rt_batcher_free(&r1);
+	rt_data_free(d);
+}
+
 static void test_sample(void **state)
 {
 	(void)state;
@@ -273,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_eval_batches_in_order),
 		cmocka_unit_test(test_train_shuffle),
 		cmocka_unit_test(test_train_augmentation),
+		cmocka_unit_test(test_shards_make_the_batch),
 		cmocka_unit_test(test_sample),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
