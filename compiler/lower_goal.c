@@ -5,6 +5,7 @@
  */
 #include "compiler/cc_priv.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,7 +116,12 @@ static int cc_constraint_unit(cc_ctx *c, ir_metric k, const ast_expr *e, double 
 		lang_error(c->d, e->loc, "%s cannot be negative ('%s')", ir_metric_names[k], t);
 		return -1;
 	}
-	*out = e->number;
+	/* 800us is 800 * 1e-6 = 0.0007999999999999999 in binary: round to 15
+	 * digits so that equal quantities written in other units (0.8ms)
+	 * lower to the same bits, and the same id. */
+	char buf[40];
+	snprintf(buf, sizeof buf, "%.15g", e->number);
+	*out = strtod(buf, NULL);
 	return 0;
 }
 
