@@ -10,6 +10,9 @@
 
 const uint8_t ir_magic[IR_MAGIC_LEN] = {0x89, 'A', 'I', 'R', '\r', '\n', 0x1a, '\n'};
 
+/*
+ * ir_sink_bytes — appends, counts or hashes n bytes, by the sink's mode.
+ */
 void ir_sink_bytes(ir_sink *s, const void *p, size_t n)
 {
 	switch (s->mode) {
@@ -54,6 +57,9 @@ void ir_sink_bytes(ir_sink *s, const void *p, size_t n)
 	s->len += n;
 }
 
+/*
+ * ir_sink_flush — hands a hash sink's gathered bytes to XXH3.
+ */
 void ir_sink_flush(ir_sink *s)
 {
 	if (s->mode == IR_SINK_HASH && s->nstage) {
@@ -62,6 +68,10 @@ void ir_sink_flush(ir_sink *s)
 	}
 }
 
+/*
+ * ir_sink_u8, _u32, _i32, _u64, _f64, _str — the primitive encodings of
+ * docs/ir.md, little-endian byte by byte.
+ */
 void ir_sink_u8(ir_sink *s, unsigned v)
 {
 	uint8_t b = (uint8_t)v;
@@ -89,6 +99,10 @@ void ir_sink_u64(ir_sink *s, uint64_t v)
 	ir_sink_bytes(s, b, sizeof b);
 }
 
+/*
+ * ir_enc_f64_bits — the bits a double is stored as: -0 as +0, any NaN as
+ * the one quiet NaN.
+ */
 uint64_t ir_enc_f64_bits(double v)
 {
 	if (isnan(v))
@@ -128,6 +142,9 @@ static void sink_count(ir_sink *s, int n)
 	ir_sink_u32(s, (uint32_t)n);
 }
 
+/*
+ * ir_f64_order — a total order on doubles, numeric for numbers.
+ */
 int ir_f64_order(double a, double b)
 {
 	/* Flip the sign bit of positives and every bit of negatives: the bit
@@ -139,6 +156,9 @@ int ir_f64_order(double a, double b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * ir_enc_dataset_body — a dataset without its name (supernet keys use it).
+ */
 void ir_enc_dataset_body(ir_sink *s, const ir_dataset *d)
 {
 	ir_sink_u8(s, (unsigned)d->format);
@@ -168,6 +188,9 @@ void ir_enc_dataset_body(ir_sink *s, const ir_dataset *d)
 	ir_sink_u64(s, d->seed);
 }
 
+/*
+ * ir_enc_space_body — a space without its name: genes, stages, layers.
+ */
 void ir_enc_space_body(ir_sink *s, const ir_space *sp)
 {
 	ir_sink_i32(s, sp->in_channels);
@@ -209,6 +232,9 @@ void ir_enc_space_body(ir_sink *s, const ir_space *sp)
 	}
 }
 
+/*
+ * ir_enc_recipe — a training recipe; only the first nshrink phases.
+ */
 void ir_enc_recipe(ir_sink *s, const ir_recipe *r)
 {
 	ir_sink_i32(s, r->epochs);
@@ -396,6 +422,9 @@ static void enc_section(ir_sink *s, uint32_t tag, section_fn *fn, const ir_modul
 	fn(s, m);
 }
 
+/*
+ * ir_enc_module — the whole file but its checksum.
+ */
 void ir_enc_module(ir_sink *s, const ir_module *m)
 {
 	ir_sink_bytes(s, ir_magic, IR_MAGIC_LEN);
