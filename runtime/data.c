@@ -237,7 +237,7 @@ static int normalise(rt_data *data, const ir_dataset *d)
 	const rt_data_part *t = &data->part[RT_SPLIT_TRAIN];
 	if (d->normalize == IR_NORM_STANDARD) {
 		/* Two passes in double: the mean, then the squared deviations. */
-		double count = (double)t->n * (double)(es / C);
+		double count = (double)t->n * data->height * data->width;
 		double *ch = calloc(C, sizeof(double));
 		if (!ch) {
 			free(acc);
@@ -468,7 +468,8 @@ int rt_data_summary(const rt_data *data, char *buf, size_t buflen)
 {
 	char stats[160] = "";
 	size_t used = 0;
-	int shown = data->channels < 3 ? data->channels : 3;
+	int more = data->channels > 3;
+	int shown = more ? 3 : data->channels;
 	for (int c = 0; c < shown && used < sizeof stats; c++)
 		used += (size_t)snprintf(stats + used, sizeof stats - used, "%s%.4f/%.4f",
 					 c ? ", " : "", data->mean[c], data->std[c]);
@@ -477,5 +478,5 @@ int rt_data_summary(const rt_data *data, char *buf, size_t buflen)
 			data->name, data->part[RT_SPLIT_TRAIN].n,
 			data->part[RT_SPLIT_HOLDOUT].n, data->part[RT_SPLIT_TEST].n,
 			data->height, data->width, data->channels, data->nclasses, stats,
-			data->channels > shown ? ", ..." : "");
+			more ? ", ..." : "");
 }

@@ -154,8 +154,8 @@ int rt_batcher_next(rt_batcher *b, float *x, int *y)
 		rt_rng_seed_stream(&r, batch_seed, (uint64_t)k);
 		int pad = d->crop_pad, dy = pad, dx = pad, flip = 0;
 		if (pad > 0) {
-			dy = (int)rt_rng_below(&r, (uint64_t)(2 * pad + 1));
-			dx = (int)rt_rng_below(&r, (uint64_t)(2 * pad + 1));
+			dy = (int)rt_rng_below(&r, 2 * (uint64_t)pad + 1);
+			dx = (int)rt_rng_below(&r, 2 * (uint64_t)pad + 1);
 		}
 		if (d->flip)
 			flip = (int)rt_rng_below(&r, 2);

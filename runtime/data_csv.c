@@ -67,10 +67,10 @@ static int parse_cell(csv_ctx *c, const char *s, const char *end, double *v)
 {
 	while (s < end && (*s == ' ' || *s == '\t'))
 		s++;
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-		end--;
-	int col = (int)(s - c->line_start) + 1;
 	size_t len = (size_t)(end - s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+		len--;
+	int col = (int)(s - c->line_start) + 1;
 	if (len == 0) {
 		snprintf(c->err, c->errlen, "%s:%d:%d: empty cell, expected a number",
 			 c->path, c->line, col);

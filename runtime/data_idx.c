@@ -106,7 +106,7 @@ static int idx_body(idx_file *f, const char *what, int as_float, void **out, cha
 	size_t cap = f->disk * 16 + 65536;
 	if (cap > f->total)
 		cap = f->total;
-	unsigned char *buf = malloc(cap ? cap * esz : 1);
+	void *buf = malloc(cap ? cap * esz : 1);
 	if (!buf) {
 		snprintf(err, errlen, "%s: out of memory", f->path);
 		return -1;
@@ -124,7 +124,7 @@ static int idx_body(idx_file *f, const char *what, int as_float, void **out, cha
 			goto fail;
 		if (n + (size_t)got > cap) {
 			size_t ncap = cap * 2 < f->total ? cap * 2 : f->total;
-			unsigned char *nb = realloc(buf, ncap * esz);
+			void *nb = realloc(buf, ncap * esz);
 			if (!nb) {
 				snprintf(err, errlen, "%s: out of memory", f->path);
 				goto fail;
@@ -137,7 +137,7 @@ static int idx_body(idx_file *f, const char *what, int as_float, void **out, cha
 			for (long i = 0; i < got; i++)
 				x[i] = scale[chunk[i]];
 		} else {
-			memcpy(buf + n, chunk, (size_t)got);
+			memcpy((unsigned char *)buf + n, chunk, (size_t)got);
 		}
 		n += (size_t)got;
 		if ((size_t)got < want)

@@ -30,15 +30,10 @@ int rt_progress_format_rate(double per_second, char *buf, size_t buflen)
 
 /* Appends to buf at *used, keeping it NUL-terminated when it runs out. */
 static void add(char *buf, size_t buflen, size_t *used, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void add(char *buf, size_t buflen, size_t *used, const char *fmt, ...)
 {
-	if (*used >= buflen)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(buf + *used, buflen - *used, fmt, ap);
+	int n = *used < buflen ? vsnprintf(buf + *used, buflen - *used, fmt, ap) : 0;
 	va_end(ap);
 	if (n > 0)
 		*used += (size_t)n;
@@ -194,7 +189,6 @@ void rt_progress_end_epoch(rt_progress *p, const char *eval, double eval_acc, do
 	rt_progress_stats_get(p, now, &s);
 	s.eval = eval;
 	s.eval_acc = eval ? eval_acc : -1;
-	char line[256];
 	if (p->tty) {
 		if (!p->shown || p->last_draw != now)
 			draw(p, now);
@@ -203,6 +197,7 @@ void rt_progress_end_epoch(rt_progress *p, const char *eval, double eval_acc, do
 			fprintf(p->out, " %s %.2f%%", eval, 100 * eval_acc);
 		fputc('\n', p->out);
 	} else {
+		char line[256];
 		rt_progress_format_epoch(&s, line, sizeof line);
 		fprintf(p->out, "%s\n", line);
 	}
