@@ -32,7 +32,14 @@
  *
  * Stratified: each class gets floor(k * n_c / n) of the k picks and the
  * rest go by largest remainder (ties to the smaller label), so the class
- * proportions of a subset match the whole to within one example.
+ * proportions of a subset match the whole to within one example.  Within a
+ * split, examples keep the order of their file.
+ *
+ * Files: IDX images [N, H, W] (magic 0x00000803) or [N, H, W, C]
+ * (0x00000804) of unsigned bytes with labels [N] (0x00000801).  CSV rows
+ * hold C * H * W numbers in H, W, C order (tabular data is C x 1 x 1) and a
+ * label at label_column; see runtime/data_csv.c for the exact syntax.  Both
+ * may be gzip-compressed; zlib tells.
  */
 #ifndef ARCHD_RUNTIME_DATA_H
 #define ARCHD_RUNTIME_DATA_H
