@@ -14,13 +14,16 @@
  * and an ARG (of a clause or a call) is `[shared] [NAME OP] EXPR`.
  * Meaning is given by the compiler, not here: the parser accepts any key.
  *
- * Ownership: an ast_file owns every node reachable from it; ast_file_free()
- * releases the tree.  Locations point into ast_file.source.
+ * Ownership: an ast_file owns every node reachable from it (they live in
+ * its arena, so nodes are not freed or resized one by one);
+ * ast_file_free() releases the tree.  Locations point into ast_file.src.
  */
 #ifndef ARCHD_LANG_AST_H
 #define ARCHD_LANG_AST_H
 
 #include "lang/loc.h"
+
+typedef struct lang_arena lang_arena;
 
 typedef enum ast_op {
 	AST_OP_ASSIGN, /* =  */
@@ -75,19 +78,19 @@ struct ast_arg {
 
 struct ast_expr {
 	ast_expr_kind kind;
+	ast_unit unit;
 	lang_loc loc;
 	char *text; /* the lexeme as written, for NUMBER (e.g. "1.5ms") */
 	double number;
-	ast_unit unit;
 	int is_integer; /* NUMBER written without '.' or exponent whose scaled
 	                   value is a whole number: 12, 2M, 64KiB, 200%; not
 	                   2.5K, 1e3 or 5% (0.05) */
-	char *string;   /* STRING contents, IDENT and CALL name, WHERE field */
 	int boolean;
+	char *string;   /* STRING contents, IDENT and CALL name, WHERE field */
 	/* SET items / CALL args */
 	int nitems;
-	ast_expr **items;
 	int nargs;
+	ast_expr **items;
 	ast_arg **args;
 	/* RANGE: lo, hi, step (step may be NULL); WHERE: lo = base, hi = rhs */
 	ast_expr *lo, *hi, *step;
@@ -161,13 +164,10 @@ typedef struct ast_file {
 	ast_decl **decls;
 	int ncomments;          /* in source order */
 	ast_comment *comments;
+	struct lang_arena *arena; /* holds every node and string of the tree */
 } ast_file;
 
-/* Each frees the node and everything it owns; NULL is ignored. */
+/* Frees the file, its source and its whole tree; NULL is ignored. */
 void ast_file_free(ast_file *f);
-void ast_decl_free(ast_decl *d);
-void ast_stmt_free(ast_stmt *s);
-void ast_arg_free(ast_arg *a);
-void ast_expr_free(ast_expr *e);
 
 #endif

@@ -105,11 +105,10 @@ lang_number_status lang_number_parse(const char *text, size_t len, double *value
 
 ast_expr *lang_number_expr(lang_parser *p, const char *text, int len, lang_loc loc)
 {
-	ast_expr *e = lang_xmalloc(sizeof *e);
-	memset(e, 0, sizeof *e);
+	ast_expr *e = lang_arena_zalloc(p->arena, sizeof *e);
 	e->kind = AST_EXPR_NUMBER;
 	e->loc = loc;
-	e->text = lang_xstrndup(text, (size_t)len);
+	e->text = lang_arena_strndup(p->arena, text, (size_t)len);
 	size_t at;
 	lang_number_status st =
 		lang_number_parse(text, (size_t)len, &e->number, &e->unit, &e->is_integer, &at);

@@ -42,53 +42,38 @@ char *lang_xstrndup(const char *s, size_t n)
 }
 
 /* Doubling keeps building a list of n items O(n). */
-#define LIST_PUSH(l, x)                                                              \
-	do {                                                                         \
-		if ((l)->n == (l)->cap) {                                            \
-			(l)->cap = (l)->cap ? 2 * (l)->cap : 4;                      \
-			(l)->v = lang_xrealloc((l)->v, (size_t)(l)->cap * sizeof *(l)->v); \
-		}                                                                    \
-		(l)->v[(l)->n++] = (x);                                              \
+#define LIST_PUSH(a, l, x)                                                             \
+	do {                                                                           \
+		if ((l)->n == (l)->cap) {                                              \
+			int cap_ = (l)->cap ? 2 * (l)->cap : 4;                        \
+			(l)->v = lang_arena_grow((a), (l)->v, (size_t)(l)->cap * sizeof *(l)->v, \
+						 (size_t)cap_ * sizeof *(l)->v);       \
+			(l)->cap = cap_;                                               \
+		}                                                                      \
+		(l)->v[(l)->n++] = (x);                                                \
 	} while (0)
 
-void lang_exprs_push(lang_exprs *l, ast_expr *e)
+void lang_exprs_push(lang_arena *a, lang_exprs *l, ast_expr *e)
 {
-	LIST_PUSH(l, e);
+	LIST_PUSH(a, l, e);
 }
 
-void lang_args_push(lang_args *l, ast_arg *a)
+void lang_args_push(lang_arena *a, lang_args *l, ast_arg *x)
 {
-	LIST_PUSH(l, a);
+	LIST_PUSH(a, l, x);
 }
 
-void lang_stmts_push(lang_stmts *l, ast_stmt *s)
+void lang_stmts_push(lang_arena *a, lang_stmts *l, ast_stmt *s)
 {
-	LIST_PUSH(l, s);
-}
-
-void lang_exprs_free(lang_exprs *l)
-{
-	for (int i = 0; i < l->n; i++)
-		ast_expr_free(l->v[i]);
-	free(l->v);
-}
-
-void lang_args_free(lang_args *l)
-{
-	for (int i = 0; i < l->n; i++)
-		ast_arg_free(l->v[i]);
-	free(l->v);
-}
-
-void lang_stmts_free(lang_stmts *l)
-{
-	for (int i = 0; i < l->n; i++)
-		ast_stmt_free(l->v[i]);
-	free(l->v);
+	LIST_PUSH(a, l, s);
 }
 
 void lang_comment_add(lang_parser *p, const char *text, int len, lang_loc loc)
 {
+	/* The text is a C string: a NUL byte ends it, and the blanks before. */
+	const char *nul = memchr(text, '\0', (size_t)len);
+	if (nul)
+		len = (int)(nul - text);
 	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t' || text[len - 1] == '\r' ||
 			   text[len - 1] == '\f' || text[len - 1] == '\v'))
 		len--;
@@ -102,7 +87,7 @@ void lang_comment_add(lang_parser *p, const char *text, int len, lang_loc loc)
 	 * before this comment. */
 	int own_line = !(p->cur.kind && p->cur.loc.last_line == loc.first_line);
 	f->comments[f->ncomments++] = (ast_comment){
-		.text = lang_xstrndup(text, (size_t)len), .loc = loc, .own_line = own_line
+		.text = lang_arena_strndup(p->arena, text, (size_t)len), .loc = loc, .own_line = own_line
 	};
 }
 
@@ -128,7 +113,8 @@ ast_file *lang_parse(lang_source *src, lang_diags *diags)
 	ast_file *f = lang_xmalloc(sizeof *f);
 	memset(f, 0, sizeof *f);
 	f->src = src ? src : lang_source_new("<empty>", "", 0);
-	lang_parser p = { .file = f, .diags = diags, .line = 1, .column = 1 };
+	f->arena = lang_arena_new();
+	lang_parser p = { .file = f, .arena = f->arena, .diags = diags, .line = 1, .column = 1 };
 	yyscan_t scanner;
 	if (lang_scan_lex_init_extra(&p, &scanner) != 0) {
 		fputs("archc: out of memory\n", stderr);

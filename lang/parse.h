@@ -19,7 +19,8 @@ typedef struct lang_tok {
 } lang_tok;
 
 typedef struct lang_parser {
-	ast_file *file; /* being built; owns the source */
+	ast_file *file; /* being built; owns the source and the arena */
+	lang_arena *arena; /* file->arena */
 	lang_diags *diags;
 	int imports_cap, decls_cap, comments_cap;
 
@@ -41,7 +42,17 @@ typedef struct lang_parser {
 	int bad_string_line; /* the line of the last unterminated string */
 } lang_parser;
 
-/* Lists under construction: the node that ends a list takes its array. */
+/* The arena (arena.c): everything lives until lang_arena_free. */
+lang_arena *lang_arena_new(void);
+void lang_arena_free(lang_arena *a);
+void *lang_arena_alloc(lang_arena *a, size_t n);
+void *lang_arena_zalloc(lang_arena *a, size_t n);
+char *lang_arena_strndup(lang_arena *a, const char *s, size_t n);
+/* A larger copy of old (the first old_size bytes kept). */
+void *lang_arena_grow(lang_arena *a, void *old, size_t old_size, size_t new_size);
+
+/* Lists under construction, in the arena: the node that ends a list takes
+ * its array. */
 typedef struct lang_exprs {
 	ast_expr **v;
 	int n, cap;
@@ -55,19 +66,16 @@ typedef struct lang_stmts {
 	int n, cap;
 } lang_stmts;
 
-void lang_exprs_push(lang_exprs *l, ast_expr *e);
-void lang_args_push(lang_args *l, ast_arg *a);
-void lang_stmts_push(lang_stmts *l, ast_stmt *s);
-void lang_exprs_free(lang_exprs *l);
-void lang_args_free(lang_args *l);
-void lang_stmts_free(lang_stmts *l);
+void lang_exprs_push(lang_arena *a, lang_exprs *l, ast_expr *e);
+void lang_args_push(lang_arena *a, lang_args *l, ast_arg *x);
+void lang_stmts_push(lang_arena *a, lang_stmts *l, ast_stmt *s);
 
 /* Scanner helpers (lexer.l). */
 void lang_comment_add(lang_parser *p, const char *text, int len, lang_loc loc);
 void lang_brace_open(lang_parser *p, lang_loc loc);
 void lang_brace_close(lang_parser *p);
 
-/* Allocation that aborts on out-of-memory, as the compiler may. */
+/* Heap allocation that aborts on out-of-memory, as the compiler may. */
 void *lang_xmalloc(size_t n);
 void *lang_xrealloc(void *p, size_t n);
 char *lang_xstrndup(const char *s, size_t n);

@@ -53,19 +53,18 @@ int lang_yyparse(yyscan_t scanner, lang_parser *p);
 static int lang_yylex(LANG_YYSTYPE *lval, lang_loc *lloc, yyscan_t scanner);
 static void lang_yyerror(lang_loc *loc, yyscan_t scanner, lang_parser *p, const char *msg);
 
-static ast_expr *expr_new(ast_expr_kind kind, lang_loc loc)
+static ast_expr *expr_new(lang_parser *p, ast_expr_kind kind, lang_loc loc)
 {
-	ast_expr *e = lang_xmalloc(sizeof *e);
-	memset(e, 0, sizeof *e);
+	ast_expr *e = lang_arena_zalloc(p->arena, sizeof *e);
 	e->kind = kind;
 	e->loc = loc;
 	return e;
 }
 
-static ast_stmt *stmt_new(ast_stmt_kind kind, lang_loc loc, char *key, lang_loc key_loc)
+static ast_stmt *stmt_new(lang_parser *p, ast_stmt_kind kind, lang_loc loc, char *key,
+			  lang_loc key_loc)
 {
-	ast_stmt *s = lang_xmalloc(sizeof *s);
-	memset(s, 0, sizeof *s);
+	ast_stmt *s = lang_arena_zalloc(p->arena, sizeof *s);
 	s->kind = kind;
 	s->loc = loc;
 	s->key = key;
@@ -73,11 +72,10 @@ static ast_stmt *stmt_new(ast_stmt_kind kind, lang_loc loc, char *key, lang_loc 
 	return s;
 }
 
-static ast_arg *arg_new(lang_loc loc, int shared, char *name, lang_loc name_loc, ast_op op,
-			ast_expr *value)
+static ast_arg *arg_new(lang_parser *p, lang_loc loc, int shared, char *name, lang_loc name_loc,
+			ast_op op, ast_expr *value)
 {
-	ast_arg *a = lang_xmalloc(sizeof *a);
-	memset(a, 0, sizeof *a);
+	ast_arg *a = lang_arena_zalloc(p->arena, sizeof *a);
 	a->loc = loc;
 	a->shared = shared;
 	a->name = name;
@@ -87,18 +85,20 @@ static ast_arg *arg_new(lang_loc loc, int shared, char *name, lang_loc name_loc,
 	return a;
 }
 
-static ast_expr *range_new(lang_loc loc, ast_expr *lo, ast_expr *hi, ast_expr *step)
+static ast_expr *range_new(lang_parser *p, lang_loc loc, ast_expr *lo, ast_expr *hi,
+			   ast_expr *step)
 {
-	ast_expr *e = expr_new(AST_EXPR_RANGE, loc);
+	ast_expr *e = expr_new(p, AST_EXPR_RANGE, loc);
 	e->lo = lo;
 	e->hi = hi;
 	e->step = step;
 	return e;
 }
 
-static ast_expr *where_new(lang_loc loc, ast_expr *base, char *field, int op, ast_expr *rhs)
+static ast_expr *where_new(lang_parser *p, lang_loc loc, ast_expr *base, char *field, int op,
+			   ast_expr *rhs)
 {
-	ast_expr *e = expr_new(AST_EXPR_WHERE, loc);
+	ast_expr *e = expr_new(p, AST_EXPR_WHERE, loc);
 	e->lo = base;
 	e->string = field;
 	e->op = (ast_op)op;
@@ -106,9 +106,9 @@ static ast_expr *where_new(lang_loc loc, ast_expr *base, char *field, int op, as
 	return e;
 }
 
-static char *kwdup(const char *s)
+static char *kwdup(lang_parser *p, const char *s)
 {
-	return lang_xstrndup(s, strlen(s));
+	return lang_arena_strndup(p->arena, s, strlen(s));
 }
 
 static void add_import(lang_parser *p, char *path, lang_loc loc)
@@ -178,14 +178,9 @@ static void add_decl(lang_parser *p, ast_decl *d)
 %type <stmts> stmts body
 %type <decl> decl
 
-%destructor { free($$); } <str>
-%destructor { ast_expr_free($$); } <expr>
-%destructor { ast_arg_free($$); } <arg>
-%destructor { ast_stmt_free($$); } <stmt>
-%destructor { ast_decl_free($$); } <decl>
-%destructor { lang_exprs_free(&$$); } <exprs>
-%destructor { lang_args_free(&$$); } <args>
-%destructor { lang_stmts_free(&$$); } <stmts>
+/* No %destructor: every string, node and list a semantic value points to
+ * is in the file's arena, so a value that error recovery throws away is
+ * freed with the tree by ast_file_free() and nothing leaks. */
 
 %%
 
@@ -201,11 +196,11 @@ top:
 	 * body as usual so that the errors inside it are found too. */
 |	IDENT IDENT from_opt body
 	{
+		/* The name, `from` and body are dropped (they stay in the arena). */
+		(void)$2;
+		(void)$3;
+		(void)$4;
 		lang_unknown_decl(p, $1, @1);
-		free($1);
-		free($2);
-		ast_expr_free($3);
-		lang_stmts_free(&$4);
 	}
 |	error ';'
 |	error '}'
@@ -214,7 +209,7 @@ top:
 decl:
 	declkind IDENT from_opt body
 	{
-		$$ = lang_xmalloc(sizeof *$$);
+		$$ = lang_arena_alloc(p->arena, sizeof *$$);
 		*$$ = (ast_decl){ .kind = (ast_decl_kind)$1, .loc = @$, .kind_loc = @1,
 				  .name = $2, .name_loc = @2, .from = $3,
 				  .nbody = $4.n, .body = $4.v };
@@ -241,7 +236,7 @@ body:
 
 stmts:
 	%empty			{ $$ = (lang_stmts){ 0 }; }
-|	stmts stmt		{ $$ = $1; lang_stmts_push(&$$, $2); }
+|	stmts stmt		{ $$ = $1; lang_stmts_push(p->arena, &$$, $2); }
 |	stmts error ';'		{ $$ = $1; }
 ;
 
@@ -249,52 +244,52 @@ stmts:
  * `from = fashion;`, so the declaration keywords may be keys too. */
 key:
 	IDENT		{ $$ = $1; }
-|	"dataset"	{ $$ = kwdup("dataset"); }
-|	"space"		{ $$ = kwdup("space"); }
-|	"task"		{ $$ = kwdup("task"); }
-|	"objective"	{ $$ = kwdup("objective"); }
-|	"target"	{ $$ = kwdup("target"); }
-|	"from"		{ $$ = kwdup("from"); }
+|	"dataset"	{ $$ = kwdup(p, "dataset"); }
+|	"space"		{ $$ = kwdup(p, "space"); }
+|	"task"		{ $$ = kwdup(p, "task"); }
+|	"objective"	{ $$ = kwdup(p, "objective"); }
+|	"target"	{ $$ = kwdup(p, "target"); }
+|	"from"		{ $$ = kwdup(p, "from"); }
 ;
 
 stmt:
 	key op expr ';'
 	{
-		$$ = stmt_new(AST_STMT_PROP, @$, $1, @1);
+		$$ = stmt_new(p, AST_STMT_PROP, @$, $1, @1);
 		$$->op = (ast_op)$2;
 		$$->value = $3;
 	}
 |	"shared" key op expr ';'
 	{
-		$$ = stmt_new(AST_STMT_PROP, @$, $2, @2);
+		$$ = stmt_new(p, AST_STMT_PROP, @$, $2, @2);
 		$$->shared = 1;
 		$$->op = (ast_op)$3;
 		$$->value = $4;
 	}
 |	"maximize" key ';'
 	{
-		$$ = stmt_new(AST_STMT_GOAL, @$, $2, @2);
+		$$ = stmt_new(p, AST_STMT_GOAL, @$, $2, @2);
 		$$->maximize = 1;
 	}
 |	"minimize" key ';'
 	{
-		$$ = stmt_new(AST_STMT_GOAL, @$, $2, @2);
+		$$ = stmt_new(p, AST_STMT_GOAL, @$, $2, @2);
 	}
 |	key clause_args ';'
 	{
-		$$ = stmt_new(AST_STMT_CLAUSE, @$, $1, @1);
+		$$ = stmt_new(p, AST_STMT_CLAUSE, @$, $1, @1);
 		$$->nargs = $2.n;
 		$$->args = $2.v;
 	}
 |	key body
 	{
-		$$ = stmt_new(AST_STMT_BLOCK, @$, $1, @1);
+		$$ = stmt_new(p, AST_STMT_BLOCK, @$, $1, @1);
 		$$->nbody = $2.n;
 		$$->body = $2.v;
 	}
 |	key IDENT body
 	{
-		$$ = stmt_new(AST_STMT_BLOCK, @$, $1, @1);
+		$$ = stmt_new(p, AST_STMT_BLOCK, @$, $1, @1);
 		$$->name = $2;
 		$$->name_loc = @2;
 		$$->nbody = $3.n;
@@ -314,13 +309,13 @@ op:
 
 /* A clause's first argument may not start with '{': `key {` opens a block. */
 clause_args:
-	first_arg		{ $$ = (lang_args){ 0 }; lang_args_push(&$$, $1); }
-|	clause_args ',' arg	{ $$ = $1; lang_args_push(&$$, $3); }
+	first_arg		{ $$ = (lang_args){ 0 }; lang_args_push(p->arena, &$$, $1); }
+|	clause_args ',' arg	{ $$ = $1; lang_args_push(p->arena, &$$, $3); }
 ;
 
 args:
-	arg		{ $$ = (lang_args){ 0 }; lang_args_push(&$$, $1); }
-|	args ',' arg	{ $$ = $1; lang_args_push(&$$, $3); }
+	arg		{ $$ = (lang_args){ 0 }; lang_args_push(p->arena, &$$, $1); }
+|	args ',' arg	{ $$ = $1; lang_args_push(p->arena, &$$, $3); }
 ;
 
 argname:
@@ -328,50 +323,50 @@ argname:
 ;
 
 first_arg:
-	expr_nb		{ $$ = arg_new(@$, 0, NULL, @$, AST_OP_ASSIGN, $1); }
+	expr_nb		{ $$ = arg_new(p, @$, 0, NULL, @$, AST_OP_ASSIGN, $1); }
 |	named_arg
 ;
 
 arg:
-	expr		{ $$ = arg_new(@$, 0, NULL, @$, AST_OP_ASSIGN, $1); }
+	expr		{ $$ = arg_new(p, @$, 0, NULL, @$, AST_OP_ASSIGN, $1); }
 |	named_arg
 ;
 
 named_arg:
-	"shared" expr			{ $$ = arg_new(@$, 1, NULL, @$, AST_OP_ASSIGN, $2); }
-|	argname op expr			{ $$ = arg_new(@$, 0, $1, @1, (ast_op)$2, $3); }
-|	"shared" argname op expr	{ $$ = arg_new(@$, 1, $2, @2, (ast_op)$3, $4); }
+	"shared" expr			{ $$ = arg_new(p, @$, 1, NULL, @$, AST_OP_ASSIGN, $2); }
+|	argname op expr			{ $$ = arg_new(p, @$, 0, $1, @1, (ast_op)$2, $3); }
+|	"shared" argname op expr	{ $$ = arg_new(p, @$, 1, $2, @2, (ast_op)$3, $4); }
 ;
 
 /* Expressions; the _nb forms do not begin with a set. */
 expr:
 	value
-|	expr "where" IDENT op value	{ $$ = where_new(@$, $1, $3, $4, $5); }
+|	expr "where" IDENT op value	{ $$ = where_new(p, @$, $1, $3, $4, $5); }
 ;
 
 expr_nb:
 	value_nb
-|	expr_nb "where" IDENT op value	{ $$ = where_new(@$, $1, $3, $4, $5); }
+|	expr_nb "where" IDENT op value	{ $$ = where_new(p, @$, $1, $3, $4, $5); }
 ;
 
 value:
 	atom
-|	atom ".." atom			{ $$ = range_new(@$, $1, $3, NULL); }
-|	atom ".." atom "step" atom	{ $$ = range_new(@$, $1, $3, $5); }
+|	atom ".." atom			{ $$ = range_new(p, @$, $1, $3, NULL); }
+|	atom ".." atom "step" atom	{ $$ = range_new(p, @$, $1, $3, $5); }
 ;
 
 value_nb:
 	atom_nb
-|	atom_nb ".." atom		{ $$ = range_new(@$, $1, $3, NULL); }
-|	atom_nb ".." atom "step" atom	{ $$ = range_new(@$, $1, $3, $5); }
+|	atom_nb ".." atom		{ $$ = range_new(p, @$, $1, $3, NULL); }
+|	atom_nb ".." atom "step" atom	{ $$ = range_new(p, @$, $1, $3, $5); }
 ;
 
 atom:
 	atom_nb
-|	'{' '}'		{ $$ = expr_new(AST_EXPR_SET, @$); }
+|	'{' '}'		{ $$ = expr_new(p, AST_EXPR_SET, @$); }
 |	'{' exprs '}'
 	{
-		$$ = expr_new(AST_EXPR_SET, @$);
+		$$ = expr_new(p, AST_EXPR_SET, @$);
 		$$->nitems = $2.n;
 		$$->items = $2.v;
 	}
@@ -379,14 +374,14 @@ atom:
 
 atom_nb:
 	NUMBER		{ $$ = $1; }
-|	STRING		{ $$ = expr_new(AST_EXPR_STRING, @$); $$->string = $1; }
-|	"true"		{ $$ = expr_new(AST_EXPR_BOOL, @$); $$->boolean = 1; }
-|	"false"		{ $$ = expr_new(AST_EXPR_BOOL, @$); }
-|	IDENT		{ $$ = expr_new(AST_EXPR_IDENT, @$); $$->string = $1; }
-|	IDENT '(' ')'	{ $$ = expr_new(AST_EXPR_CALL, @$); $$->string = $1; }
+|	STRING		{ $$ = expr_new(p, AST_EXPR_STRING, @$); $$->string = $1; }
+|	"true"		{ $$ = expr_new(p, AST_EXPR_BOOL, @$); $$->boolean = 1; }
+|	"false"		{ $$ = expr_new(p, AST_EXPR_BOOL, @$); }
+|	IDENT		{ $$ = expr_new(p, AST_EXPR_IDENT, @$); $$->string = $1; }
+|	IDENT '(' ')'	{ $$ = expr_new(p, AST_EXPR_CALL, @$); $$->string = $1; }
 |	IDENT '(' args ')'
 	{
-		$$ = expr_new(AST_EXPR_CALL, @$);
+		$$ = expr_new(p, AST_EXPR_CALL, @$);
 		$$->string = $1;
 		$$->nargs = $3.n;
 		$$->args = $3.v;
@@ -394,8 +389,8 @@ atom_nb:
 ;
 
 exprs:
-	expr		{ $$ = (lang_exprs){ 0 }; lang_exprs_push(&$$, $1); }
-|	exprs ',' expr	{ $$ = $1; lang_exprs_push(&$$, $3); }
+	expr		{ $$ = (lang_exprs){ 0 }; lang_exprs_push(p->arena, &$$, $1); }
+|	exprs ',' expr	{ $$ = $1; lang_exprs_push(p->arena, &$$, $3); }
 ;
 
 %%
