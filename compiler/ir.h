@@ -153,7 +153,10 @@ typedef enum ir_block {
 extern const char *const ir_block_names[IR_BLOCK_COUNT];
 
 /* One layer at its largest shape; each elastic attribute is bound to a gene
- * (index into ir_space.genes) or -1 when fixed. */
+ * (index into ir_space.genes) or -1 when fixed.  The last layer of a head
+ * written `fc(classes)` has out_channels == 0 (and ir_space.nclasses == 0):
+ * the class count is not the space's but the dataset's of the task that
+ * trains it (ir_dataset.nclasses), and the runtime takes it from there. */
 typedef struct ir_layer {
 	ir_block kind;
 	int stage;       /* index into ir_space.stages, -1 for stem and head */

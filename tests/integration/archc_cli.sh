@@ -1,0 +1,163 @@
+#!/bin/sh
+# tests/integration/archc_cli.sh — the archc command line as a user meets it:
+# exit codes, output files, .air round trips, the identity rule, fmt, and
+# the import search path.  Prints TAP lines.
+set -u
+ARCHC=${ARCHC:-$ARCHD_BUILDDIR/archc}
+S=${ARCHD_SRCDIR:-.}
+T=$(mktemp -d "${TMPDIR:-/tmp}/archc_cli.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+export ARCH_PATH=
+
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+no() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+check() { # description, then a command that must succeed
+	d=$1
+	shift
+	if "$@"; then ok "$d"; else no "$d"; fi
+}
+status() { # expected status, command...
+	want=$1
+	shift
+	"$@" >out.txt 2>err.txt
+	[ $? -eq "$want" ]
+}
+
+cp "$S/examples/fashion.arch" fashion.arch
+
+# --- help, version, usage errors ---------------------------------------------
+check "--help exits 0 and lists compile" sh -c '"$0" --help | grep -q "^  compile "' "$ARCHC"
+check "--version exits 0" sh -c '"$0" --version | grep -q "^archc (archd) "' "$ARCHC"
+check "help CMD prints the usage" sh -c '"$0" help compile | grep -q "^usage: archc compile"' "$ARCHC"
+check "CMD --help prints the usage" sh -c '"$0" fmt --help | grep -q "^usage: archc fmt"' "$ARCHC"
+check "unknown command exits 2" status 2 "$ARCHC" frobnicate x.arch
+check "unknown command is named" grep -q "archc: unknown command 'frobnicate'" err.txt
+check "a near miss is suggested" sh -c '"$0" compil x.arch 2>&1 | grep -q "did you mean .compile."' "$ARCHC"
+check "no input file exits 2" status 2 "$ARCHC" compile
+check "unknown option exits 2" status 2 "$ARCHC" compile --bogus fashion.arch
+check "two inputs exit 2" status 2 "$ARCHC" check fashion.arch fashion.arch
+check "no arguments exits 2" status 2 "$ARCHC"
+
+# --- compile ------------------------------------------------------------------
+check "compile exits 0" status 0 "$ARCHC" compile fashion.arch
+check "compile writes FILE.air in the current directory" test -s fashion.air
+mkdir -p sub
+check "compile -o writes there" status 0 "$ARCHC" compile fashion.arch -o sub/out.air
+check "-o file exists" test -s sub/out.air
+check "compile -I DIR -o OUT (options anywhere)" status 0 "$ARCHC" compile -I sub -o sub/x.air fashion.arch
+
+cat >bad.arch <<'A'
+target t { macs <= 1M; macs >= 2M; }
+A
+check "compile of an invalid file exits 1" status 1 "$ARCHC" compile bad.arch
+check "no default output on error" test ! -e bad.air
+check "compile -o of an invalid file exits 1" status 1 "$ARCHC" compile bad.arch -o sub/bad.air
+check "no -o output on error" test ! -e sub/bad.air
+check "diagnostics go to stderr" grep -q "^bad.arch:1:24: error: contradictory constraints" err.txt
+check "nothing on stdout on error" test ! -s out.txt
+check "missing file exits 1" status 1 "$ARCHC" check nope.arch
+check "missing file message names the path" sh -c '"$0" check nope.arch 2>&1 | grep -q "cannot read .nope.arch."' "$ARCHC"
+
+# --- .air round trip ------------------------------------------------------------
+"$ARCHC" dump fashion.arch >arch.dump 2>/dev/null
+"$ARCHC" dump fashion.air >air.dump 2>/dev/null
+check "dump of the .air equals dump of the .arch" cmp -s arch.dump air.dump
+cp fashion.air renamed.arch
+"$ARCHC" dump renamed.arch >renamed.dump 2>/dev/null
+check ".air is recognised by its magic, not its name" cmp -s arch.dump renamed.dump
+head -c 100 fashion.air >cut.air
+check "a truncated .air is refused with status 1" status 1 "$ARCHC" dump cut.air
+check "the refusal says why" test -s err.txt
+check "check accepts a .air" status 0 "$ARCHC" check fashion.air
+
+# --- identity -------------------------------------------------------------------
+id_of() { "$ARCHC" id "$1" 2>/dev/null | head -n 1; }
+base=$(id_of fashion.arch)
+check "id prints xxh3: and 32 hex digits" sh -c 'echo "$0" | grep -Eq "^xxh3:[0-9a-f]{32}$"' "$base"
+check "id prints one line per task with its supernet key" \
+	sh -c '"$0" id fashion.arch | grep -Eq "^task fashion supernet xxh3:[0-9a-f]{32}$"' "$ARCHC"
+check "id of the .air equals id of the .arch" test "$(id_of fashion.air)" = "$base"
+"$ARCHC" fmt fashion.arch >formatted.arch
+check "fmt keeps the id" test "$(id_of formatted.arch)" = "$base"
+{ echo "# a comment at the top"; sed 's/#.*//' fashion.arch | tr -s ' '; echo "# and at the end"; } >comments.arch
+check "comments and spacing keep the id" test "$(id_of comments.arch)" = "$base"
+# Reorder: the objective first, the task before the space, imports swapped.
+cat >reordered.arch <<'A'
+import "std/targets.arch";
+import "std/datasets.arch";
+objective default { maximize accuracy; minimize macs; minimize latency; }
+A
+sed -n '/^task fashion {/,/^}/p' fashion.arch >>reordered.arch
+sed -n '/^space mbnet_small {/,/^}/p' fashion.arch >>reordered.arch
+grep '^dataset fashion_small' fashion.arch >>reordered.arch
+check "reordering declarations and imports keeps the id" test "$(id_of reordered.arch)" = "$base"
+sed 's/epochs = 8;/epochs = 9;/' fashion.arch >edited.arch
+check "a semantic edit changes the id" test "$(id_of edited.arch)" != "$base"
+key() { "$ARCHC" id "$1" 2>/dev/null | grep '^task fashion ' ; }
+check "a recipe edit changes the supernet key" test "$(key edited.arch)" != "$(key fashion.arch)"
+sed 's/^import "std\/targets.arch";.*$/import "std\/targets.arch";\ntarget extra { macs <= 3M; }/' fashion.arch >target.arch
+check "a new target changes the id" test "$(id_of target.arch)" != "$base"
+check "a new target keeps the supernet key" test "$(key target.arch)" = "$(key fashion.arch)"
+
+# --- fmt ------------------------------------------------------------------------
+cp comments.arch w.arch
+check "fmt -w exits 0" status 0 "$ARCHC" fmt -w w.arch
+check "fmt -w prints nothing" test ! -s out.txt
+"$ARCHC" fmt w.arch >w2.arch
+check "fmt -w output is already formatted (idempotent)" cmp -s w.arch w2.arch
+check "fmt -w keeps the id" test "$(id_of w.arch)" = "$base"
+check "fmt -w leaves no temporary file" test -z "$(ls | grep fmt-)"
+printf 'dataset d {\n  format = idx\n}\n' >syntax.arch
+cp syntax.arch syntax.orig
+check "fmt refuses a file with syntax errors (status 1)" status 1 "$ARCHC" fmt -w syntax.arch
+check "the refused file is unchanged" cmp -s syntax.arch syntax.orig
+
+# --- the import search path ------------------------------------------------------------
+mkdir -p inc ap1 ap2 proj
+cat >inc/lib.arch <<'A'
+target from_include { macs <= 1M; }
+A
+cat >ap2/pathlib.arch <<'A'
+target from_arch_path { params <= 10K; }
+A
+printf 'import "lib.arch";\n' >proj/uses_inc.arch
+check "-I finds an import" status 0 "$ARCHC" dump -I inc proj/uses_inc.arch
+check "the imported target is in the IR" grep -q "^target from_include" out.txt
+check "without -I the import is missing (status 1)" status 1 "$ARCHC" check proj/uses_inc.arch
+check "the message names the import and the dirs searched" \
+	grep -q "cannot find import 'lib.arch' (searched: proj, " err.txt
+printf 'import "pathlib.arch";\n' >proj/uses_path.arch
+check "ARCH_PATH directories are searched in order" \
+	sh -c 'ARCH_PATH="$1/ap1:$1/ap2" "$0" dump proj/uses_path.arch | grep -q "^target from_arch_path"' "$ARCHC" "$T"
+cp inc/lib.arch proj/lib.arch
+sed -i 's/from_include/from_own_dir/' proj/lib.arch
+check "-I comes before the importing file's directory" \
+	sh -c '"$0" dump -I inc proj/uses_inc.arch | grep -q "^target from_include"' "$ARCHC"
+check "the importing file's directory is searched" \
+	sh -c '"$0" dump proj/uses_inc.arch | grep -q "^target from_own_dir"' "$ARCHC"
+
+# Relative dataset paths are stored absolute, against the declaring file.
+mkdir -p proj/data
+cat >proj/rel.arch <<'A'
+dataset t { format = csv; train = "data/t.csv"; test = 10; features = 4; classes = 2; }
+space m { input features = 4; stage h { depth in 1..2; block = dense(out = 4); } head fc(classes); }
+task k { data = t; space = m; }
+A
+check "a relative dataset path becomes absolute" \
+	sh -c 'cd "$1/sub" && "$0" dump ../proj/rel.arch | grep -q "train_images \"$1/proj/data/t.csv\""' "$ARCHC" "$(cd "$T" && pwd -P)"
+
+# Warnings alone do not fail.
+cat >warn.arch <<'A'
+dataset t { format = csv; train = "/d/t.csv"; test = 10; features = 4; classes = 2; train_limit = 100; holdout = 60; }
+space m { input features = 4; stage h { depth = 1; block = dense(out = 4); } head fc(classes); }
+task k { data = t; space = m; }
+A
+check "warnings exit 0" status 0 "$ARCHC" check warn.arch
+check "the single-subnet warning is shown" grep -q "warning: space 'm' has only one subnet" err.txt
+check "the large-holdout warning is shown" grep -q "warning: holdout 60 is more than half of the 100 training examples" err.txt
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
