@@ -404,11 +404,11 @@ cc_sym *cc_resolve(cc_ctx *c, ast_decl_kind k, const ast_expr *e, const char *ro
 	return NULL;
 }
 
-static ir_module *cc_compile(cc_ctx *c, cc_unit *main)
+/* errors0: the error count before the main file was parsed. */
+static ir_module *cc_compile(cc_ctx *c, cc_unit *main, int errors0)
 {
 	cc_loader L = {0};
 	L.c = c;
-	int errors0 = c->d->nerrors;
 	cc_push(&L, main);
 	cc_load_imports(&L, main);
 	cc_pop(&L, main);
@@ -446,8 +446,9 @@ static ir_module *cc_run(const cc_options *o, lang_diags *d, lang_source *src, c
 	c.d = d;
 	c.files = o->files ? o->files : cc_files_new();
 	int n0 = d->n;
+	int errors0 = d->nerrors;
 	cc_unit *main = cc_unit_add(c.files, lang_parse(src, d), real, dir);
-	ir_module *m = cc_compile(&c, main);
+	ir_module *m = cc_compile(&c, main, errors0);
 	if (!o->files) {
 		for (int i = n0; i < d->n; i++)
 			d->items[i].loc.src = NULL;
