@@ -656,7 +656,13 @@ ir_module *ir_binary_read(const uint8_t *buf, size_t len, char *err, size_t errl
  */
 int ir_binary_write(const ir_module *m, uint8_t **out, size_t *len)
 {
-	ir_sink s = {.mode = IR_SINK_BUFFER};
+	/* Counting first costs a fraction of what growing the buffer would. */
+	ir_sink count = {.mode = IR_SINK_COUNT};
+	ir_enc_module(&count, m);
+	ir_sink s = {.mode = IR_SINK_BUFFER, .cap = count.len + IR_CHECKSUM_LEN};
+	s.buf = malloc(s.cap);
+	if (!s.buf)
+		return -1;
 	ir_enc_module(&s, m);
 	if (!s.failed)
 		ir_sink_u64(&s, XXH3_64bits(s.buf, s.len));

@@ -15,6 +15,11 @@ const uint8_t ir_magic[IR_MAGIC_LEN] = {0x89, 'A', 'I', 'R', '\r', '\n', 0x1a, '
  */
 void ir_sink_bytes(ir_sink *s, const void *p, size_t n)
 {
+	if (s->mode == IR_SINK_BUFFER && n <= s->cap - s->len) {
+		memcpy(s->buf + s->len, p, n); /* the common case, first */
+		s->len += n;
+		return;
+	}
 	switch (s->mode) {
 	case IR_SINK_COUNT:
 		s->len += n;
@@ -69,37 +74,6 @@ void ir_sink_flush(ir_sink *s)
 }
 
 /*
- * ir_sink_u8, _u32, _i32, _u64, _f64, _str — the primitive encodings of
- * docs/ir.md, little-endian byte by byte.
- */
-void ir_sink_u8(ir_sink *s, unsigned v)
-{
-	uint8_t b = (uint8_t)v;
-	ir_sink_bytes(s, &b, 1);
-}
-
-void ir_sink_u32(ir_sink *s, uint32_t v)
-{
-	uint8_t b[4];
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	ir_sink_bytes(s, b, sizeof b);
-}
-
-void ir_sink_i32(ir_sink *s, int v)
-{
-	ir_sink_u32(s, (uint32_t)v); /* conversion to unsigned is modular: two's complement */
-}
-
-void ir_sink_u64(ir_sink *s, uint64_t v)
-{
-	uint8_t b[8];
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	ir_sink_bytes(s, b, sizeof b);
-}
-
-/*
  * ir_enc_f64_bits — the bits a double is stored as: -0 as +0, any NaN as
  * the one quiet NaN.
  */
@@ -114,6 +88,10 @@ uint64_t ir_enc_f64_bits(double v)
 	return bits;
 }
 
+/*
+ * ir_sink_f64, ir_sink_str — a double as its stored bits; a string as its
+ * length and bytes, NULL as the length 0xffffffff.
+ */
 void ir_sink_f64(ir_sink *s, double v)
 {
 	ir_sink_u64(s, ir_enc_f64_bits(v));

@@ -61,12 +61,54 @@ typedef struct ir_sink {
 void ir_sink_flush(ir_sink *s);
 
 void ir_sink_bytes(ir_sink *s, const void *p, size_t n);
-void ir_sink_u8(ir_sink *s, unsigned v);
-void ir_sink_u32(ir_sink *s, uint32_t v);
-void ir_sink_i32(ir_sink *s, int v);
-void ir_sink_u64(ir_sink *s, uint64_t v);
 void ir_sink_f64(ir_sink *s, double v);
 void ir_sink_str(ir_sink *s, const char *str);
+
+/* The small fixed-size writes are inline: an encoding is millions of them,
+ * and a buffer with room (the usual case) needs no call at all. */
+static inline void ir_sink_small(ir_sink *s, const uint8_t *b, size_t n)
+{
+	if (s->mode == IR_SINK_BUFFER && n <= s->cap - s->len) {
+		for (size_t i = 0; i < n; i++)
+			s->buf[s->len + i] = b[i];
+		s->len += n;
+	} else if (s->mode == IR_SINK_COUNT) {
+		s->len += n;
+	} else if (s->mode == IR_SINK_HASH && n <= sizeof s->stage - s->nstage) {
+		for (size_t i = 0; i < n; i++)
+			s->stage[s->nstage + i] = b[i];
+		s->nstage += n;
+		s->len += n;
+	} else {
+		ir_sink_bytes(s, b, n);
+	}
+}
+
+static inline void ir_sink_u8(ir_sink *s, unsigned v)
+{
+	uint8_t b = (uint8_t)v;
+	ir_sink_small(s, &b, 1);
+}
+
+static inline void ir_sink_u32(ir_sink *s, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+	ir_sink_small(s, b, 4);
+}
+
+/* Conversion to unsigned is modular: two's complement on any host. */
+static inline void ir_sink_i32(ir_sink *s, int v)
+{
+	ir_sink_u32(s, (uint32_t)v);
+}
+
+static inline void ir_sink_u64(ir_sink *s, uint64_t v)
+{
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	ir_sink_small(s, b, 8);
+}
 
 /* The bits a double is encoded as (-0 and NaN folded, see above). */
 uint64_t ir_enc_f64_bits(double v);
