@@ -91,21 +91,55 @@ void lang_comment_add(lang_parser *p, const char *text, int len, lang_loc loc)
 	};
 }
 
-void lang_brace_open(lang_parser *p, lang_loc loc)
+/*
+ * A '{' opens a set where a value may start (after an operator, ',', '(',
+ * another set's '{', '..', 'step' or 'shared') and a block anywhere else
+ * (after a declaration's or block's name or key, or after a `from`
+ * value).  The grammar never needs to look further to tell them apart.
+ */
+int lang_brace_open(lang_parser *p, lang_loc loc)
 {
+	int set;
+	switch (p->cur.kind) {
+	case '=':
+	case '<':
+	case '>':
+	case ',':
+	case '(':
+	case TOK_IN:
+	case TOK_LE:
+	case TOK_GE:
+	case TOK_EQ:
+	case TOK_SET_OPEN:
+	case TOK_DOTDOT:
+	case TOK_STEP:
+	case TOK_SHARED:
+		set = 1;
+		break;
+	default:
+		set = 0;
+	}
 	if (p->nbraces == p->braces_cap) {
 		p->braces_cap = p->braces_cap ? 2 * p->braces_cap : 16;
 		p->braces = lang_xrealloc(p->braces, (size_t)p->braces_cap * sizeof *p->braces);
 	}
-	p->braces[p->nbraces++] = loc;
+	p->braces[p->nbraces++] = (lang_brace){ .loc = loc, .set = set };
+	return set ? TOK_SET_OPEN : '{';
 }
 
-void lang_brace_close(lang_parser *p)
+int lang_brace_close(lang_parser *p)
 {
-	if (p->nbraces > 0)
-		p->nbraces--;
-	else
+	if (p->nbraces == 0) {
 		p->stray_close = 1;
+		return '}';
+	}
+	return p->braces[--p->nbraces].set ? TOK_SET_CLOSE : '}';
+}
+
+void lang_semicolon(lang_parser *p)
+{
+	while (p->nbraces > 0 && p->braces[p->nbraces - 1].set)
+		p->nbraces--;
 }
 
 ast_file *lang_parse(lang_source *src, lang_diags *diags)

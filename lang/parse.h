@@ -35,8 +35,8 @@ typedef struct lang_parser {
 	 * syntax error, prev the one before it. */
 	lang_tok cur, prev;
 
-	/* Locations of the '{' not yet closed, innermost last. */
-	lang_loc *braces;
+	/* The '{' not yet closed, innermost last. */
+	struct lang_brace *braces;
 	int nbraces, braces_cap;
 	int stray_close; /* cur is a '}' that closed nothing */
 	int bad_string_line; /* the line of the last unterminated string */
@@ -70,10 +70,19 @@ void lang_exprs_push(lang_arena *a, lang_exprs *l, ast_expr *e);
 void lang_args_push(lang_arena *a, lang_args *l, ast_arg *x);
 void lang_stmts_push(lang_arena *a, lang_stmts *l, ast_stmt *s);
 
+typedef struct lang_brace {
+	lang_loc loc;
+	int set; /* a set's brace, not a block's */
+} lang_brace;
+
 /* Scanner helpers (lexer.l). */
 void lang_comment_add(lang_parser *p, const char *text, int len, lang_loc loc);
-void lang_brace_open(lang_parser *p, lang_loc loc);
-void lang_brace_close(lang_parser *p);
+/* Each returns the token for the brace: '{' / '}' for a block, or
+ * TOK_SET_OPEN / TOK_SET_CLOSE for a set. */
+int lang_brace_open(lang_parser *p, lang_loc loc);
+int lang_brace_close(lang_parser *p);
+/* A ';' ends every set still open in the statement. */
+void lang_semicolon(lang_parser *p);
 
 /* Heap allocation that aborts on out-of-memory, as the compiler may. */
 void *lang_xmalloc(size_t n);

@@ -97,8 +97,8 @@ void lang_syntax_error(lang_parser *p, const char *const *expected, int n)
 	 * scanner; what the parser makes of it is only an echo. */
 	if (cur->kind == TOK_LANG_YYUNDEF)
 		return;
-	int line = cur->kind == TOK_YYEOF && prev->kind ? prev->loc.last_line : cur->loc.first_line;
-	if (p->bad_string_line && line == p->bad_string_line)
+	if (p->bad_string_line && (cur->loc.first_line == p->bad_string_line ||
+				   (prev->kind && prev->loc.last_line == p->bad_string_line)))
 		return;
 
 	if (cur->kind == '}' && p->stray_close) {
@@ -114,7 +114,7 @@ void lang_syntax_error(lang_parser *p, const char *const *expected, int n)
 	}
 	if (cur->kind == TOK_YYEOF && p->nbraces > 0) {
 		lang_error(p->diags, after_prev(p), "expected '}' at end of input");
-		lang_note(p->diags, p->braces[p->nbraces - 1], "to match this '{'");
+		lang_note(p->diags, p->braces[p->nbraces - 1].loc, "to match this '{'");
 		return;
 	}
 	if (n == 1 && has(expected, n, "name") && prev->kind == TOK_IDENT) {

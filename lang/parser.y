@@ -167,13 +167,17 @@ static void add_decl(lang_parser *p, ast_decl *d)
 %token IN "in" SHARED "shared" STEP "step" MAXIMIZE "maximize"
 %token MINIMIZE "minimize" TRUE "true" FALSE "false"
 %token LE "<=" GE ">=" EQ "==" DOTDOT ".."
+/* The scanner tells a set's braces from a block's (see lang_brace_open):
+ * '{' and '}' are a block's, these a set's.  Error recovery then stops
+ * only at a block's '}', never inside a value. */
+%token SET_OPEN "{" SET_CLOSE "}"
 
 %type <str> key argname
 %type <num> op declkind
-%type <expr> expr expr_nb value value_nb atom atom_nb from_opt
+%type <expr> expr value atom from_opt
 %type <exprs> exprs
-%type <arg> arg first_arg named_arg
-%type <args> args clause_args
+%type <arg> arg
+%type <args> args
 %type <stmt> stmt
 %type <stmts> stmts body
 %type <decl> decl
@@ -234,10 +238,14 @@ body:
 |	'{' stmts error '}'	{ $$ = $2; }
 ;
 
+/* After an error, skip to the end of the statement; a block met on the
+ * way (`a = 1` with no ';', then `stage s {...}`) is read and dropped, so
+ * its '}' does not close the enclosing block. */
 stmts:
 	%empty			{ $$ = (lang_stmts){ 0 }; }
 |	stmts stmt		{ $$ = $1; lang_stmts_push(p->arena, &$$, $2); }
 |	stmts error ';'		{ $$ = $1; }
+|	stmts error body	{ $$ = $1; (void)$3; }
 ;
 
 /* A key names what a statement sets; a task says `space = mbnet;` and
@@ -275,7 +283,7 @@ stmt:
 	{
 		$$ = stmt_new(p, AST_STMT_GOAL, @$, $2, @2);
 	}
-|	key clause_args ';'
+|	key args ';'
 	{
 		$$ = stmt_new(p, AST_STMT_CLAUSE, @$, $1, @1);
 		$$->nargs = $2.n;
@@ -307,12 +315,6 @@ op:
 |	"=="	{ $$ = AST_OP_EQ; }
 ;
 
-/* A clause's first argument may not start with '{': `key {` opens a block. */
-clause_args:
-	first_arg		{ $$ = (lang_args){ 0 }; lang_args_push(p->arena, &$$, $1); }
-|	clause_args ',' arg	{ $$ = $1; lang_args_push(p->arena, &$$, $3); }
-;
-
 args:
 	arg		{ $$ = (lang_args){ 0 }; lang_args_push(p->arena, &$$, $1); }
 |	args ',' arg	{ $$ = $1; lang_args_push(p->arena, &$$, $3); }
@@ -322,31 +324,16 @@ argname:
 	key
 ;
 
-first_arg:
-	expr_nb		{ $$ = arg_new(p, @$, 0, NULL, @$, AST_OP_ASSIGN, $1); }
-|	named_arg
-;
-
 arg:
-	expr		{ $$ = arg_new(p, @$, 0, NULL, @$, AST_OP_ASSIGN, $1); }
-|	named_arg
-;
-
-named_arg:
-	"shared" expr			{ $$ = arg_new(p, @$, 1, NULL, @$, AST_OP_ASSIGN, $2); }
+	expr				{ $$ = arg_new(p, @$, 0, NULL, @$, AST_OP_ASSIGN, $1); }
+|	"shared" expr			{ $$ = arg_new(p, @$, 1, NULL, @$, AST_OP_ASSIGN, $2); }
 |	argname op expr			{ $$ = arg_new(p, @$, 0, $1, @1, (ast_op)$2, $3); }
 |	"shared" argname op expr	{ $$ = arg_new(p, @$, 1, $2, @2, (ast_op)$3, $4); }
 ;
 
-/* Expressions; the _nb forms do not begin with a set. */
 expr:
 	value
 |	expr "where" IDENT op value	{ $$ = where_new(p, @$, $1, $3, $4, $5); }
-;
-
-expr_nb:
-	value_nb
-|	expr_nb "where" IDENT op value	{ $$ = where_new(p, @$, $1, $3, $4, $5); }
 ;
 
 value:
@@ -355,24 +342,7 @@ value:
 |	atom ".." atom "step" atom	{ $$ = range_new(p, @$, $1, $3, $5); }
 ;
 
-value_nb:
-	atom_nb
-|	atom_nb ".." atom		{ $$ = range_new(p, @$, $1, $3, NULL); }
-|	atom_nb ".." atom "step" atom	{ $$ = range_new(p, @$, $1, $3, $5); }
-;
-
 atom:
-	atom_nb
-|	'{' '}'		{ $$ = expr_new(p, AST_EXPR_SET, @$); }
-|	'{' exprs '}'
-	{
-		$$ = expr_new(p, AST_EXPR_SET, @$);
-		$$->nitems = $2.n;
-		$$->items = $2.v;
-	}
-;
-
-atom_nb:
 	NUMBER		{ $$ = $1; }
 |	STRING		{ $$ = expr_new(p, AST_EXPR_STRING, @$); $$->string = $1; }
 |	"true"		{ $$ = expr_new(p, AST_EXPR_BOOL, @$); $$->boolean = 1; }
@@ -385,6 +355,13 @@ atom_nb:
 		$$->string = $1;
 		$$->nargs = $3.n;
 		$$->args = $3.v;
+	}
+|	"{" "}"		{ $$ = expr_new(p, AST_EXPR_SET, @$); }
+|	"{" exprs "}"
+	{
+		$$ = expr_new(p, AST_EXPR_SET, @$);
+		$$->nitems = $2.n;
+		$$->items = $2.v;
 	}
 ;
 
