@@ -535,6 +535,59 @@ static void test_several_errors(void **state)
 	parsed_free(p);
 }
 
+/* Recovery resumes at the end of the statement, never inside a set, and
+ * reads over a block met on the way without losing the enclosing one. */
+static void test_recovery(void **state)
+{
+	(void)state;
+	parsed *p = parse("space s {\n"
+			  "  a = 1\n"
+			  "  stage s1 { x = 1; }\n"
+			  "  b = 2;\n"
+			  "  c = 1 resolution in {20, 24};\n"
+			  "  d = {1, 2;\n"
+			  "  e = 3;\n"
+			  "}\n"
+			  "target t { y = 1; }\n");
+	assert_int_equal(p->d.nerrors, 3);
+	assert_int_equal(p->d.items[0].loc.first_line, 2);
+	assert_int_equal(p->d.items[1].loc.first_line, 5);
+	assert_int_equal(p->d.items[2].loc.first_line, 6);
+	assert_int_equal(p->f->ndecls, 2);
+	const ast_decl *s = p->f->decls[0];
+	assert_int_equal(s->nbody, 2);
+	assert_string_equal(s->body[0]->key, "b");
+	assert_string_equal(s->body[1]->key, "e");
+	assert_string_equal(p->f->decls[1]->name, "t");
+	parsed_free(p);
+}
+
+/* A '{' after a value-starting token opens a set; elsewhere a block. */
+static void test_set_or_block(void **state)
+{
+	(void)state;
+	parsed *p = parse("dataset d from x where label in {5, {6}} {\n"
+			  "  a = f({1}, k = {2}, shared {3}) where y in {4}..{5} step {6};\n"
+			  "  train { }\n"
+			  "}\n");
+	assert_int_equal(p->d.n, 0);
+	const ast_decl *d = p->f->decls[0];
+	assert_int_equal(d->from->hi->kind, AST_EXPR_SET);
+	assert_int_equal(d->from->hi->items[1]->kind, AST_EXPR_SET);
+	const ast_expr *w = d->body[0]->value;
+	assert_int_equal(w->kind, AST_EXPR_WHERE);
+	assert_int_equal(w->lo->nargs, 3);
+	assert_int_equal(w->hi->kind, AST_EXPR_RANGE);
+	assert_int_equal(w->hi->step->kind, AST_EXPR_SET);
+	assert_int_equal(d->body[1]->kind, AST_STMT_BLOCK);
+	parsed_free(p);
+	/* `key {` is a block, so a clause cannot start with a set. */
+	p = parse("space s { x {1, 2}; }");
+	assert_int_equal(p->d.nerrors, 1);
+	assert_string_equal(p->d.items[0].message, "expected a statement, not '1'");
+	parsed_free(p);
+}
+
 static void test_print_format(void **state)
 {
 	(void)state;
@@ -644,6 +697,7 @@ int main(void)
 		cmocka_unit_test(test_error_messages),	cmocka_unit_test(test_several_errors),
 		cmocka_unit_test(test_print_format),	cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_deep_nesting),	cmocka_unit_test(test_source_read),
+		cmocka_unit_test(test_recovery),	cmocka_unit_test(test_set_or_block),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
