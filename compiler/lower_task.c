@@ -113,7 +113,51 @@ static void cc_read_shrink(cc_ctx *c, ir_recipe *r, const ast_expr *e)
 	}
 }
 
-static void cc_read_train(cc_ctx *c, ir_recipe *r, const ast_stmt *block)
+/* Recipe settings that do nothing for this space: legal, but surely not
+ * what the user meant. */
+static void cc_train_warnings(cc_ctx *c, const ir_recipe *r, const ir_space *s,
+			      const ast_stmt *const *k)
+{
+	if (!s)
+		return;
+	int many = cc_space_subnets(s) > 1;
+	if (k[R_SAMPLER] && !many && r->sampler != IR_SAMPLER_MAX)
+		lang_warning(c->d, k[R_SAMPLER]->value->loc,
+			     "space '%s' has only one subnet: this sampler trains it alone anyway",
+			     s->name);
+	if (k[R_DISTILL] && r->distill_inplace && r->sampler == IR_SAMPLER_MAX)
+		lang_warning(c->d, k[R_DISTILL]->value->loc,
+			     "in-place distillation has no student with sampler max: only the largest subnet trains");
+	for (int i = 0; k[R_SHRINK] && i < r->nshrink; i++) {
+		int found = 0;
+		const char *ph = ir_shrink_names[r->shrink[i]];
+		if (r->shrink[i] == IR_SHRINK_RESOLUTION) {
+			found = s->g_resolution >= 0;
+		} else if (r->shrink[i] == IR_SHRINK_DEPTH) {
+			for (int j = 0; j < s->nstages && !found; j++)
+				found = s->stages[j].g_depth >= 0;
+		} else {
+			for (int j = 0; j < s->nlayers && !found; j++) {
+				const ir_layer *l = &s->layers[j];
+				found = r->shrink[i] == IR_SHRINK_KERNEL   ? l->g_kernel >= 0
+					: r->shrink[i] == IR_SHRINK_EXPAND ? l->g_expand >= 0
+									   : l->g_out >= 0;
+			}
+		}
+		const ast_expr *e = k[R_SHRINK]->value;
+		lang_loc at = e->loc;
+		for (int j = 0; e->kind == AST_EXPR_CALL && j < e->nargs; j++)
+			if (e->args[j]->value->kind == AST_EXPR_IDENT &&
+			    !strcmp(e->args[j]->value->string, ph))
+				at = e->args[j]->loc;
+		if (!found)
+			lang_warning(c->d, at,
+				     "shrinking phase '%s' has nothing to shrink: space '%s' has no %s choice",
+				     ph, s->name, r->shrink[i] == IR_SHRINK_WIDTH ? "out" : ph);
+	}
+}
+
+static void cc_read_train(cc_ctx *c, ir_recipe *r, const ast_stmt *block, const ir_space *space)
 {
 	const ast_stmt *k[R_COUNT];
 	cc_scan(c, block->body, block->nbody, cc_train_keys, R_COUNT, "train", k);
@@ -170,6 +214,7 @@ static void cc_read_train(cc_ctx *c, ir_recipe *r, const ast_stmt *block)
 		r->calib_images = v;
 	if (k[R_SEED] && cc_int(c, k[R_SEED]->value, "seed", 0, 1000000000L, &v) == 0)
 		r->seed = (uint64_t)v;
+	cc_train_warnings(c, r, space, k);
 }
 
 /* The dataset of `data = ...`: a name, or a name with a label filter. */
@@ -280,7 +325,7 @@ int cc_lower_task(cc_ctx *c, cc_sym *sym)
 	if (k[K_TRAIN]) {
 		if (k[K_TRAIN]->name)
 			lang_error(c->d, k[K_TRAIN]->name_loc, "'train' takes no name: train { ... }");
-		cc_read_train(c, &t->recipe, k[K_TRAIN]);
+		cc_read_train(c, &t->recipe, k[K_TRAIN], space >= 0 ? &c->m->spaces[space] : NULL);
 	}
 	if (k[K_ADAPT]) {
 		if (cc_call(c, k[K_ADAPT]->value, "adaptation", cc_adapt_methods, cc_adapt_nmethods,
