@@ -28,6 +28,7 @@ static struct {
 	int started;  /* helper threads running */
 	pthread_t helper[RT_THREADS_MAX];
 	unsigned long generation;
+	unsigned long base_generation; /* generation when the helpers started */
 	int stop;
 	int pending;  /* helpers still working on the current job */
 	rt_parallel_fn fn;
@@ -52,7 +53,8 @@ static void *helper_main(void *arg)
 	unsigned long seen = 0;
 	in_job = 1;
 	pthread_mutex_lock(&pool_lock);
-	seen = pool.generation;
+	/* not pool.generation: a job may have been posted before we got here */
+	seen = pool.base_generation;
 	for (;;) {
 		while (pool.generation == seen && !pool.stop)
 			pthread_cond_wait(&start_cv, &pool_lock);
@@ -116,6 +118,7 @@ static int default_count(char *err, int errlen)
 static int start_pool(int count, char *err, int errlen)
 {
 	pool.count = 1;
+	pool.base_generation = pool.generation;
 	for (int t = 1; t < count; t++) {
 		int rc = pthread_create(&pool.helper[t - 1], NULL, helper_main,
 					(void *)(intptr_t)t);
