@@ -194,6 +194,18 @@ static void test_errors(void **state)
 	lang_diags_free(&d);
 }
 
+static void test_syntax_errors_fail(void **state)
+{
+	(void)state;
+	lang_diags d;
+	/* A syntax error alone must fail the compile, and semantic checks
+	 * must not run on the damaged tree. */
+	ir_module *m = compile("target t { macs <= 2M }\n", NULL, &d, NULL);
+	assert_null(m);
+	assert_int_equal(d.nerrors, 1);
+	lang_diags_free(&d);
+}
+
 static void test_files_dropped(void **state)
 {
 	(void)state;
@@ -274,7 +286,7 @@ int main(void)
 		cmocka_unit_test(test_recipe_defaults), cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_errors),        cmocka_unit_test(test_files_dropped),
 		cmocka_unit_test(test_warning_only),  cmocka_unit_test(test_missing_file),
-		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_syntax_errors_fail), cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
