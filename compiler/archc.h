@@ -33,7 +33,9 @@ extern const archc_cmd archc_cmd_fmt;
 /* Defined by other files when they exist. */
 extern const archc_cmd archc_cmd_train __attribute__((weak));
 extern const archc_cmd archc_cmd_eval __attribute__((weak));
+extern const archc_cmd archc_cmd_subnets __attribute__((weak));
 extern const archc_cmd archc_cmd_search __attribute__((weak));
+extern const archc_cmd archc_cmd_archive __attribute__((weak));
 extern const archc_cmd archc_cmd_request __attribute__((weak));
 extern const archc_cmd archc_cmd_export __attribute__((weak));
 extern const archc_cmd archc_cmd_plot __attribute__((weak));

@@ -100,7 +100,7 @@ void *lang_arena_grow(lang_arena *a, void *old, size_t old_size, size_t new_size
 		return old;
 	}
 	void *p = lang_arena_alloc(a, new_size);
-	if (old_size)
+	if (old && old_size)
 		memcpy(p, old, old_size);
 	return p;
 }

@@ -62,9 +62,9 @@ lang_source *lang_source_read(const char *path)
 		if (got == 0)
 			break;
 	}
-	int err = ferror(fp) ? errno : 0;
+	int failed = ferror(fp), err = errno;
 	fclose(fp);
-	if (err) {
+	if (failed) {
 		free(buf);
 		errno = err ? err : EIO;
 		return NULL;
