@@ -1,0 +1,225 @@
+/*
+ * test_statedir.c — the state dir's root and layout, directory creation and
+ * modes, and atomic writes (content replaced whole, nothing left behind on
+ * abort or failure).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/statedir.h"
+
+/* A fresh temporary directory per test. */
+static int setup(void **state)
+{
+	char *dir = strdup("/tmp/test_statedir.XXXXXX");
+	if (!dir || !mkdtemp(dir))
+		return -1;
+	*state = dir;
+	return 0;
+}
+
+static int rm_tree(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return -1;
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		if (!d)
+			return -1;
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			char sub[4096];
+			snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+			rm_tree(sub);
+		}
+		closedir(d);
+		return rmdir(path);
+	}
+	return unlink(path);
+}
+
+static int teardown(void **state)
+{
+	rm_tree(*state);
+	free(*state);
+	return 0;
+}
+
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+static void test_root(void **state)
+{
+	(void)state;
+	char buf[RT_STATE_ROOT_MAX], err[256];
+	assert_int_equal(rt_state_root("/srv/x", buf, sizeof buf, err, sizeof err), 0);
+	assert_string_equal(buf, "/srv/x");
+	if (geteuid() == 0) {
+		assert_int_equal(rt_state_root(NULL, buf, sizeof buf, err, sizeof err), 0);
+		assert_string_equal(buf, "/var/lib/archd");
+		return;
+	}
+	setenv("XDG_STATE_HOME", "/xdg/state", 1);
+	assert_int_equal(rt_state_root(NULL, buf, sizeof buf, err, sizeof err), 0);
+	assert_string_equal(buf, "/xdg/state/archd");
+	/* A relative XDG_STATE_HOME is invalid per the spec: fall back. */
+	setenv("XDG_STATE_HOME", "rel", 1);
+	setenv("HOME", "/home/u", 1);
+	assert_int_equal(rt_state_root("", buf, sizeof buf, err, sizeof err), 0);
+	assert_string_equal(buf, "/home/u/.local/state/archd");
+	unsetenv("XDG_STATE_HOME");
+	unsetenv("HOME");
+	assert_int_equal(rt_state_root(NULL, buf, sizeof buf, err, sizeof err), -1);
+	assert_non_null(strstr(err, "HOME"));
+}
+
+static void test_layout(void **state)
+{
+	(void)state;
+	uint8_t key[16];
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)(i * 17);
+	char p[RT_STATE_PATH_MAX];
+	const char *hex = "00112233445566778899aabbccddeeff";
+	char want[256];
+	assert_int_equal(rt_state_ir_path("/r", key, p, sizeof p), 0);
+	snprintf(want, sizeof want, "/r/ir/%s.air", hex);
+	assert_string_equal(p, want);
+	assert_int_equal(rt_state_supernet_dir("/r", key, p, sizeof p), 0);
+	snprintf(want, sizeof want, "/r/supernets/%s", hex);
+	assert_string_equal(p, want);
+	assert_int_equal(rt_state_checkpoint_path("/r", key, p, sizeof p), 0);
+	snprintf(want, sizeof want, "/r/supernets/%s/checkpoint", hex);
+	assert_string_equal(p, want);
+	assert_int_equal(rt_state_archive_path("/r", key, p, sizeof p), 0);
+	snprintf(want, sizeof want, "/r/supernets/%s/archive", hex);
+	assert_string_equal(p, want);
+	assert_int_equal(rt_state_subnet_path("/r", key, "s-01.bin", p, sizeof p), 0);
+	snprintf(want, sizeof want, "/r/supernets/%s/subnets/s-01.bin", hex);
+	assert_string_equal(p, want);
+	assert_int_equal(rt_state_lut_path("/r", "x86_64-znver3", "1", p, sizeof p), 0);
+	assert_string_equal(p, "/r/lut/x86_64-znver3-1");
+
+	/* Names that could escape the directory are refused. */
+	assert_int_equal(rt_state_subnet_path("/r", key, "../x", p, sizeof p), -1);
+	assert_int_equal(rt_state_subnet_path("/r", key, ".hidden", p, sizeof p), -1);
+	assert_int_equal(rt_state_subnet_path("/r", key, "", p, sizeof p), -1);
+	assert_int_equal(rt_state_lut_path("/r", "a/b", "1", p, sizeof p), -1);
+	/* Too small a buffer. */
+	assert_int_equal(rt_state_checkpoint_path("/r", key, p, 20), -1);
+}
+
+static void test_mkdirs(void **state)
+{
+	const char *tmp = *state;
+	char dir[RT_STATE_PATH_MAX], err[256];
+	snprintf(dir, sizeof dir, "%s/a/b/c", tmp);
+	assert_int_equal(rt_state_mkdirs(dir, err, sizeof err), 0);
+	struct stat st;
+	assert_int_equal(stat(dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, geteuid() == 0 ? 0750 : 0700);
+	/* Again: existing directories are fine. */
+	assert_int_equal(rt_state_mkdirs(dir, err, sizeof err), 0);
+
+	char file[RT_STATE_PATH_MAX];
+	snprintf(file, sizeof file, "%s/x/y/file", tmp);
+	assert_int_equal(rt_state_mkparents(file, err, sizeof err), 0);
+	snprintf(dir, sizeof dir, "%s/x/y", tmp);
+	assert_int_equal(stat(dir, &st), 0);
+
+	/* A file in the way. */
+	snprintf(file, sizeof file, "%s/plain", tmp);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(dir, sizeof dir, "%s/plain/sub", tmp);
+	assert_int_equal(rt_state_mkdirs(dir, err, sizeof err), -1);
+	assert_non_null(strstr(err, "plain"));
+}
+
+static void read_all(const char *path, char *buf, size_t cap, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	*len = fread(buf, 1, cap, f);
+	fclose(f);
+}
+
+static void test_atomic(void **state)
+{
+	const char *tmp = *state;
+	char path[RT_STATE_PATH_MAX], err[256], buf[64];
+	size_t len;
+	snprintf(path, sizeof path, "%s/f", tmp);
+	assert_int_equal(rt_state_write_file(path, "first", 5, 0600, err, sizeof err), 0);
+	read_all(path, buf, sizeof buf, &len);
+	assert_int_equal(len, 5);
+	assert_memory_equal(buf, "first", 5);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* Replaced whole. */
+	assert_int_equal(rt_state_write_file(path, "2nd", 3, 0644, err, sizeof err), 0);
+	read_all(path, buf, sizeof buf, &len);
+	assert_int_equal(len, 3);
+	assert_memory_equal(buf, "2nd", 3);
+	assert_int_equal(count_entries(tmp), 1);
+
+	/* Aborted: the old content stays, no temporary file is left. */
+	rt_state_atomic a;
+	assert_int_equal(rt_state_atomic_open(&a, path, 0600, err, sizeof err), 0);
+	fputs("half-written", a.f);
+	rt_state_atomic_abort(&a);
+	read_all(path, buf, sizeof buf, &len);
+	assert_memory_equal(buf, "2nd", 3);
+	assert_int_equal(count_entries(tmp), 1);
+
+	/* A missing directory: a clear error naming the file. */
+	snprintf(path, sizeof path, "%s/missing/f", tmp);
+	assert_int_equal(rt_state_write_file(path, "x", 1, 0600, err, sizeof err), -1);
+	assert_non_null(strstr(err, path));
+	/* A directory where the file should go: rename fails, nothing left. */
+	snprintf(path, sizeof path, "%s/d", tmp);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(rt_state_write_file(path, "x", 1, 0600, err, sizeof err), -1);
+	assert_non_null(strstr(err, "rename"));
+	assert_int_equal(count_entries(tmp), 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_root),
+		cmocka_unit_test(test_layout),
+		cmocka_unit_test_setup_teardown(test_mkdirs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
