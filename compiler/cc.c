@@ -352,6 +352,8 @@ static int cc_lower_sym(cc_ctx *c, cc_sym *s)
 		return cc_lower_objective(c, s);
 	case AST_DECL_TARGET:
 		return cc_lower_target(c, s);
+	case AST_DECL_RECIPE:
+		return cc_lower_recipe(c, s);
 	case AST_DECL_COUNT:
 		break;
 	}

@@ -191,6 +191,24 @@ int cc_lower_space(cc_ctx *c, cc_sym *sym);
 int cc_lower_task(cc_ctx *c, cc_sym *sym);
 int cc_lower_objective(cc_ctx *c, cc_sym *sym);
 int cc_lower_target(cc_ctx *c, cc_sym *sym);
+/* Checks a recipe declaration (and the recipes it derives from); returns
+ * 0, or -1 after errors or in a derivation cycle.  Recipes have no list in
+ * the module: tasks copy them (cc_recipe_apply). */
+int cc_lower_recipe(cc_ctx *c, cc_sym *sym);
+
+/* --- lower_recipe.c: training recipes -------------------------------------- */
+
+/* The recipe a task starts from when it gives none (depends on whether
+ * the space, which may be NULL, has more than one subnet). */
+ir_recipe cc_recipe_default(const ir_space *s);
+/* Reads the statements of a train block or recipe body over *r; `where`
+ * names it in messages ("train", "recipe 'x'"); space, when not NULL,
+ * enables the warnings about settings that do nothing for it. */
+void cc_train_read(cc_ctx *c, ir_recipe *r, ast_stmt *const *body, int nbody, const char *where,
+		   const ir_space *space);
+/* Applies a recipe that cc_lower_recipe accepted (its bases first) over
+ * *r, reporting only the warnings about `space` not yet reported. */
+void cc_recipe_apply(cc_ctx *c, cc_sym *sym, ir_recipe *r, const ir_space *space);
 
 /* Finds a declaration of kind k named by an identifier expression, with
  * did-you-mean and a note when the name is declared as another kind.

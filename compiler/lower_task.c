@@ -3,7 +3,8 @@
  * train { ... } adapt = ...; pretrain = ...; search { ... } objective = ...; }`.
  *
  * A transfer task (`from = T`) inherits T's space and training recipe
- * unless it gives its own; `data` is always its own.  `data = d where
+ * unless it gives its own (a train block or a named recipe, see
+ * lower_recipe.c, whose keys override the inherited ones one by one); `data` is always its own.  `data = d where
  * label in {...}` makes an anonymous dataset named `<task>.data`.
  */
 #include "compiler/cc_priv.h"
@@ -19,203 +20,12 @@ static const cc_key cc_task_keys[K_COUNT] = {
 	{"data", CC_F_ASSIGN, "data = DATASET; or data = DATASET where label in {...};"},
 	{"space", CC_F_ASSIGN, "space = SPACE;"},
 	{"from", CC_F_ASSIGN, "from = TASK;"},
-	{"train", CC_F_BLOCK, "train { epochs = 10; ... }"},
+	{"train", CC_F_BLOCK | CC_F_ASSIGN, "train { epochs = 10; ... } or train = RECIPE;"},
 	{"adapt", CC_F_ASSIGN, "adapt = nat(iterations = 4); (or ntaa(...), finetune(...))"},
 	{"pretrain", CC_F_ASSIGN, "pretrain = supervised; or pretrain = selfsup(...);"},
 	{"search", CC_F_BLOCK, "search { predictor = auto; samples = 300; }"},
 	{"objective", CC_F_ASSIGN, "objective = OBJECTIVE;"},
 };
-
-enum { R_EPOCHS, R_BATCH, R_OPTIMIZER, R_SCHEDULE, R_SMOOTHING, R_SAMPLER, R_DISTILL, R_SHRINK,
-       R_CALIB, R_SEED, R_COUNT };
-static const cc_key cc_train_keys[R_COUNT] = {
-	{"epochs", CC_F_ASSIGN, "epochs = N;"},
-	{"batch", CC_F_ASSIGN, "batch = N;"},
-	{"optimizer", CC_F_ASSIGN, "optimizer = sgd(lr = 0.1, momentum = 0.9, nesterov = true, wd = 4e-5);"},
-	{"schedule", CC_F_ASSIGN, "schedule = cosine(warmup = 1); or schedule = constant;"},
-	{"label_smoothing", CC_F_ASSIGN, "label_smoothing = 0.1;"},
-	{"sampler", CC_F_ASSIGN, "sampler = max | random | sandwich(4);"},
-	{"distill", CC_F_ASSIGN, "distill = inplace | none;"},
-	{"shrink", CC_F_ASSIGN, "shrink = progressive(kernel, depth, expand); or shrink = none;"},
-	{"calib", CC_F_ASSIGN, "calib = 2000;"},
-	{"seed", CC_F_ASSIGN, "seed = N;"},
-};
-
-/*
- * The defaults of a training recipe, in one place (docs/arch.5 repeats
- * them).  The sampler and distillation depend on the space: a supernet with
- * more than one subnet trains with sandwich(4) and in-place distillation
- * (BigNAS), a single network with max and none.
- */
-static ir_recipe cc_recipe_default(const ir_space *s)
-{
-	ir_recipe r;
-	memset(&r, 0, sizeof r);
-	r.epochs = 10;
-	r.batch = 128;
-	r.lr = 0.1;
-	r.momentum = 0.9;
-	r.nesterov = 1;
-	r.wd = 4e-5;
-	r.wd_decoupled = 0;
-	r.schedule = IR_SCHEDULE_COSINE;
-	r.warmup = 0;
-	r.label_smoothing = 0;
-	int many = s && cc_space_subnets(s) > 1;
-	r.sampler = many ? IR_SAMPLER_SANDWICH : IR_SAMPLER_MAX;
-	r.sampler_n = many ? 4 : 1;
-	r.distill_inplace = many;
-	r.nshrink = 0;
-	r.calib_images = 2000;
-	r.seed = 0;
-	return r;
-}
-
-static void cc_read_shrink(cc_ctx *c, ir_recipe *r, const ast_expr *e)
-{
-	static const char *const methods[] = {"progressive", "none"};
-	if (e->kind == AST_EXPR_IDENT && !strcmp(e->string, "none")) {
-		r->nshrink = 0;
-		return;
-	}
-	if (e->kind != AST_EXPR_CALL || strcmp(e->string, "progressive")) {
-		if (e->kind == AST_EXPR_CALL || e->kind == AST_EXPR_IDENT)
-			cc_error_suggest(c, e->loc, e->string, methods, 2,
-					 "unknown shrinking '%s' (progressive(...) or none)", e->string);
-		else
-			lang_error(c->d, e->loc, "expected progressive(...) or none for 'shrink', got %s",
-				   cc_expr_what(e));
-		return;
-	}
-	if (e->nargs == 0) {
-		lang_error(c->d, e->loc, "progressive() needs the phases in order, e.g. progressive(kernel, depth, expand)");
-		return;
-	}
-	r->nshrink = 0;
-	const ast_arg *seen[IR_SHRINK_COUNT] = {0};
-	for (int i = 0; i < e->nargs; i++) {
-		const ast_arg *a = e->args[i];
-		if (a->name) {
-			lang_error(c->d, a->loc, "progressive() lists phases by name, such as kernel");
-			continue;
-		}
-		int k = cc_choice(c, a->value, "shrinking phase", ir_shrink_names, IR_SHRINK_COUNT);
-		if (k < 0)
-			continue;
-		if (seen[k]) {
-			lang_error(c->d, a->loc, "phase '%s' is listed twice", ir_shrink_names[k]);
-			lang_note(c->d, seen[k]->loc, "first given here");
-			continue;
-		}
-		seen[k] = a;
-		if (r->nshrink < IR_MAX_SHRINK)
-			r->shrink[r->nshrink++] = (ir_shrink)k;
-	}
-}
-
-/* Recipe settings that do nothing for this space: legal, but surely not
- * what the user meant. */
-static void cc_train_warnings(cc_ctx *c, const ir_recipe *r, const ir_space *s,
-			      const ast_stmt *const *k)
-{
-	if (!s)
-		return;
-	int many = cc_space_subnets(s) > 1;
-	if (k[R_SAMPLER] && !many && r->sampler != IR_SAMPLER_MAX)
-		lang_warning(c->d, k[R_SAMPLER]->value->loc,
-			     "space '%s' has only one subnet: this sampler trains it alone anyway",
-			     s->name);
-	if (k[R_DISTILL] && r->distill_inplace && r->sampler == IR_SAMPLER_MAX)
-		lang_warning(c->d, k[R_DISTILL]->value->loc,
-			     "in-place distillation has no student with sampler max: only the largest subnet trains");
-	for (int i = 0; k[R_SHRINK] && i < r->nshrink; i++) {
-		int found = 0;
-		const char *ph = ir_shrink_names[r->shrink[i]];
-		if (r->shrink[i] == IR_SHRINK_RESOLUTION) {
-			found = s->g_resolution >= 0;
-		} else if (r->shrink[i] == IR_SHRINK_DEPTH) {
-			for (int j = 0; j < s->nstages && !found; j++)
-				found = s->stages[j].g_depth >= 0;
-		} else {
-			for (int j = 0; j < s->nlayers && !found; j++) {
-				const ir_layer *l = &s->layers[j];
-				found = r->shrink[i] == IR_SHRINK_KERNEL   ? l->g_kernel >= 0
-					: r->shrink[i] == IR_SHRINK_EXPAND ? l->g_expand >= 0
-									   : l->g_out >= 0;
-			}
-		}
-		const ast_expr *e = k[R_SHRINK]->value;
-		lang_loc at = e->loc;
-		for (int j = 0; e->kind == AST_EXPR_CALL && j < e->nargs; j++)
-			if (e->args[j]->value->kind == AST_EXPR_IDENT &&
-			    !strcmp(e->args[j]->value->string, ph))
-				at = e->args[j]->loc;
-		if (!found)
-			lang_warning(c->d, at,
-				     "shrinking phase '%s' has nothing to shrink: space '%s' has no %s choice",
-				     ph, s->name, r->shrink[i] == IR_SHRINK_WIDTH ? "out" : ph);
-	}
-}
-
-static void cc_read_train(cc_ctx *c, ir_recipe *r, const ast_stmt *block, const ir_space *space)
-{
-	const ast_stmt *k[R_COUNT];
-	cc_scan(c, block->body, block->nbody, cc_train_keys, R_COUNT, "train", k);
-	int v;
-	double x;
-	ir_call call;
-	if (k[R_EPOCHS] && cc_int(c, k[R_EPOCHS]->value, "epochs", 1, 100000, &v) == 0)
-		r->epochs = v;
-	if (k[R_BATCH] && cc_int(c, k[R_BATCH]->value, "batch", 1, 65536, &v) == 0)
-		r->batch = v;
-	if (k[R_OPTIMIZER] && cc_call(c, k[R_OPTIMIZER]->value, "optimizer", cc_optimizer_methods,
-				      cc_optimizer_nmethods, 0, &call) >= 0) {
-		r->lr = cc_call_num(&call, "lr");
-		r->momentum = cc_call_num(&call, "momentum");
-		r->nesterov = (int)cc_call_num(&call, "nesterov");
-		r->wd = cc_call_num(&call, "wd");
-		r->wd_decoupled = (int)cc_call_num(&call, "decoupled");
-	}
-	if (k[R_OPTIMIZER])
-		cc_call_clear(&call);
-	if (k[R_SCHEDULE]) {
-		int s = cc_call(c, k[R_SCHEDULE]->value, "schedule", cc_schedule_methods,
-				cc_schedule_nmethods, 0, &call);
-		if (s == 0) {
-			r->schedule = IR_SCHEDULE_COSINE;
-			r->warmup = cc_call_num(&call, "warmup");
-		} else if (s == 1) {
-			r->schedule = IR_SCHEDULE_CONSTANT;
-			r->warmup = 0;
-		}
-		cc_call_clear(&call);
-	}
-	if (k[R_SMOOTHING] &&
-	    cc_num(c, k[R_SMOOTHING]->value, "label_smoothing", 0, 0.99, &x) == 0)
-		r->label_smoothing = x;
-	if (k[R_SAMPLER]) {
-		int s = cc_call(c, k[R_SAMPLER]->value, "sampler", cc_sampler_methods,
-				cc_sampler_nmethods, 0, &call);
-		if (s >= 0) {
-			r->sampler = (ir_sampler)s;
-			r->sampler_n = s == IR_SAMPLER_SANDWICH ? (int)cc_call_num(&call, "n") : 1;
-		}
-		cc_call_clear(&call);
-	}
-	if (k[R_DISTILL]) {
-		static const char *const ds[] = {"inplace", "none"};
-		int s = cc_choice(c, k[R_DISTILL]->value, "distill", ds, 2);
-		if (s >= 0)
-			r->distill_inplace = s == 0;
-	}
-	if (k[R_SHRINK])
-		cc_read_shrink(c, r, k[R_SHRINK]->value);
-	if (k[R_CALIB] && cc_int(c, k[R_CALIB]->value, "calib", 1, 1000000000L, &v) == 0)
-		r->calib_images = v;
-	if (k[R_SEED] && cc_int(c, k[R_SEED]->value, "seed", 0, 1000000000L, &v) == 0)
-		r->seed = (uint64_t)v;
-	cc_train_warnings(c, r, space, k);
-}
 
 /* The dataset of `data = ...`: a name, or a name with a label filter. */
 static int cc_task_data(cc_ctx *c, const ast_decl *dc, const ast_stmt *st)
@@ -322,10 +132,16 @@ int cc_lower_task(cc_ctx *c, cc_sym *sym)
 	t->objective = objective;
 	t->recipe = from >= 0 ? c->m->tasks[from].recipe
 					     : cc_recipe_default(space >= 0 ? &c->m->spaces[space] : NULL);
-	if (k[K_TRAIN]) {
+	const ir_space *sp = space >= 0 ? &c->m->spaces[space] : NULL;
+	if (k[K_TRAIN] && k[K_TRAIN]->kind == AST_STMT_BLOCK) {
 		if (k[K_TRAIN]->name)
-			lang_error(c->d, k[K_TRAIN]->name_loc, "'train' takes no name: train { ... }");
-		cc_read_train(c, &t->recipe, k[K_TRAIN], space >= 0 ? &c->m->spaces[space] : NULL);
+			lang_error(c->d, k[K_TRAIN]->name_loc,
+				   "'train' takes no name: train { ... }, or train = RECIPE;");
+		cc_train_read(c, &t->recipe, k[K_TRAIN]->body, k[K_TRAIN]->nbody, "train", sp);
+	} else if (k[K_TRAIN]) {
+		cc_sym *rs = cc_resolve(c, AST_DECL_RECIPE, k[K_TRAIN]->value, "train");
+		if (rs && cc_lower_recipe(c, rs) >= 0)
+			cc_recipe_apply(c, rs, &t->recipe, sp);
 	}
 	if (k[K_ADAPT]) {
 		if (cc_call(c, k[K_ADAPT]->value, "adaptation", cc_adapt_methods, cc_adapt_nmethods,

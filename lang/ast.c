@@ -25,9 +25,9 @@ static_assert(AST_UNIT_COUNT == 4, "ast_unit_names needs updating");
 const char *const ast_decl_kind_names[AST_DECL_COUNT] = {
 	[AST_DECL_DATASET] = "dataset", [AST_DECL_SPACE] = "space",
 	[AST_DECL_TASK] = "task",       [AST_DECL_OBJECTIVE] = "objective",
-	[AST_DECL_TARGET] = "target",
+	[AST_DECL_TARGET] = "target",   [AST_DECL_RECIPE] = "recipe",
 };
-static_assert(AST_DECL_COUNT == 5, "ast_decl_kind_names needs updating");
+static_assert(AST_DECL_COUNT == 6, "ast_decl_kind_names needs updating");
 
 void ast_file_free(ast_file *f)
 {

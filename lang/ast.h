@@ -128,6 +128,7 @@ typedef enum ast_decl_kind {
 	AST_DECL_TASK,
 	AST_DECL_OBJECTIVE,
 	AST_DECL_TARGET,
+	AST_DECL_RECIPE,
 	AST_DECL_COUNT
 } ast_decl_kind;
 

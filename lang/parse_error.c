@@ -82,7 +82,7 @@ void lang_unknown_decl(lang_parser *p, const char *word, lang_loc loc)
 		lang_error(p->diags, loc, "unknown declaration '%s'; did you mean '%s'?", word, best);
 	else
 		lang_error(p->diags, loc,
-			   "unknown declaration '%s'; expected dataset, space, task, objective or target",
+			   "unknown declaration '%s'; expected dataset, space, task, recipe, objective or target",
 			   word);
 }
 
@@ -146,7 +146,7 @@ void lang_syntax_error(lang_parser *p, const char *const *expected, int n)
 	}
 	if (has(expected, n, "import")) {
 		lang_error(p->diags, cur->loc,
-			   "expected a declaration (dataset, space, task, objective or target) "
+			   "expected a declaration (dataset, space, task, recipe, objective or target) "
 			   "or an import, not %s",
 			   got);
 		return;

@@ -163,7 +163,7 @@ static void add_decl(lang_parser *p, ast_decl *d)
 %token <str> IDENT "name" STRING "string"
 %token <expr> NUMBER "number"
 %token IMPORT "import" DATASET "dataset" SPACE "space" TASK "task"
-%token OBJECTIVE "objective" TARGET "target" FROM "from" WHERE "where"
+%token OBJECTIVE "objective" TARGET "target" RECIPE "recipe" FROM "from" WHERE "where"
 %token IN "in" SHARED "shared" STEP "step" MAXIMIZE "maximize"
 %token MINIMIZE "minimize" TRUE "true" FALSE "false"
 %token LE "<=" GE ">=" EQ "==" DOTDOT ".."
@@ -226,6 +226,7 @@ declkind:
 |	"task"		{ $$ = AST_DECL_TASK; }
 |	"objective"	{ $$ = AST_DECL_OBJECTIVE; }
 |	"target"	{ $$ = AST_DECL_TARGET; }
+|	"recipe"	{ $$ = AST_DECL_RECIPE; }
 ;
 
 from_opt:
@@ -257,6 +258,7 @@ key:
 |	"task"		{ $$ = kwdup(p, "task"); }
 |	"objective"	{ $$ = kwdup(p, "objective"); }
 |	"target"	{ $$ = kwdup(p, "target"); }
+|	"recipe"	{ $$ = kwdup(p, "recipe"); }
 |	"from"		{ $$ = kwdup(p, "from"); }
 ;
 

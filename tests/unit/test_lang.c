@@ -478,11 +478,11 @@ static const error_case errors[] = {
 		      "    1 | target t\n"
 		      "      |         ^\n" },
 	{ "x = 1;", "t.arch:1:1: error: unknown declaration 'x'; expected dataset, space, task, "
-		    "objective or target\n"
+		    "recipe, objective or target\n"
 		    "    1 | x = 1;\n"
 		    "      | ^\n" },
-	{ "= 1;", "t.arch:1:1: error: expected a declaration (dataset, space, task, objective or "
-		  "target) or an import, not '='\n"
+	{ "= 1;", "t.arch:1:1: error: expected a declaration (dataset, space, task, recipe, "
+		  "objective or target) or an import, not '='\n"
 		  "    1 | = 1;\n"
 		  "      | ^\n" },
 	{ "space s { 3; }", "t.arch:1:11: error: expected a statement, not '3'\n"
