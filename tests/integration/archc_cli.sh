@@ -101,6 +101,14 @@ check "a recipe edit changes the supernet key" test "$(key edited.arch)" != "$(k
 sed 's/^import "std\/targets.arch";.*$/import "std\/targets.arch";\ntarget extra { macs <= 3M; }/' fashion.arch >target.arch
 check "a new target changes the id" test "$(id_of target.arch)" != "$base"
 check "a new target keeps the supernet key" test "$(key target.arch)" = "$(key fashion.arch)"
+# The train block moved into a named recipe: the same IR.
+{
+	sed '/^    train {/,/^    }/c\    train = fashion_recipe;' fashion.arch
+	echo 'recipe fashion_recipe {'
+	sed -n '/^    train {/,/^    }/p' fashion.arch | sed '1d;$d'
+	echo '}'
+} >recipe.arch
+check "a train block moved into a named recipe keeps the id" test "$(id_of recipe.arch)" = "$base"
 
 # --- fmt ------------------------------------------------------------------------
 cp comments.arch w.arch
