@@ -1,0 +1,312 @@
+/*
+ * test_extract.c — subnets cut out as standalone models: their logits equal
+ * the supernet's for the largest, the smallest and random subnets of both
+ * tiny spaces at several batch sizes; the file round trip is exact; and
+ * every damaged file (bad magic, newer version, each truncation, trailing
+ * bytes, every flipped byte, an inconsistent layer list with a valid
+ * checksum, a missing file) is refused with a message naming it.
+ *
+ * The supernets' weights are random, and their batch-norm parameters,
+ * statistics and kernel transforms are perturbed away from their initial
+ * values, so a slice or transform taken from the wrong place shows.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "runtime/extract.h"
+#include "runtime/rng.h"
+#include "runtime/subnet.h"
+#include "runtime/supernet.h"
+#include "runtime/threads.h"
+#include "util_grad.h"
+#include "util_supernet_fixture.h"
+
+#define C 2
+#define R 6
+#define NCLS 3
+#define MAXB 8
+
+static const uint8_t KEY[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+/* A supernet on space s whose every parameter and statistic is perturbed
+ * (variances kept positive). */
+static sn_supernet *perturbed_supernet(const ir_space *s, uint64_t seed)
+{
+	char err[256];
+	sn_supernet *sn = sn_supernet_new(s, NCLS, R, R, MAXB, seed, err, sizeof err);
+	assert_non_null(sn);
+	rt_rng rng;
+	rt_rng_seed(&rng, seed + 100);
+	int np;
+	rt_param *params = sn_supernet_params(sn, &np);
+	for (int i = 0; i < np; i++)
+		if (params[i].no_decay)
+			for (size_t j = 0; j < params[i].n; j++)
+				params[i].w[j] += (float)(0.3 * rt_rng_normal(&rng));
+	float *st = sn_supernet_stats(sn);
+	for (size_t i = 0; i < sn_supernet_nstats(sn); i++)
+		st[i] = st[i] == 1.0f ? (float)(0.5 + rt_rng_uniform(&rng))
+				      : (float)(0.3 * rt_rng_normal(&rng));
+	return sn;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n)
+{
+	double d = 0;
+	for (size_t i = 0; i < n; i++)
+		d = fmax(d, fabs((double)a[i] - b[i]));
+	return d;
+}
+
+/* Extracts `sub`, runs both at batch sizes 1, 3 and MAXB, returns the
+ * largest difference seen. */
+static double compare(sn_supernet *sn, const sn_subnet *sub, const float *x)
+{
+	char err[256];
+	rt_model *m = rt_model_extract(sn, sub, KEY, err, sizeof err);
+	assert_non_null(m);
+	static const int batches[] = { 1, 3, MAXB };
+	double worst = 0;
+	for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+		int n = batches[b];
+		float *ws = malloc(rt_model_workspace(m, n) * sizeof(float));
+		float got[MAXB * NCLS], want[MAXB * NCLS];
+		assert_non_null(ws);
+		rt_model_forward(m, x, n, ws, got);
+		sn_supernet_set_subnet(sn, sub);
+		memcpy(want, sn_supernet_forward(sn, x, n, RT_BN_MODE_EVAL),
+		       (size_t)n * NCLS * sizeof(float));
+		worst = fmax(worst, max_abs_diff(got, want, (size_t)n * NCLS));
+		free(ws);
+	}
+	/* the costs and the gene string travel with the model */
+	sn_plan plan;
+	sn_cost cost;
+	char genes[SN_GENE_STRLEN];
+	sn_plan_build(sn_supernet_space(sn), NCLS, sub, &plan);
+	sn_plan_cost(sn_supernet_space(sn), &plan, &cost);
+	sn_subnet_format(sn_supernet_space(sn), sub, genes, sizeof genes);
+	assert_true(m->macs == cost.macs && m->params == cost.params);
+	assert_string_equal(m->genes, genes);
+	rt_model_free(m);
+	return worst;
+}
+
+static void equality(ir_space *(*make)(int, int), uint64_t seed)
+{
+	ir_space *s = make(C, R);
+	sn_supernet *sn = perturbed_supernet(s, seed);
+	rt_rng rng;
+	rt_rng_seed(&rng, seed);
+	float *x = ug_rand(&rng, (size_t)MAXB * R * R * C, -2, 2);
+	sn_subnet sub;
+	size_t np = sn_supernet_nparams(sn), nst = sn_supernet_nstats(sn);
+	float *w0 = ug_copy(sn_supernet_weights(sn), np);
+	float *st0 = ug_copy(sn_supernet_stats(sn), nst);
+	sn_subnet_max(s, &sub);
+	double worst = compare(sn, &sub, x);
+	sn_subnet_min(s, &sub);
+	worst = fmax(worst, compare(sn, &sub, x));
+	for (int i = 0; i < 20; i++) {
+		sn_subnet_random(s, &rng, &sub);
+		worst = fmax(worst, compare(sn, &sub, x));
+	}
+	print_message("# %s: max |model - supernet| = %.3g\n", s->name, worst);
+	assert_true(worst <= 1e-5);
+	/* extraction reads the supernet and changes nothing in it */
+	assert_memory_equal(w0, sn_supernet_weights(sn), np * sizeof(float));
+	assert_memory_equal(st0, sn_supernet_stats(sn), nst * sizeof(float));
+	free(w0);
+	free(st0);
+	free(x);
+	sn_supernet_free(sn);
+	tiny_space_free(s);
+}
+
+static void test_equal_mbconv(void **state)
+{
+	(void)state;
+	equality(tiny_space, 21);
+}
+
+static void test_equal_resnet(void **state)
+{
+	(void)state;
+	equality(tiny_resnet_space, 22);
+}
+
+/* The model of a random subnet of the MBConv space, encoded. */
+static rt_model *sample_model(uint8_t **buf, size_t *len)
+{
+	ir_space *s = tiny_space(C, R);
+	sn_supernet *sn = perturbed_supernet(s, 5);
+	sn_subnet sub;
+	char err[256];
+	assert_int_equal(sn_subnet_parse(s, "r5:d2,2:k3,5,5,3:e2,3,3,2:w4", &sub, err, sizeof err), 0);
+	rt_model *m = rt_model_extract(sn, &sub, KEY, err, sizeof err);
+	assert_non_null(m);
+	assert_int_equal(rt_model_encode(m, buf, len), 0);
+	sn_supernet_free(sn);
+	tiny_space_free(s);
+	return m;
+}
+
+static void assert_same_model(const rt_model *a, const rt_model *b)
+{
+	assert_memory_equal(a->supernet_key, b->supernet_key, 16);
+	assert_int_equal(a->in_channels, b->in_channels);
+	assert_int_equal(a->in_h, b->in_h);
+	assert_int_equal(a->in_w, b->in_w);
+	assert_int_equal(a->res, b->res);
+	assert_int_equal(a->nclasses, b->nclasses);
+	assert_true(a->macs == b->macs && a->params == b->params);
+	assert_string_equal(a->genes, b->genes);
+	assert_int_equal(a->nlayers, b->nlayers);
+	assert_memory_equal(a->layers, b->layers, (size_t)a->nlayers * sizeof(*a->layers));
+	assert_int_equal(a->nweights, b->nweights);
+	assert_memory_equal(a->weights, b->weights, a->nweights * sizeof(float));
+}
+
+static void test_round_trip(void **state)
+{
+	(void)state;
+	uint8_t *buf;
+	size_t len;
+	char err[512];
+	rt_model *m = sample_model(&buf, &len);
+	rt_model *d = rt_model_decode(buf, len, "buffer", err, sizeof err);
+	assert_non_null(d);
+	assert_same_model(m, d);
+	char dir[] = "/tmp/test_extract.XXXXXX", path[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/sub.model", dir);
+	assert_int_equal(rt_model_save(m, path, err, sizeof err), 0);
+	rt_model *l = rt_model_load(path, err, sizeof err);
+	assert_non_null(l);
+	assert_same_model(m, l);
+	/* a loaded model runs like the extracted one */
+	rt_rng rng;
+	rt_rng_seed(&rng, 4);
+	float *x = ug_rand(&rng, 2 * R * R * C, -1, 1), a[2 * NCLS], b[2 * NCLS];
+	float *ws = malloc(rt_model_workspace(m, 2) * sizeof(float));
+	rt_model_forward(m, x, 2, ws, a);
+	rt_model_forward(l, x, 2, ws, b);
+	assert_memory_equal(a, b, sizeof a);
+	free(ws);
+	free(x);
+	unlink(path);
+	rmdir(dir);
+	rt_model_free(l);
+	rt_model_free(d);
+	rt_model_free(m);
+	free(buf);
+}
+
+/* Decodes buf[0, len) expecting a refusal whose message holds `want`. */
+static void refused(const uint8_t *buf, size_t len, const char *want)
+{
+	char err[512] = "";
+	rt_model *m = rt_model_decode(buf, len, "sub.model", err, sizeof err);
+	if (m || !strstr(err, want) || strncmp(err, "sub.model: ", 11) != 0)
+		print_message("# len %zu: '%s', wanted '%s'\n", len, err, want);
+	assert_null(m);
+	assert_non_null(strstr(err, want));
+	assert_int_equal(strncmp(err, "sub.model: ", 11), 0);
+}
+
+/* Rewrites the trailing checksum after an edit. */
+static void reseal(uint8_t *buf, size_t len)
+{
+	uint64_t h = XXH3_64bits(buf, len - 8);
+	for (int i = 0; i < 8; i++)
+		buf[len - 8 + (size_t)i] = (uint8_t)(h >> (8 * i));
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	uint8_t *buf;
+	size_t len;
+	rt_model *m = sample_model(&buf, &len);
+	uint8_t *bad = malloc(len + 1);
+	assert_non_null(bad);
+
+	memcpy(bad, buf, len);
+	bad[0] ^= 0x20;
+	refused(bad, len, "not an archd model file");
+
+	memcpy(bad, buf, len);
+	bad[8] = RT_MODEL_VERSION + 1;
+	refused(bad, len, "newer than this build reads");
+
+	for (size_t cut = 0; cut < len; cut++)
+		refused(buf, cut, cut < 8 ? "bad magic" : "truncated");
+
+	memcpy(bad, buf, len);
+	bad[len] = 0;
+	refused(bad, len + 1, "1 trailing bytes");
+
+	/* every single flipped bit pattern is caught by one check or another */
+	size_t glen = strlen(m->genes);
+	for (size_t i = 8; i < len; i++) {
+		memcpy(bad, buf, len);
+		bad[i] ^= 0x5a;
+		char err[512];
+		rt_model *d = rt_model_decode(bad, len, "sub.model", err, sizeof err);
+		assert_null(d);
+	}
+	memcpy(bad, buf, len);
+	bad[len / 2] ^= 1;
+	refused(bad, len, "checksum mismatch");
+
+	/* consistent checksums over inconsistent contents */
+	size_t layers = 76 + glen;
+	memcpy(bad, buf, len);
+	bad[layers + 64 * 2 + 8] += 1; /* layer 2's cin */
+	reseal(bad, len);
+	refused(bad, len, "layer 2: takes");
+	memcpy(bad, buf, len);
+	bad[layers + 64 * 1] = 42; /* layer 1's kind */
+	reseal(bad, len);
+	refused(bad, len, "layer 1: unknown kind 42");
+	memcpy(bad, buf, len);
+	bad[layers + 64 * 0 + 24] = 4; /* the stem's kernel */
+	reseal(bad, len);
+	refused(bad, len, "layer 0: kernel 4");
+	memcpy(bad, buf, len);
+	bad[32 + 16] = NCLS + 1; /* nclasses */
+	reseal(bad, len);
+	refused(bad, len, "outputs for 4 classes");
+
+	char err[512];
+	assert_null(rt_model_load("/nonexistent/dir/sub.model", err, sizeof err));
+	assert_non_null(strstr(err, "/nonexistent/dir/sub.model: No such file"));
+	free(bad);
+	free(buf);
+	rt_model_free(m);
+}
+
+int main(void)
+{
+	rt_threads_init(1, NULL, 0);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_equal_mbconv),
+		cmocka_unit_test(test_equal_resnet),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_refusals),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rt_threads_shutdown();
+	return rc;
+}
