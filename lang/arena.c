@@ -5,11 +5,15 @@
  * carved out of large chunks: parsing makes no malloc per node, and
  * ast_file_free() frees a handful of chunks instead of walking the tree.
  */
+/* madvise(MADV_HUGEPAGE) is a Linux extension. */
+#define _DEFAULT_SOURCE 1
+
 #include "lang/parse.h"
 
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 struct lang_arena {
 	struct lang_arena_chunk *chunks; /* newest first */
@@ -29,7 +33,7 @@ typedef struct lang_arena_chunk {
 	alignas(arena_align) unsigned char data[];
 } lang_arena_chunk;
 
-enum { ARENA_FIRST = 16 * 1024, ARENA_MAX = 1024 * 1024 };
+enum { ARENA_FIRST = 16 * 1024, ARENA_MAX = 8 * 1024 * 1024, ARENA_HUGE = 2 * 1024 * 1024 };
 
 lang_arena *lang_arena_new(void)
 {
@@ -56,6 +60,26 @@ static size_t round_up(size_t n)
 	return (n + al - 1) / al * al;
 }
 
+/*
+ * A big syntax tree touches tens of megabytes once; on small pages the page
+ * faults cost more than the parsing.  Chunks of 2 MiB and more are
+ * allocated huge-page aligned and offered to transparent huge pages.
+ */
+static lang_arena_chunk *chunk_new(size_t cap)
+{
+	size_t bytes = sizeof(lang_arena_chunk) + cap;
+	if (cap < ARENA_HUGE)
+		return lang_xmalloc(bytes);
+	bytes = (bytes + ARENA_HUGE - 1) / ARENA_HUGE * ARENA_HUGE;
+	lang_arena_chunk *c = aligned_alloc(ARENA_HUGE, bytes);
+	if (!c)
+		return lang_xmalloc(sizeof(lang_arena_chunk) + cap);
+#ifdef MADV_HUGEPAGE
+	madvise(c, bytes, MADV_HUGEPAGE); /* advice only: failure is harmless */
+#endif
+	return c;
+}
+
 void *lang_arena_alloc(lang_arena *a, size_t n)
 {
 	n = round_up(n ? n : 1);
@@ -66,7 +90,7 @@ void *lang_arena_alloc(lang_arena *a, size_t n)
 			a->next_size *= 2;
 		if (cap < n)
 			cap = n;
-		c = lang_xmalloc(sizeof *c + cap);
+		c = chunk_new(cap);
 		c->used = 0;
 		c->cap = cap;
 		c->next = a->chunks;
