@@ -115,4 +115,16 @@ void sn_supernet_backward(sn_supernet *sn, const float *dlogits);
  */
 void sn_supernet_recal_begin(sn_supernet *sn);
 
+/*
+ * OFA's re-sorting at the start of an elastic expand phase (supernet_sort.c):
+ * puts the inner channels of every MBCONV and RESIDUAL block in decreasing
+ * order of the L1 norm of the weights that read them (projection / second
+ * conv), permuting weights, momentum and running statistics alike, so the
+ * largest subnet computes the same function and smaller ones keep the most
+ * important channels.  Sorting twice changes nothing.  Returns 0, or -1 when
+ * memory is short (the blocks already sorted stay sorted; the function is
+ * unchanged either way).
+ */
+int sn_supernet_sort_channels(sn_supernet *sn);
+
 #endif
