@@ -1,0 +1,62 @@
+/*
+ * archc_task.h — what the commands working on one task of a file share
+ * (`archc subnets`, `archc eval`): their command line (-I DIR, --task T,
+ * one input, and long options with a value), strict number parsing, and
+ * finding the task.  Prefix: archc_task_.
+ *
+ * archc_task.c defines no command: it is linked into archc with the
+ * archc_*.c files and used by those that include this header.
+ */
+#ifndef ARCHD_COMPILER_ARCHC_TASK_H
+#define ARCHD_COMPILER_ARCHC_TASK_H
+
+#include <stdint.h>
+
+#include "compiler/archc.h"
+#include "compiler/ir.h"
+
+/* A long option taking one value, as "--name VALUE" or "--name=VALUE";
+ * the value is stored in *value (pointing into argv).  A name of one
+ * letter is a short option instead: "-o VALUE" or "-oVALUE". */
+typedef struct archc_task_opt {
+	const char *name;
+	const char **value;
+} archc_task_opt;
+
+typedef struct archc_task_args {
+	const char **includes; /* -I DIR, in order */
+	int nincludes;
+	const char *input;
+	const char *task; /* --task, NULL when not given */
+} archc_task_args;
+
+/*
+ * Parses argv[1..]: -I DIR, --task T, the options in opts[0, nopts), and
+ * one input file.  Returns 0, or ARCHC_EUSAGE after printing the problem
+ * (unknown option, missing value, repeated option, no or two inputs).
+ * Free with archc_task_args_free, also after an error.
+ */
+int archc_task_parse(const archc_cmd *cmd, int argc, char **argv,
+		     const archc_task_opt *opts, int nopts, archc_task_args *a);
+void archc_task_args_free(archc_task_args *a);
+
+/*
+ * Loads the input (archc_load) and finds the task named by --task, or the
+ * file's only task when --task is absent.  Returns the module (free with
+ * ir_module_free) and the task's index in *task, or NULL after printing
+ * why (diagnostics, no such task with the list of tasks, several tasks and
+ * no --task); *status is then ARCHC_EINPUT.
+ */
+ir_module *archc_task_load(const archc_cmd *cmd, const archc_task_args *a,
+			   int *task, int *status);
+
+/*
+ * Parses s, the value of option `opt`, as a decimal integer in [min, max]:
+ * no sign besides a leading '-' when min < 0, no trailing junk, no
+ * overflow.  Returns 0 with *out set, or ARCHC_EUSAGE after printing the
+ * problem.
+ */
+int archc_task_number(const archc_cmd *cmd, const char *opt, const char *s,
+		      int64_t min, int64_t max, int64_t *out);
+
+#endif
