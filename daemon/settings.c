@@ -84,6 +84,7 @@ int dm_settings_init(dm_settings *s)
 	s->max_conns = 512;
 	s->request_timeout = 30;
 	s->max_jobs = 64;
+	s->max_queue = 256;
 	s->log_level = DM_LOG_INFO;
 	if (s->socket_path == NULL || s->state_dir == NULL) {
 		dm_settings_free(s);
@@ -219,6 +220,11 @@ static int set_max_jobs(dm_settings *s, const char *v, char *why, size_t n)
 	return set_count(&s->max_jobs, v, 1, 1000000, why, n);
 }
 
+static int set_max_queue(dm_settings *s, const char *v, char *why, size_t n)
+{
+	return set_count(&s->max_queue, v, 1, 1000000, why, n);
+}
+
 static int set_size(uint64_t *slot, const char *v, uint64_t lo, uint64_t hi, char *why, size_t n)
 {
 	if (dm_parse_size(v, lo, hi, slot) != 0) {
@@ -302,6 +308,7 @@ static const struct {
 	{"max_connections", set_max_conns},
 	{"request_timeout", set_request_timeout},
 	{"max_jobs", set_max_jobs},
+	{"max_queue", set_max_queue},
 	{"include_dir", set_include_dir},
 	{"stdlib_dir", set_stdlib_dir},
 	{"log_file", set_log_file},
@@ -423,7 +430,7 @@ int dm_settings_load_file(dm_settings *s, const char *path, char *err, size_t er
 
 const char dm_settings_usage[] =
 	"usage: archd [--socket PATH] [--state DIR] [--config FILE] [--threads N]\n"
-	"             [--listen 127.0.0.1:PORT] [--help] [--version]\n"
+	"             [--listen 127.0.0.1:PORT] [--log-level LEVEL] [--help] [--version]\n"
 	"\n"
 	"Serves .arch specs and their subnets over HTTP on a Unix socket.\n"
 	"\n"
@@ -432,6 +439,7 @@ const char dm_settings_usage[] =
 	"  --config FILE        read settings from FILE; flags override it\n"
 	"  --threads N          worker threads (threads)\n"
 	"  --listen HOST:PORT   also serve TCP on a loopback address (listen)\n"
+	"  --log-level LEVEL    error, warn, info or debug (log_level)\n"
 	"  --help               print this help and exit\n"
 	"  --version            print the version and exit\n"
 	"\n"
@@ -445,6 +453,7 @@ static const struct {
 	{"--state", "state_dir"},
 	{"--threads", "threads"},
 	{"--listen", "listen"},
+	{"--log-level", "log_level"},
 	{"--config", NULL},
 };
 

@@ -28,7 +28,8 @@ typedef struct dm_settings {
 	uint64_t max_headers;  /* bytes in the request line and headers */
 	unsigned max_conns;    /* open client connections */
 	unsigned request_timeout; /* seconds to receive one whole request */
-	unsigned max_jobs;     /* queued jobs before 503 */
+	unsigned max_jobs;     /* queued training jobs before 503 */
+	unsigned max_queue;    /* requests waiting for a worker before 503 */
 	char **include_dirs;   /* searched by `import`, in order */
 	int ninclude_dirs;
 	char *stdlib_dir;      /* holding std/...; NULL = the compiler's default */
@@ -50,7 +51,9 @@ typedef struct dm_settings {
  *   max_headers      16 KiB, like common proxies
  *   max_conns        512, well under the usual 1024 file limit
  *   request_timeout  30 s to send a whole request (and 30 s idle)
- *   max_jobs         64 queued jobs
+ *   max_jobs         64 queued training jobs
+ *   max_queue        256 compiles (and other worker requests) waiting for
+ *                    a thread: past it a request gets 503 and Retry-After
  *   include_dirs     none
  *   stdlib_dir       NULL: the compiler's default
  *   log_file         NULL: stderr

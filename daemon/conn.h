@@ -1,0 +1,85 @@
+/*
+ * conn.h — client connections: counting, a cap, a per-request deadline and
+ * JSON bodies for libevent's own error replies.  Prefix: dm_conns_.
+ *
+ * evhttp owns each connection; this module watches it through the
+ * bufferevent it creates for evhttp (evhttp_set_bevcb) and the close
+ * callback it registers on the evhttp_connection.  Each connection has an
+ * explicit state (dm_conn_state), changed only through one setter that logs
+ * the transition at debug level:
+ *
+ *     NEW --first byte--> READING --response written--> IDLE --byte--> READING
+ *      any state --evhttp frees it--> CLOSED
+ *
+ * A connection that stays READING past the request timeout (a body that
+ * never ends, a client sending a byte a second) gets a 408 and is closed;
+ * one that is being answered (evhttp has stopped reading it) is never cut.
+ * A client that closes its side in the middle of a request (evhttp then
+ * drops the connection without a word) is sent a 400 before the close.
+ *
+ * evhttp in libevent 2.1 tells nobody when it frees a connection it
+ * accepted, so the tracker holds a reference on each bufferevent, learns
+ * the evhttp_connection from the bufferevent's callback argument on the
+ * next loop turn (evhttp sets it to the connection) and registers the
+ * connection's close callback; the reference keeps every pointer valid
+ * until the tracker lets go.
+ *
+ * libevent 2.1.12 has no evhttp_set_errorcb, so its own error pages (400 for
+ * malformed HTTP, 413 for a body over the cap, 417, 501 ...) would be HTML.
+ * This module rewrites them, as they are queued, into the JSON form every
+ * other reply has: {"error":{"code":"...","message":"..."}}.
+ */
+#ifndef ARCHD_DAEMON_CONN_H
+#define ARCHD_DAEMON_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct bufferevent;
+
+typedef enum dm_conn_state {
+	DM_CONN_NEW,     /* accepted, nothing read yet */
+	DM_CONN_READING, /* a request is arriving */
+	DM_CONN_IDLE,    /* a response was queued; waiting for the next request */
+	DM_CONN_CLOSED,  /* evhttp freed it */
+	DM_CONN_STATE_COUNT
+} dm_conn_state;
+
+extern const char *const dm_conn_state_names[DM_CONN_STATE_COUNT];
+
+typedef struct dm_conns dm_conns;
+
+/* Called when the number of connections reaches the cap (paused = 1) and
+ * when it drops below it again (paused = 0): the server stops and restarts
+ * accepting, so extra clients wait in the kernel's backlog. */
+typedef void dm_conns_pause_fn(void *arg, int paused);
+
+/*
+ * A tracker for base's connections: at most max_conns open, each request
+ * read within timeout_s seconds.  Returns NULL on out-of-memory.
+ */
+dm_conns *dm_conns_new(struct event_base *base, unsigned max_conns, unsigned timeout_s,
+		       dm_conns_pause_fn *pause, void *pause_arg);
+
+/* Changes the limits (SIGHUP). */
+void dm_conns_set_limits(dm_conns *c, unsigned max_conns, unsigned timeout_s);
+
+/* The evhttp_set_bevcb callback; arg is the dm_conns.  Returns NULL on
+ * out-of-memory (evhttp then makes its own bufferevent, untracked). */
+struct bufferevent *dm_conns_bevcb(struct event_base *base, void *arg);
+
+typedef struct dm_conns_stats {
+	unsigned open;      /* connections evhttp holds */
+	unsigned unflushed; /* of which with a reply not yet fully sent */
+	uint64_t accepted, timed_out, error_pages;
+} dm_conns_stats;
+
+/* A snapshot of the counters (unflushed is counted, O(open)). */
+void dm_conns_stats_get(const dm_conns *c, dm_conns_stats *st);
+
+/* Frees the tracker.  Call after evhttp_free (which closes every
+ * connection); NULL is fine. */
+void dm_conns_free(dm_conns *c);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * routes.c — the handlers: health, metrics and specs (see server_priv.h
+ * for the table in server.c that reaches them).
+ */
+#include "daemon/server_priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "daemon/json.h"
+#include "daemon/log.h"
+
+#ifndef ARCHD_VERSION
+#define ARCHD_VERSION "unknown"
+#endif
+
+/* Name of an uploaded source in diagnostics when the client gives none. */
+#define DEFAULT_SOURCE_NAME "request.arch"
+
+void dm_route_health(dm_server *srv, dm_call *c)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	dm_workers_stats ws;
+	dm_workers_stats_get(srv->workers, &ws);
+	json_t *body = json_pack("{s:s,s:s,s:I,s:i,s:{s:i,s:i,s:i}}", "status", "ok", "version",
+				 ARCHD_VERSION, "uptime_s", (json_int_t)(now.tv_sec - srv->started.tv_sec),
+				 "specs", (int)dm_specs_count(srv->specs), "workers", "threads",
+				 (int)ws.threads, "queued", (int)ws.queued, "running", (int)ws.running);
+	dm_reply_json(c, 200, body);
+}
+
+void dm_route_metrics(dm_server *srv, dm_call *c)
+{
+	dm_workers_stats ws;
+	dm_conns_stats cs;
+	dm_workers_stats_get(srv->workers, &ws);
+	dm_conns_stats_get(srv->conns, &cs);
+	dm_metrics_gauges g = {
+		.connections = cs.open,
+		.connections_total = cs.accepted,
+		.timeouts_total = cs.timed_out,
+		.error_pages_total = cs.error_pages,
+		.worker_threads = ws.threads,
+		.worker_queued = ws.queued,
+		.worker_running = ws.running,
+		.jobs_submitted = ws.submitted,
+		.jobs_completed = ws.completed,
+		.jobs_rejected = ws.rejected,
+		.specs_cached = dm_specs_count(srv->specs),
+		.compiles_in_flight = dm_specs_in_flight(srv->specs),
+	};
+	struct evbuffer *out = evbuffer_new();
+	if (out == NULL || dm_metrics_render(srv->metrics, &g, out) != 0) {
+		if (out)
+			evbuffer_free(out);
+		dm_reply_error(c, 503, NULL, "out of memory");
+		return;
+	}
+	dm_reply_buffer(c, 200, "text/plain; version=0.0.4", out);
+	evbuffer_free(out);
+}
+
+/* --- specs ----------------------------------------------------------------------- */
+
+/* The server a call belongs to, for the compile callback. */
+typedef struct spec_call {
+	dm_call *call;
+	dm_server *srv;
+} spec_call;
+
+static void reply_spec(dm_server *srv, dm_call *c, int status, const dm_spec *sp)
+{
+	json_t *body = dm_specs_json(srv->specs, sp);
+	if (body == NULL) {
+		dm_reply_error(c, 503, NULL, "out of memory");
+		return;
+	}
+	dm_reply_json(c, status, body);
+}
+
+static void on_spec_result(void *arg, const dm_specs_result *r)
+{
+	spec_call *sc = arg;
+	dm_call *c = sc->call;
+	dm_server *srv = sc->srv;
+	free(sc);
+	switch (r->status) {
+	case 200:
+	case 201:
+		dm_log(DM_LOG_INFO, "spec %s: %s%s", r->spec->id_str,
+		       r->status == 201 ? "stored" : "known", r->shared ? " (shared compile)" : "");
+		reply_spec(srv, c, r->status, r->spec);
+		return;
+	case 422: {
+		int nerr = 0;
+		size_t i;
+		json_t *d;
+		json_array_foreach(r->diagnostics, i, d)
+			nerr += strcmp(json_string_value(json_object_get(d, "severity")), "error") == 0;
+		char msg[64];
+		snprintf(msg, sizeof msg, "the spec has %d error%s", nerr, nerr == 1 ? "" : "s");
+		json_t *body = json_pack("{s:{s:s,s:s},s:O,s:s}", "error", "code", "compile_error",
+					 "message", msg, "diagnostics", r->diagnostics, "text", r->text);
+		if (body == NULL)
+			dm_reply_error(c, 503, NULL, "out of memory");
+		else
+			dm_reply_json(c, 422, body);
+		return;
+	}
+	case 400:
+		dm_reply_error(c, 400, "invalid_air", "%s", r->text);
+		return;
+	default:
+		dm_reply_error(c, 503, NULL, "%s", r->text);
+		return;
+	}
+}
+
+/* A JSON upload: {"source": "...", "name": "x.arch"}. */
+static const dm_json_field upload_fields[] = {
+	{"source", JSON_STRING, 1},
+	{"name", JSON_STRING, 0},
+};
+
+static int is_json(struct evhttp_request *req)
+{
+	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+	return ct != NULL && strncasecmp(ct, "application/json", 16) == 0 &&
+	       (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
+}
+
+void dm_route_specs_post(dm_server *srv, dm_call *c)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+	size_t len = evbuffer_get_length(in);
+	if (len == 0) {
+		dm_reply_error(c, 400, "empty_body",
+			       "the body must be an .arch source, an .air file, or {\"source\": ...}");
+		return;
+	}
+	const char *body = (const char *)evbuffer_pullup(in, -1);
+	if (body == NULL) {
+		dm_reply_error(c, 503, NULL, "out of memory");
+		return;
+	}
+	const char *name = DEFAULT_SOURCE_NAME;
+	json_t *obj = NULL;
+	char err[512];
+	if (is_json(c->req)) {
+		obj = dm_json_parse_object(body, len, err, sizeof err);
+		if (obj == NULL || dm_json_check(obj, upload_fields, 2, err, sizeof err) != 0) {
+			json_decref(obj);
+			dm_reply_error(c, 400, "invalid_json", "%s", err);
+			return;
+		}
+		body = json_string_value(json_object_get(obj, "source"));
+		len = json_string_length(json_object_get(obj, "source"));
+		if (json_object_get(obj, "name") != NULL)
+			name = json_string_value(json_object_get(obj, "name"));
+	}
+	spec_call *sc = malloc(sizeof *sc);
+	int rc = -2;
+	if (sc != NULL) {
+		sc->call = c;
+		sc->srv = srv;
+		rc = dm_specs_submit(srv->specs, name, body, len, on_spec_result, sc);
+	}
+	json_decref(obj);
+	if (rc >= 0)
+		return;
+	free(sc);
+	if (rc == -1) {
+		evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
+		dm_reply_error(c, 503, "busy", "%u compiles are already waiting for a worker (max_queue)",
+			       srv->settings.max_queue);
+	} else {
+		dm_reply_error(c, 503, NULL, "out of memory");
+	}
+}
+
+void dm_route_spec_get(dm_server *srv, dm_call *c, const char *id)
+{
+	uint8_t bytes[16];
+	if (ir_id_parse(id, bytes) != 0) {
+		dm_reply_error(c, 404, "unknown_spec",
+			       "'%s' is not a spec id (expected xxh3: and 32 hex digits)", id);
+		return;
+	}
+	const dm_spec *sp = dm_specs_get(srv->specs, bytes);
+	if (sp == NULL) {
+		dm_reply_error(c, 404, "unknown_spec", "no spec %s (upload it with POST /v1/specs)", id);
+		return;
+	}
+	dm_metrics_count(srv->metrics, DM_COUNTER_SPEC_HITS);
+	reply_spec(srv, c, 200, sp);
+}
