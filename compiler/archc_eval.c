@@ -1,0 +1,232 @@
+/*
+ * archc_eval.c — `archc eval FILE.arch [--task T] --subnet SPEC [--state DIR]
+ * [--split holdout|test] [--recal N] [-o OUT.model]`: one subnet of a
+ * trained supernet, measured without retraining, and optionally cut out as
+ * a standalone model file.
+ *
+ * The supernet is the one `archc train` left in the state dir under the
+ * task's supernet key (statedir.h, checkpoint.h); its batch-norm
+ * statistics are recalibrated for the subnet before it is measured
+ * (evaluate.h), in memory only: the checkpoint is never written.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "compiler/archc.h"
+#include "compiler/archc_task.h"
+#include "runtime/checkpoint.h"
+#include "runtime/data.h"
+#include "runtime/evaluate.h"
+#include "runtime/extract.h"
+#include "runtime/statedir.h"
+#include "runtime/subnet.h"
+#include "runtime/supernet.h"
+#include "runtime/threads.h"
+
+#define DEFAULT_BATCH 128
+#define MAX_RECAL 1000000
+
+/* The command line, parsed and checked. */
+typedef struct eval_args {
+	archc_task_args a;
+	const char *subnet, *state, *split_s, *recal_s, *output;
+	rt_split split;
+	int recal; /* -1: the recipe's */
+} eval_args;
+
+static int parse(int argc, char **argv, eval_args *e)
+{
+	memset(e, 0, sizeof *e);
+	const archc_task_opt opts[] = { { "subnet", &e->subnet }, { "state", &e->state },
+					{ "split", &e->split_s }, { "recal", &e->recal_s },
+					{ "o", &e->output } };
+	int st = archc_task_parse(&archc_cmd_eval, argc, argv, opts,
+				  (int)(sizeof opts / sizeof opts[0]), &e->a);
+	if (st)
+		return st;
+	if (!e->subnet)
+		return archc_usage_error(&archc_cmd_eval,
+					 "--subnet SPEC is required (max, min, random:SEED or a gene string)");
+	e->split = RT_SPLIT_TEST;
+	if (e->split_s) {
+		if (!strcmp(e->split_s, "holdout"))
+			e->split = RT_SPLIT_HOLDOUT;
+		else if (strcmp(e->split_s, "test") != 0)
+			return archc_usage_error(&archc_cmd_eval, "--split '%s' is not holdout or test",
+						 e->split_s);
+	}
+	e->recal = -1;
+	if (e->recal_s) {
+		int64_t v;
+		st = archc_task_number(&archc_cmd_eval, "recal", e->recal_s, 0, MAX_RECAL, &v);
+		if (st)
+			return st;
+		e->recal = (int)v;
+	}
+	return 0;
+}
+
+/* The checkpoint path of the task's supernet in the state dir; prints why
+ * not and returns -1 when there is none to use. */
+static int checkpoint_path(const eval_args *e, const ir_task *task, char *path, size_t len)
+{
+	char root[RT_STATE_PATH_MAX], err[512];
+	if (rt_state_root(e->state, root, sizeof root, err, sizeof err) != 0 ||
+	    rt_state_checkpoint_path(root, task->supernet_key, path, len) != 0) {
+		fprintf(stderr, "archc eval: state dir: %s\n", err);
+		return -1;
+	}
+	struct stat st;
+	if (stat(path, &st) == 0)
+		return 0;
+	fprintf(stderr,
+		"archc eval: task %s has no trained supernet in %s (no %s)\n"
+		"  train it first: archc train %s --task %s%s%s\n",
+		task->name, root, path, e->a.input, task->name, e->state ? " --state " : "",
+		e->state ? e->state : "");
+	return -1;
+}
+
+/* Loads the data and the trained supernet; returns the supernet or NULL
+ * after printing why. */
+static sn_supernet *load_supernet(const eval_args *e, const ir_module *m, const ir_task *task,
+				  const char *path, rt_data **data)
+{
+	char err[1024];
+	*data = rt_data_load(&m->datasets[task->dataset], err, sizeof err);
+	if (!*data) {
+		fprintf(stderr, "archc eval: %s\n", err);
+		return NULL;
+	}
+	const rt_data *d = *data;
+	int batch = task->recipe.batch > 0 ? task->recipe.batch : DEFAULT_BATCH;
+	sn_supernet *sn = sn_supernet_new(&m->spaces[task->space], d->nclasses, d->height, d->width,
+					  batch, task->recipe.seed, err, sizeof err);
+	if (!sn) {
+		fprintf(stderr, "archc eval: task %s: %s\n", task->name, err);
+		return NULL;
+	}
+	rt_ckpt_state pos;
+	int rc = rt_ckpt_load(path, sn, task->supernet_key, &pos, err, sizeof err);
+	if (rc != 0) {
+		if (rc == RT_CKPT_MISSING)
+			fprintf(stderr, "archc eval: %s disappeared while loading\n", path);
+		else
+			fprintf(stderr, "archc eval: %s\n", err);
+		sn_supernet_free(sn);
+		return NULL;
+	}
+	if (pos.epoch < task->recipe.epochs)
+		fprintf(stderr,
+			"archc eval: note: the supernet's training stopped at epoch %d of %d; "
+			"`archc train %s --task %s --resume` finishes it\n",
+			pos.epoch, task->recipe.epochs, e->a.input, task->name);
+	return sn;
+}
+
+/* Recalibrates, evaluates, prints, and writes the model when asked. */
+static int measure(const eval_args *e, sn_supernet *sn, const rt_data *data,
+		   const ir_task *task, const sn_subnet *sub)
+{
+	char err[1024];
+	const ir_space *s = sn_supernet_space(sn);
+	int nrecal = e->recal >= 0 ? e->recal : rt_eval_calib_images(&task->recipe);
+	int used = 0;
+	if (nrecal > 0) {
+		used = rt_eval_recalibrate(sn, sub, data, nrecal, task->recipe.seed, err, sizeof err);
+		if (used < 0) {
+			fprintf(stderr, "archc eval: %s\n", err);
+			return ARCHC_EINPUT;
+		}
+	}
+	rt_eval_result r;
+	if (rt_eval_subnet(sn, sub, data, e->split, &r, err, sizeof err) != 0) {
+		fprintf(stderr, "archc eval: %s\n", err);
+		return ARCHC_EINPUT;
+	}
+	sn_cost cost;
+	char genes[SN_GENE_STRLEN];
+	sn_plan_cost(s, sn_supernet_plan(sn), &cost);
+	sn_subnet_format(s, sub, genes, sizeof genes);
+	printf("task      %s\n", task->name);
+	printf("subnet    %s\n", genes);
+	printf("macs      %.0f\n", cost.macs);
+	printf("params    %.0f\n", cost.params);
+	printf("recal     %d training images\n", used);
+	printf("split     %s (%d images)\n", rt_split_names[e->split], r.n);
+	printf("accuracy  %.4f\n", r.accuracy);
+	printf("loss      %.4f\n", r.loss);
+	if (e->output) {
+		rt_model *model = rt_model_extract(sn, sub, task->supernet_key, err, sizeof err);
+		if (!model || rt_model_save(model, e->output, err, sizeof err) != 0) {
+			fprintf(stderr, "archc eval: %s\n", err);
+			rt_model_free(model);
+			return ARCHC_EINPUT;
+		}
+		rt_model_free(model);
+		printf("model     %s\n", e->output);
+	}
+	return fflush(stdout) == 0 ? ARCHC_OK : ARCHC_EINPUT;
+}
+
+static int archc_eval_run(int argc, char **argv)
+{
+	eval_args e;
+	int st = parse(argc, argv, &e);
+	if (st) {
+		archc_task_args_free(&e.a);
+		return st;
+	}
+	int t;
+	ir_module *m = archc_task_load(&archc_cmd_eval, &e.a, &t, &st);
+	if (!m) {
+		archc_task_args_free(&e.a);
+		return st;
+	}
+	const ir_task *task = &m->tasks[t];
+	const ir_space *s = &m->spaces[task->space];
+	sn_subnet sub;
+	char err[1024], path[RT_STATE_PATH_MAX];
+	rt_data *data = NULL;
+	sn_supernet *sn = NULL;
+	st = ARCHC_EINPUT;
+	if (sn_subnet_parse_spec(s, e.subnet, &sub, err, sizeof err) != 0) {
+		st = archc_usage_error(&archc_cmd_eval, "%s", err);
+		goto out;
+	}
+	if (checkpoint_path(&e, task, path, sizeof path) != 0)
+		goto out;
+	if (rt_threads_init(0, err, (int)sizeof err) < 0) {
+		fprintf(stderr, "archc eval: %s\n", err);
+		goto out;
+	}
+	sn = load_supernet(&e, m, task, path, &data);
+	if (sn)
+		st = measure(&e, sn, data, task, &sub);
+out:
+	sn_supernet_free(sn);
+	rt_data_free(data);
+	ir_module_free(m);
+	archc_task_args_free(&e.a);
+	return st;
+}
+
+const archc_cmd archc_cmd_eval = {
+	"eval",
+	"measure one subnet of a trained supernet, or cut it out as a model",
+	"usage: archc eval [-I DIR]... FILE.arch [--task T] --subnet SPEC [--state DIR]\n"
+	"                  [--split holdout|test] [--recal N] [-o OUT.model]\n"
+	"\n"
+	"Loads the supernet `archc train` left for task T in the state dir (--state,\n"
+	"else $XDG_STATE_HOME/archd or ~/.local/state/archd), recalibrates the\n"
+	"batch norm of subnet SPEC on N training images (default: the recipe's\n"
+	"calib_images, 2000; 0 keeps the trained statistics), and prints its gene\n"
+	"string, MACs, params, accuracy and loss on the test split (default) or\n"
+	"the holdout split.  SPEC is max, min, random:SEED or a gene string as\n"
+	"`archc subnets` prints them.  -o writes the subnet as a standalone model\n"
+	"file (see runtime/extract.h).  Nothing in the state dir is changed.\n"
+	"--task may be left out when the file declares one task.\n",
+	archc_eval_run,
+};
