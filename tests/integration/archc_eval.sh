@@ -1,0 +1,114 @@
+#!/bin/sh
+# tests/integration/archc_eval.sh — `archc subnets` and `archc eval` as a user
+# meets them: the listing without any training, the error that names
+# `archc train` when no supernet exists, usage errors, then (when this build
+# has `archc train`) a tiny supernet trained for four epochs on 1,000
+# Fashion-MNIST images: eval of max, min and a listed random subnet, a
+# written model file, the state dir left untouched, and a corrupted
+# checkpoint refused.  Prints TAP lines.
+set -u
+ARCHC=${ARCHC:-$ARCHD_BUILDDIR/archc}
+T=$(mktemp -d "${TMPDIR:-/tmp}/archc_eval.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+export ARCH_PATH=
+STATE="$T/state"
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+no() { n=$((n + 1)); echo "not ok $n - $1"; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+check() { # description, then a command that must succeed
+	d=$1
+	shift
+	if "$@"; then ok "$d"; else no "$d"; fi
+}
+status() { # expected status, command...
+	want=$1
+	shift
+	"$@" >out.txt 2>err.txt
+	[ $? -eq "$want" ]
+}
+
+cat >tiny.arch <<'A'
+import "std/datasets.arch";
+dataset fm_tiny from fashion_mnist { train_limit = 1200; holdout = 200; }
+space tiny {
+    input channels = 1;
+    resolution in {12, 16};
+    stem conv(kernel = 3, out = 8, stride = 2, act = relu);
+    stage s1 { depth in 1..2; block = mbconv(kernel in {3, 5}, expand in {2, 3}, out = 16, stride = 2); }
+    head pool, fc(classes);
+}
+task t {
+    data = fm_tiny;
+    space = tiny;
+    train { epochs = 4; batch = 50; optimizer = sgd(lr = 0.1, momentum = 0.9, nesterov = true);
+            sampler = sandwich(3); distill = inplace; }
+}
+task t2 { data = fm_tiny; space = tiny; }
+A
+
+# --- subnets: no training needed ----------------------------------------------
+check "subnets lists max, min and 3 random subnets" status 0 "$ARCHC" subnets tiny.arch --task t --count 3
+check "the largest subnet's costs are exact" grep -Eq '^max +76576 +4522 +r16:d2:k5,5:e3,3$' out.txt
+check "the smallest subnet's costs are exact" grep -Eq '^min +10960 +882 +r12:d1:k3,3:e2,2$' out.txt
+check "random subnets are named random:1..3" sh -c 'grep -c "^random:[123] " out.txt | grep -qx 3'
+"$ARCHC" subnets tiny.arch --task t --count 3 >again.txt 2>&1
+check "the listing is reproducible" cmp -s out.txt again.txt
+"$ARCHC" subnets tiny.arch --task t --count 2 --seed 2 >seed2.txt 2>&1
+check "--seed S starts at random:S" sh -c 'grep -q "^random:2 " seed2.txt && grep -q "^random:3 " seed2.txt && ! grep -q "^random:1 " seed2.txt'
+check "--count 0 lists max and min only" status 0 "$ARCHC" subnets tiny.arch --task t --count=0
+check "--count 0 gives two rows" sh -c 'grep -c "^m[ai][xn] " out.txt | grep -qx 2'
+check "a bad --count is a usage error" status 2 "$ARCHC" subnets tiny.arch --task t --count 3x
+check "it names the option" grep -q -- "--count '3x' is not an integer" err.txt
+check "several tasks need --task" status 1 "$ARCHC" subnets tiny.arch
+check "the tasks are listed" grep -q "choose one with --task (t, t2)" err.txt
+check "an unknown task is an input error" status 1 "$ARCHC" subnets tiny.arch --task nope
+check "it is named" grep -q "has no task 'nope' (it has: t, t2)" err.txt
+check "subnets is in --help" sh -c '"$0" --help | grep -q "^  subnets "' "$ARCHC"
+
+# --- eval without a trained supernet ------------------------------------------------
+check "eval without a supernet fails with status 1" status 1 "$ARCHC" eval tiny.arch --task t --subnet max --state "$STATE"
+check "the error names the archc train command" grep -q "train it first: archc train tiny.arch --task t --state $STATE" err.txt
+check "and the checkpoint looked for" grep -q "no $STATE/supernets/[0-9a-f]*/checkpoint" err.txt
+check "nothing is created in the state dir" test ! -e "$STATE"
+check "--subnet is required" status 2 "$ARCHC" eval tiny.arch --task t
+check "a gene outside its domain is a usage error" status 2 "$ARCHC" eval tiny.arch --task t --subnet r14:d2:k5,5:e3,3
+check "it quotes the gene" grep -q "resolution = 14 is not one of {12, 16}" err.txt
+check "a bad --split is a usage error" status 2 "$ARCHC" eval tiny.arch --task t --subnet max --split train
+check "a bad --recal is a usage error" status 2 "$ARCHC" eval tiny.arch --task t --subnet max --recal -3
+check "eval is in --help" sh -c '"$0" --help | grep -q "^  eval "' "$ARCHC"
+
+# --- eval after a tiny training -------------------------------------------------------
+if ! "$ARCHC" help train >/dev/null 2>&1; then
+	skip "eval of a trained supernet" "this build has no archc train"
+	echo "1..$n"
+	exit 0
+fi
+check "a tiny supernet trains" status 0 "$ARCHC" train tiny.arch --task t --state "$STATE" --threads 1
+find "$STATE" -type f -exec cksum {} + | sort >state_before.txt
+check "eval max succeeds" status 0 "$ARCHC" eval tiny.arch --task t --subnet max --state "$STATE" -o max.model
+check "it prints the gene string" grep -q "^subnet    r16:d2:k5,5:e3,3$" out.txt
+check "it prints the MACs" grep -q "^macs      76576$" out.txt
+check "it prints the params" grep -q "^params    4522$" out.txt
+check "it recalibrates on the 1000 training images there are" grep -q "^recal     1000 training images$" out.txt
+check "it evaluates the whole test split" grep -q "^split     test (10000 images)$" out.txt
+check "the largest subnet is well above chance (10%)" awk '/^accuracy/ { exit !($2 > 0.3) }' out.txt
+check "-o writes a model file" sh -c 'head -c 8 max.model | grep -q ARCHDMDL'
+check "eval min on the holdout split" status 0 "$ARCHC" eval tiny.arch --task t --subnet min --state "$STATE" --split holdout --recal 100
+check "it evaluates the 200 holdout images" grep -q "^split     holdout (200 images)$" out.txt
+check "the smallest subnet is well above chance" awk '/^accuracy/ { exit !($2 > 0.3) }' out.txt
+genes=$("$ARCHC" subnets tiny.arch --task t --count 1 | awk '$1 == "random:1" { print $4 }')
+check "a listed random subnet evaluates by its spec" status 0 "$ARCHC" eval tiny.arch --task t --subnet random:1 --state "$STATE"
+check "the spec and the gene string are the same subnet" grep -q "^subnet    $genes$" out.txt
+cp out.txt by_spec.txt
+"$ARCHC" eval tiny.arch --task t --subnet "$genes" --state "$STATE" >by_genes.txt 2>&1
+check "and measure the same" cmp -s by_spec.txt by_genes.txt
+find "$STATE" -type f -exec cksum {} + | sort >state_after.txt
+check "eval changes nothing in the state dir" cmp -s state_before.txt state_after.txt
+ckpt=$(find "$STATE" -name checkpoint | head -n 1)
+printf 'X' | dd of="$ckpt" bs=1 seek=100 conv=notrunc 2>/dev/null
+check "a corrupted checkpoint is refused" status 1 "$ARCHC" eval tiny.arch --task t --subnet max --state "$STATE"
+check "with a message naming it" grep -q "$ckpt" err.txt
+echo "1..$n"
