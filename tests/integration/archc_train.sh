@@ -1,0 +1,112 @@
+#!/bin/sh
+# tests/integration/archc_train.sh — `archc train` as a user meets it: a
+# tiny supernet trained for a few hundred steps, its checkpoint in the state
+# dir, the refusal to overwrite it, --resume after kill -9 continuing exactly
+# where the last checkpoint stood (the final results equal an uninterrupted
+# run's), and corrupted or foreign checkpoints refused with a clear message
+# and left as they were.  Prints TAP lines.
+set -u
+ARCHC=${ARCHC:-$ARCHD_BUILDDIR/archc}
+T=$(mktemp -d "${TMPDIR:-/tmp}/archc_train.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+export ARCH_PATH=
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+no() { n=$((n + 1)); echo "not ok $n - $1"; }
+check() { # description, then a command that must succeed
+	d=$1
+	shift
+	if "$@"; then ok "$d"; else no "$d"; fi
+}
+status() { # expected status, command...
+	want=$1
+	shift
+	"$@" >out.txt 2>err.txt
+	[ $? -eq "$want" ]
+}
+# The global step stored in a checkpoint (bytes 64..71, little-endian).
+ckpt_step() { od -An -t u8 -j 64 -N 8 "$1" | tr -d ' '; }
+
+cat >tiny.arch <<'ARCH'
+import "std/datasets.arch";
+dataset tiny from fashion_mnist where label in {0, 1, 7, 8} { train_limit = 2000; holdout = 0; }
+space tiny {
+    input channels = 1;
+    resolution in {12, 16};
+    stem conv(kernel = 3, out = 8, stride = 2, act = relu);
+    stage s1 { depth in 1..2; block = mbconv(kernel in {3, 5}, expand in {2, 3}, out = 12, stride = 2); }
+    head pool, fc(classes);
+}
+task a { data = tiny; space = tiny;
+         train { epochs = 4; batch = 32; sampler = sandwich(3); distill = inplace; calib = 256; } }
+task b { data = tiny; space = tiny;
+         train { epochs = 1; batch = 32; sampler = sandwich(3); distill = inplace; calib = 256; } }
+ARCH
+TRAIN="$ARCHC train tiny.arch --threads 1 --checkpoint-every 5"
+
+# --- usage and input errors --------------------------------------------------
+check "no --task with two tasks exits 1" status 1 $TRAIN --state s0
+check "... and lists the tasks" grep -q "choose one with --task: a, b" err.txt
+check "an unknown task exits 1" status 1 $TRAIN --state s0 --task zz
+check "... and lists the tasks" grep -q "no task 'zz'; its tasks: a, b" err.txt
+check "a bad --subnet exits 1" status 1 $TRAIN --state s0 --task a --subnet r99
+check "... saying why" grep -q "^archc train: --subnet: " err.txt
+check "a bad --threads exits 2" status 2 $TRAIN --state s0 --task a --threads -1
+check "an unknown option exits 2" status 2 $TRAIN --task a --bogus
+
+# --- a full run -----------------------------------------------------------------
+check "training task a exits 0" status 0 $TRAIN --state s1 --task a
+cp out.txt ref.txt
+check "it reports the largest subnet's test accuracy" grep -q "^largest  test accuracy [0-9.]*%" ref.txt
+check "and the smallest's" grep -q "^smallest test accuracy [0-9.]*%" ref.txt
+acc=$(sed -n 's/^largest  test accuracy \([0-9]*\)\..*/\1/p' ref.txt)
+check "the largest is far above chance (25%): ${acc}%" test "${acc:-0}" -ge 60
+check "one plain line per epoch when not a terminal" test "$(grep -c '^full\|^train epoch' err.txt)" -eq 4
+CK=$(ls s1/supernets/*/checkpoint 2>/dev/null)
+check "the checkpoint is in the state dir" test -s "$CK"
+check "again without --resume exits 1" status 1 $TRAIN --state s1 --task a
+check "... saying to pass --resume or remove it" grep -q "pass --resume" err.txt
+check "--resume on a finished run exits 0" status 0 $TRAIN --state s1 --task a --resume
+check "... and reports the same results" cmp -s out.txt ref.txt
+check "--resume with no checkpoint starts fresh" status 0 $TRAIN --state s2 --task b --resume
+check "... and says so" grep -q "starting fresh" err.txt
+
+# --- kill -9 and resume -----------------------------------------------------------
+$TRAIN --state s3 --task a >/dev/null 2>kill.err &
+pid=$!
+i=0
+while [ $i -lt 600 ]; do
+	c=$(ls s3/supernets/*/checkpoint 2>/dev/null)
+	[ -n "$c" ] && [ "$(ckpt_step "$c")" -ge 15 ] && break
+	sleep 0.05
+	i=$((i + 1))
+done
+kill -9 $pid 2>/dev/null
+killed=$?
+wait $pid 2>/dev/null
+check "the run was killed mid-way" test $killed -eq 0
+K=$(ls s3/supernets/*/checkpoint)
+at=$(ckpt_step "$K")
+check "its last checkpoint survives the kill (step $at)" test "${at:-0}" -ge 15
+check "--resume after kill -9 exits 0" status 0 $TRAIN --state s3 --task a --resume
+check "... from the last checkpoint" grep -q "resuming from .*(global step $at)" err.txt
+check "... and ends exactly as the uninterrupted run" cmp -s out.txt ref.txt
+
+# --- refused checkpoints ---------------------------------------------------------------
+cp "$CK" good.ck
+printf 'X' | dd of="$CK" bs=1 seek=5000 conv=notrunc 2>/dev/null
+cp "$CK" bad.ck
+check "a corrupted checkpoint is refused" status 1 $TRAIN --state s1 --task a --resume
+check "... naming the file and the problem" grep -q "$CK: corrupt checkpoint (checksum mismatch)" err.txt
+check "... and left as it was" cmp -s "$CK" bad.ck
+head -c 3000 good.ck >"$CK"
+check "a truncated checkpoint is refused" status 1 $TRAIN --state s1 --task a --resume
+check "... saying it is truncated" grep -q "$CK: truncated checkpoint" err.txt
+B=$(ls s2/supernets/*/checkpoint)
+cp good.ck "$B"
+check "another task's checkpoint is refused" status 1 $TRAIN --state s2 --task b --resume
+check "... as another supernet's" grep -q "checkpoint of another supernet" err.txt
+
+echo "1..$n"
