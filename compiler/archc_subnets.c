@@ -4,6 +4,7 @@
  * space with their exact MACs and parameters.  Needs no trained supernet:
  * costs come from the shapes alone (runtime/subnet.h).
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -23,7 +24,7 @@ static int print_row(const ir_space *s, int nclasses, const char *spec)
 		fprintf(stderr, "archc subnets: %s\n", err);
 		return -1;
 	}
-	static sn_plan plan; /* large; one at a time */
+	sn_plan plan;
 	sn_cost cost;
 	char genes[SN_GENE_STRLEN];
 	sn_plan_build(s, nclasses, &sub, &plan);
@@ -73,7 +74,7 @@ static int archc_subnets_run(int argc, char **argv)
 	}
 	for (int64_t i = 0; i < count; i++) {
 		char spec[48];
-		snprintf(spec, sizeof spec, "random:%lld", (long long)(seed + i));
+		snprintf(spec, sizeof spec, "random:%" PRId64, seed + i);
 		if (print_row(s, nclasses, spec)) {
 			st = ARCHC_EINPUT;
 			goto out;

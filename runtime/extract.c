@@ -339,8 +339,8 @@ typedef struct fwd {
 static void bn_eval(const fwd *f, const float **w, int m, int c, float *y)
 {
 	const float *gamma = *w, *beta = *w + c;
-	memcpy(f->mean, *w + 2 * c, (size_t)c * sizeof(float));
-	memcpy(f->var, *w + 3 * c, (size_t)c * sizeof(float));
+	memcpy(f->mean, *w + 2 * (size_t)c, (size_t)c * sizeof(float));
+	memcpy(f->var, *w + 3 * (size_t)c, (size_t)c * sizeof(float));
 	rt_bn_p p = { .m = m, .c = c, .ldx = c, .eps = BN_EPS, .mode = RT_BN_MODE_EVAL };
 	rt_bn_forward(&p, y, gamma, beta, f->mean, f->var, f->save_mean, f->save_invstd, y);
 	*w += bn_size(c);

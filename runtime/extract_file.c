@@ -17,9 +17,9 @@
 #include "runtime/statedir.h"
 
 #define MAGIC_LEN 8
-#define HEAD_LEN 76     /* up to and including the gene string length */
+#define HEAD_LEN ((size_t)76) /* up to and including the gene string length */
 #define LAYER_WORDS 16
-#define LAYER_LEN (4 * LAYER_WORDS)
+#define LAYER_LEN ((size_t)4 * LAYER_WORDS)
 /* Bounds on what a layer may declare: far above any space sn_space_check
  * accepts, low enough that no size computed from them overflows. */
 #define MAX_DIM 65536
@@ -80,7 +80,7 @@ static double get_f64(const uint8_t *p)
 int rt_model_encode(const rt_model *m, uint8_t **out, size_t *len)
 {
 	size_t glen = strlen(m->genes);
-	size_t n = HEAD_LEN + glen + (size_t)m->nlayers * LAYER_LEN + 8 + 4 * m->nweights + 8;
+	size_t n = HEAD_LEN + glen + (size_t)m->nlayers * LAYER_LEN + 8 + 4 * (size_t)m->nweights + 8;
 	uint8_t *buf = malloc(n);
 	if (!buf)
 		return -1;
@@ -112,7 +112,7 @@ int rt_model_encode(const rt_model *m, uint8_t **out, size_t *len)
 		memcpy(&v, &m->weights[i], sizeof v);
 		p = put_u32(p, v);
 	}
-	p = put_u64(p, XXH3_64bits(buf, (size_t)(p - buf)));
+	put_u64(p, XXH3_64bits(buf, (size_t)(p - buf)));
 	*out = buf;
 	*len = n;
 	return 0;
@@ -222,7 +222,7 @@ rt_model *rt_model_decode(const uint8_t *buf, size_t len, const char *name, char
 	if (len < MAGIC_LEN || memcmp(buf, RT_MODEL_MAGIC, MAGIC_LEN) != 0)
 		return refuse(NULL, err, errlen, name, "not an archd model file (bad magic)");
 	if (len < HEAD_LEN)
-		return refuse(NULL, err, errlen, name, "truncated (%zu bytes, the header needs %d)",
+		return refuse(NULL, err, errlen, name, "truncated (%zu bytes, the header needs %zu)",
 			      len, HEAD_LEN);
 	uint32_t version = get_u32(buf + 8);
 	if (version > RT_MODEL_VERSION)
@@ -233,12 +233,12 @@ rt_model *rt_model_decode(const uint8_t *buf, size_t len, const char *name, char
 		return refuse(NULL, err, errlen, name, "model file version %u is not valid", version);
 	uint32_t head[6];
 	for (int i = 0; i < 6; i++)
-		head[i] = get_u32(buf + 32 + 4 * i);
+		head[i] = get_u32(buf + 32 + 4 * (size_t)i);
 	uint32_t glen = get_u32(buf + 72);
 	if (head[5] < 1 || head[5] > MAX_LAYERS || glen >= RT_MODEL_GENES_MAX)
 		return refuse(NULL, err, errlen, name, "malformed header (%u layers, gene string of %u bytes)",
 			      head[5], glen);
-	size_t at = HEAD_LEN + (size_t)glen + (size_t)head[5] * LAYER_LEN;
+	size_t at = HEAD_LEN + (size_t)glen + head[5] * LAYER_LEN;
 	if (len < at + 8)
 		return refuse(NULL, err, errlen, name, "truncated (%zu bytes, the layer list needs %zu)",
 			      len, at + 8);
@@ -282,12 +282,13 @@ rt_model *rt_model_decode(const uint8_t *buf, size_t len, const char *name, char
 	m->genes[glen] = '\0';
 	if (strlen(m->genes) != glen)
 		return refuse(m, err, errlen, name, "malformed gene string (a NUL byte inside)");
-	int c = m->in_channels, h = m->res, w = m->res;
+	int c = m->in_channels, h = m->res;
+	int w = h;
 	for (int i = 0; i < m->nlayers; i++) {
 		const uint8_t *p = buf + HEAD_LEN + glen + (size_t)i * LAYER_LEN;
 		uint32_t v[LAYER_WORDS];
 		for (int j = 0; j < LAYER_WORDS; j++)
-			v[j] = get_u32(p + 4 * j);
+			v[j] = get_u32(p + 4 * (size_t)j);
 		for (int j = 0; j < LAYER_WORDS; j++)
 			if (v[j] > MAX_DIM)
 				return refuse(m, err, errlen, name, "layer %d: a field above %d", i, MAX_DIM);

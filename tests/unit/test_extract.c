@@ -198,7 +198,7 @@ static void test_round_trip(void **state)
 	/* a loaded model runs like the extracted one */
 	rt_rng rng;
 	rt_rng_seed(&rng, 4);
-	float *x = ug_rand(&rng, 2 * R * R * C, -1, 1), a[2 * NCLS], b[2 * NCLS];
+	float *x = ug_rand(&rng, (size_t)2 * R * R * C, -1, 1), a[2 * NCLS], b[2 * NCLS];
 	float *ws = malloc(rt_model_workspace(m, 2) * sizeof(float));
 	rt_model_forward(m, x, 2, ws, a);
 	rt_model_forward(l, x, 2, ws, b);
@@ -271,17 +271,17 @@ static void test_refusals(void **state)
 	refused(bad, len, "checksum mismatch");
 
 	/* consistent checksums over inconsistent contents */
-	size_t layers = 76 + glen;
+	size_t layers = 76 + glen, lsize = 64;
 	memcpy(bad, buf, len);
-	bad[layers + 64 * 2 + 8] += 1; /* layer 2's cin */
+	bad[layers + lsize * 2 + 8] += 1; /* layer 2's cin */
 	reseal(bad, len);
 	refused(bad, len, "layer 2: takes");
 	memcpy(bad, buf, len);
-	bad[layers + 64 * 1] = 42; /* layer 1's kind */
+	bad[layers + lsize * 1] = 42; /* layer 1's kind */
 	reseal(bad, len);
 	refused(bad, len, "layer 1: unknown kind 42");
 	memcpy(bad, buf, len);
-	bad[layers + 64 * 0 + 24] = 4; /* the stem's kernel */
+	bad[layers + lsize * 0 + 24] = 4; /* the stem's kernel */
 	reseal(bad, len);
 	refused(bad, len, "layer 0: kernel 4");
 	memcpy(bad, buf, len);

@@ -22,8 +22,9 @@ static void *xcalloc(size_t n, size_t size)
 
 static char *xstrdup(const char *s)
 {
-	char *d = xcalloc(strlen(s) + 1, 1);
-	memcpy(d, s, strlen(s));
+	size_t n = strlen(s) + 1;
+	char *d = xcalloc(n, 1);
+	memcpy(d, s, n);
 	return d;
 }
 
