@@ -12,6 +12,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "runtime/evaluate.h"
 #include "runtime/ops.h"
 #include "runtime/optim.h"
 #include "runtime/statedir.h"
@@ -21,7 +22,6 @@
 #define TR_MAX_SAMPLES 64 /* subnets per step: sandwich(n) has n <= 64 */
 /* Stream numbers of the recipe seed. */
 #define TR_STREAM_SAMPLER 1
-#define TR_STREAM_CALIB 2
 
 struct rt_trainer {
 	const ir_module *m;
@@ -60,8 +60,6 @@ struct rt_trainer {
 
 	float *x, *dlogits, *teacher;
 	int *y;
-	float *calib;   /* recalibration sample, ncalib examples */
-	int ncalib;     /* -1 until drawn */
 	float *stats_save;
 };
 
@@ -234,7 +232,6 @@ rt_trainer *rt_train_new(const ir_module *m, int task, const rt_train_opts *o, c
 	t->task = tk;
 	t->r = &tk->recipe;
 	t->space = &m->spaces[tk->space];
-	t->ncalib = -1;
 	t->ckpt_every = o->checkpoint_every > 0 ? o->checkpoint_every : 0;
 	t->eval_each = o->eval_each_epoch;
 	t->cb = o->cb;
@@ -347,41 +344,11 @@ void rt_train_free(rt_trainer *t)
 	free(t->y);
 	free(t->dlogits);
 	free(t->teacher);
-	free(t->calib);
 	free(t->stats_save);
 	free(t);
 }
 
 /* --- evaluation ----------------------------------------------------------------- */
-
-/* Recalibrates the selected subnet's batch norm on the calibration sample. */
-static int recalibrate(rt_trainer *t)
-{
-	const rt_data *d = t->data;
-	if (t->ncalib < 0) {
-		int want = t->r->calib_images;
-		int have = d->part[RT_SPLIT_TRAIN].n;
-		int n = want < have ? want : have;
-		if (n > 0) {
-			t->calib = malloc((size_t)n * d->example_size * sizeof(float));
-			if (!t->calib)
-				return -1;
-			uint64_t seed = t->r->seed ^ (0x9e3779b97f4a7c15ULL * TR_STREAM_CALIB);
-			n = rt_data_sample(d, RT_SPLIT_TRAIN, n, seed, t->calib, NULL);
-		}
-		t->ncalib = n;
-	}
-	if (t->ncalib == 0)
-		return 0;
-	sn_supernet_recal_begin(t->sn);
-	int b = sn_supernet_max_batch(t->sn);
-	for (int i = 0; i < t->ncalib; i += b) {
-		int n = t->ncalib - i < b ? t->ncalib - i : b;
-		sn_supernet_forward(t->sn, t->calib + (size_t)i * d->example_size, n,
-				    RT_BN_MODE_RECAL);
-	}
-	return 0;
-}
 
 /* Whether the stored statistics already belong to sub alone. */
 static int stats_are_own(const rt_trainer *t, const sn_subnet *sub)
@@ -398,40 +365,25 @@ static int stats_are_own(const rt_trainer *t, const sn_subnet *sub)
 int rt_train_eval(rt_trainer *t, const sn_subnet *sub, rt_split split, double *acc,
 		  double *loss)
 {
-	const rt_data *d = t->data;
-	if (d->part[split].n == 0)
-		return -1;
-	rt_batcher b;
-	if (rt_batcher_init(&b, d, split, sn_supernet_max_batch(t->sn), 0) != 0)
-		return -1;
 	size_t ns = sn_supernet_nstats(t->sn);
 	float *st = sn_supernet_stats(t->sn);
-	sn_supernet_set_subnet(t->sn, sub);
 	int recal = !stats_are_own(t, sub);
+	char err[256];
 	if (recal) {
 		memcpy(t->stats_save, st, ns * sizeof(float));
-		if (recalibrate(t) != 0) {
-			rt_batcher_free(&b);
+		if (rt_eval_recalibrate(t->sn, sub, t->data, rt_eval_calib_images(t->r), t->r->seed,
+					err, sizeof err) < 0)
 			return -1;
-		}
 	}
-	double sum = 0;
-	long correct = 0, seen = 0;
-	int n;
-	while ((n = rt_batcher_next(&b, t->x, t->y)) > 0) {
-		const float *logits = sn_supernet_forward(t->sn, t->x, n, RT_BN_MODE_EVAL);
-		int c = 0;
-		sum += n * rt_xent_forward_backward(n, t->nclasses, t->nclasses, logits, t->y,
-						    0.0f, NULL, &c);
-		correct += c;
-		seen += n;
-	}
+	rt_eval_result r;
+	int rc = rt_eval_subnet(t->sn, sub, t->data, split, &r, err, sizeof err);
 	if (recal)
 		memcpy(st, t->stats_save, ns * sizeof(float));
-	rt_batcher_free(&b);
-	*acc = (double)correct / (double)seen;
+	if (rc != 0)
+		return -1;
+	*acc = r.accuracy;
 	if (loss)
-		*loss = sum / (double)seen;
+		*loss = r.loss;
 	return 0;
 }
 

@@ -29,8 +29,8 @@
  * one) on the holdout split, or on test when there is no holdout.  A subnet
  * other than the one a fixed-mode trainer trains, and any subnet of a
  * supernet trained with several, first has its batch-norm statistics
- * recalibrated on recipe.calib_images training images (a fixed, seeded
- * sample), which leaves the stored statistics as they were.
+ * recalibrated as `archc eval` does (evaluate.h: rt_eval_calib_images of
+ * the recipe, its seed); the stored statistics are restored afterwards.
  *
  * Checkpoints (checkpoint.h) hold the weights, momentum, statistics, the
  * position (phase, epoch, next step, global step) and the sampler's rng;
