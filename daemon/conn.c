@@ -42,6 +42,7 @@ typedef struct conn {
 	size_t resp_pos;  /* where the next queued response starts in the output */
 	int resp_track;   /* 0 once the output cannot be followed (no length) */
 	int rewriting;    /* our own edit of the output is in progress */
+	int over_cap;     /* accepted past max_conns: its requests get 503 */
 } conn;
 
 struct dm_conns {
@@ -52,7 +53,8 @@ struct dm_conns {
 	int paused;
 	conn *head;
 	unsigned open;
-	uint64_t accepted, timed_out, error_pages;
+	unsigned nover; /* open connections with over_cap set */
+	uint64_t accepted, timed_out, error_pages, over_cap;
 };
 
 /* The one place a state changes. */
@@ -69,13 +71,13 @@ static void conn_set_state(conn *c, dm_conn_state to)
 
 static void update_pause(dm_conns *cs)
 {
-	int want = cs->open >= cs->max_conns;
+	int want = cs->open >= cs->max_conns + DM_CONNS_OVER_CAP_MARGIN;
 	if (want == cs->paused || cs->pause == NULL)
 		return;
 	cs->paused = want;
 	if (want)
-		dm_log(DM_LOG_WARN, "%u connections open (max_connections): not accepting more for now",
-		       cs->open);
+		dm_log(DM_LOG_WARN, "%u connections open (max_connections %u): not accepting more for now",
+		       cs->open, cs->max_conns);
 	else
 		dm_log(DM_LOG_INFO, "accepting connections again");
 	cs->pause(cs->pause_arg, want);
@@ -283,6 +285,8 @@ static void conn_closed(conn *c)
 	dm_log(DM_LOG_DEBUG, "connection %p: closed", (void *)c);
 	assert(cs->open > 0);
 	cs->open--;
+	if (c->over_cap)
+		cs->nover--;
 	update_pause(cs);
 	event_active(c->release_ev, EV_TIMEOUT, 1);
 }
@@ -343,6 +347,11 @@ struct bufferevent *dm_conns_bevcb(struct event_base *base, void *arg)
 		return NULL;
 	}
 	bufferevent_incref(c->bev);
+	if (cs->open >= cs->max_conns) {
+		c->over_cap = 1;
+		cs->nover++;
+		cs->over_cap++;
+	}
 	c->next = cs->head;
 	if (cs->head)
 		cs->head->prev = c;
@@ -377,6 +386,18 @@ void dm_conns_set_limits(dm_conns *cs, unsigned max_conns, unsigned timeout_s)
 	update_pause(cs);
 }
 
+int dm_conns_over_cap(const dm_conns *cs, struct evhttp_request *req)
+{
+	if (cs->nover == 0)
+		return 0;
+	const struct bufferevent *bev =
+		evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
+	for (const conn *c = cs->head; c != NULL; c = c->next)
+		if (c->bev == bev)
+			return c->over_cap;
+	return 0;
+}
+
 void dm_conns_stats_get(const dm_conns *cs, dm_conns_stats *st)
 {
 	st->open = cs->open;
@@ -387,6 +408,7 @@ void dm_conns_stats_get(const dm_conns *cs, dm_conns_stats *st)
 	st->accepted = cs->accepted;
 	st->timed_out = cs->timed_out;
 	st->error_pages = cs->error_pages;
+	st->over_cap = cs->over_cap;
 }
 
 void dm_conns_free(dm_conns *cs)

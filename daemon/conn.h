@@ -37,6 +37,7 @@
 
 struct event_base;
 struct bufferevent;
+struct evhttp_request;
 
 typedef enum dm_conn_state {
 	DM_CONN_NEW,     /* accepted, nothing read yet */
@@ -50,9 +51,13 @@ extern const char *const dm_conn_state_names[DM_CONN_STATE_COUNT];
 
 typedef struct dm_conns dm_conns;
 
-/* Called when the number of connections reaches the cap (paused = 1) and
- * when it drops below it again (paused = 0): the server stops and restarts
- * accepting, so extra clients wait in the kernel's backlog. */
+/* Past max_conns, a connection is still accepted but its request is
+ * refused (dm_conns_over_cap: the server answers 503 and closes), so a
+ * client learns why.  Past max_conns + DM_CONNS_OVER_CAP_MARGIN the pause
+ * callback is called (paused = 1) and the server stops accepting, so the
+ * extra clients wait in the kernel's backlog and file descriptors stay
+ * bounded; it is called again (paused = 0) when the count drops. */
+#define DM_CONNS_OVER_CAP_MARGIN 64
 typedef void dm_conns_pause_fn(void *arg, int paused);
 
 /*
@@ -69,10 +74,15 @@ void dm_conns_set_limits(dm_conns *c, unsigned max_conns, unsigned timeout_s);
  * out-of-memory (evhttp then makes its own bufferevent, untracked). */
 struct bufferevent *dm_conns_bevcb(struct event_base *base, void *arg);
 
+/* 1 when req arrived on a connection accepted past max_conns: the caller
+ * answers 503 with "Connection: close".  O(1) unless connections are over
+ * the cap. */
+int dm_conns_over_cap(const dm_conns *c, struct evhttp_request *req);
+
 typedef struct dm_conns_stats {
 	unsigned open;      /* connections evhttp holds */
 	unsigned unflushed; /* of which with a reply not yet fully sent */
-	uint64_t accepted, timed_out, error_pages;
+	uint64_t accepted, timed_out, error_pages, over_cap;
 } dm_conns_stats;
 
 /* A snapshot of the counters (unflushed is counted, O(open)). */

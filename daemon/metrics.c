@@ -177,6 +177,8 @@ int dm_metrics_render(const dm_metrics *m, const dm_metrics_gauges *g, struct ev
 		 g->timeouts_total},
 		{"protocol_errors_total", "counter", "Requests refused by the HTTP layer (malformed, too large).",
 		 g->error_pages_total},
+		{"connections_refused_total", "counter", "Connections past max_connections, answered 503.",
+		 g->over_cap_total},
 		{"worker_threads", "gauge", "Worker threads.", g->worker_threads},
 		{"worker_queue", "gauge", "Jobs waiting for a worker thread.", g->worker_queued},
 		{"worker_running", "gauge", "Jobs on a worker thread.", g->worker_running},

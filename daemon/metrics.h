@@ -30,7 +30,7 @@ extern const char *const dm_counter_names[DM_COUNTER_COUNT];
 /* Values sampled when /metrics is asked for. */
 typedef struct dm_metrics_gauges {
 	unsigned connections;     /* open client connections */
-	uint64_t connections_total, timeouts_total, error_pages_total;
+	uint64_t connections_total, timeouts_total, error_pages_total, over_cap_total;
 	unsigned worker_threads, worker_queued, worker_running;
 	uint64_t jobs_submitted, jobs_completed, jobs_rejected;
 	unsigned specs_cached; /* IR modules held in memory */

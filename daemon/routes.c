@@ -46,6 +46,7 @@ void dm_route_metrics(dm_server *srv, dm_call *c)
 		.connections_total = cs.accepted,
 		.timeouts_total = cs.timed_out,
 		.error_pages_total = cs.error_pages,
+		.over_cap_total = cs.over_cap,
 		.worker_threads = ws.threads,
 		.worker_queued = ws.queued,
 		.worker_running = ws.running,

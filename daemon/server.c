@@ -109,6 +109,17 @@ static void on_request(struct evhttp_request *req, void *arg)
 		dm_reply_error_req(req, 503, "out of memory");
 		return;
 	}
+	/* No route serves HEAD, and evhttp replies to one without a
+	 * Content-Length: close, so the client cannot mistake where it ends. */
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+	if (dm_conns_over_cap(srv->conns, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+		dm_reply_error(c, 503, "too_many_connections",
+			       "more than %u connections are open (max_connections)", srv->settings.max_conns);
+		return;
+	}
 	if (srv->draining) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
@@ -225,8 +236,11 @@ dm_server *dm_server_new(struct event_base *base, dm_settings *s, char *err, siz
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	/* Every method evhttp knows but TRACE and CONNECT reaches dispatch, which
+	 * answers 405 with Allow where the path exists. */
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
-						      EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+						      EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+						      EVHTTP_REQ_OPTIONS);
 	evhttp_set_bevcb(srv->http, dm_conns_bevcb, srv->conns);
 	evhttp_set_gencb(srv->http, on_request, srv);
 	apply_limits(srv);

@@ -1,0 +1,185 @@
+#!/bin/sh
+# tests/integration/archd_basic.sh — archd as a client meets it: every
+# route with its status and body, the socket's rules (mode, stale socket,
+# live socket, loopback-only TCP), shared compiles, a restart after kill -9
+# that finds the spec without compiling, SIGHUP and a clean SIGTERM.
+# Prints TAP lines.
+set -u
+B=${ARCHD_BUILDDIR:-.}
+S=${ARCHD_SRCDIR:-.}
+ARCHD="$B/archd"
+ARCHC=${ARCHC:-$B/archc}
+T=$(mktemp -d "${TMPDIR:-/tmp}/archd_basic.XXXXXX")
+PID=
+stop() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
+trap stop EXIT
+trap 'exit 1' INT TERM HUP
+cd "$T" || exit 1
+SOCK="$T/archd.sock"
+STATE="$T/state"
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+no() { n=$((n + 1)); echo "not ok $n - $1"; }
+check() { d=$1; shift; if "$@"; then ok "$d"; else no "$d"; fi; }
+
+start() { # extra flags...
+	"$ARCHD" --socket "$SOCK" --state "$STATE" --config "$T/archd.conf" "$@" 2>>"$T/log" &
+	PID=$!
+	i=0
+	while [ ! -S "$SOCK" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+}
+# req METHOD PATH [curl args...]: body to out.json, status to $code
+req() {
+	m=$1; p=$2; shift 2
+	code=$(curl -s -o out.json -w '%{http_code}' --unix-socket "$SOCK" -X "$m" "$@" "http://archd$p")
+}
+jget() { python3 -c 'import json,sys; v=json.load(open("out.json"))
+for k in sys.argv[1].split("."): v=v[int(k)] if k.isdigit() else v[k]
+print(v)' "$1"; }
+metric() { curl -s --unix-socket "$SOCK" http://archd/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
+
+: >"$T/archd.conf"
+cp "$S/examples/fashion.arch" fashion.arch
+
+# --- command line ------------------------------------------------------------
+check "--help exits 0" sh -c '"$0" --help | grep -q "^usage: archd"' "$ARCHD"
+check "--version exits 0" sh -c '"$0" --version | grep -q "^archd (archd) "' "$ARCHD"
+"$ARCHD" --bogus >/dev/null 2>err.txt
+check "an unknown flag exits 2" test $? -eq 2
+"$ARCHD" --socket "$SOCK" --listen 0.0.0.0:8080 2>err.txt
+check "a non-loopback --listen exits 2" test $? -eq 2
+check "and says it is not loopback" grep -q "not a loopback address" err.txt
+echo hello >"$T/file"
+"$ARCHD" --socket "$T/file" --state "$STATE" 2>err.txt
+check "a regular file at the socket path exits 1" test $? -eq 1
+check "naming the path" grep -q "$T/file: exists and is not a socket" err.txt
+
+# --- start, health, the socket --------------------------------------------------
+start
+check "the socket exists" test -S "$SOCK"
+check "the socket has mode 0660" test "$(stat -c %a "$SOCK")" = 660
+req GET /v1/health
+check "GET /v1/health is 200" test "$code" = 200
+check "health says ok" test "$(jget status)" = ok
+"$ARCHD" --socket "$SOCK" --state "$STATE" 2>err.txt
+check "a second daemon on a live socket exits 1" test $? -eq 1
+check "naming the socket" grep -q "$SOCK: another daemon is serving" err.txt
+req GET /v1/health
+check "the first daemon still serves" test "$code" = 200
+
+# --- specs ----------------------------------------------------------------------------
+req POST /v1/specs --data-binary @fashion.arch
+check "POST /v1/specs with a new source is 201" test "$code" = 201
+ID=$(jget id)
+check "the id is xxh3:32 hex digits" sh -c 'echo "$0" | grep -Eq "^xxh3:[0-9a-f]{32}$"' "$ID"
+check "the task is listed, untrained" test "$(jget tasks.0.name)/$(jget tasks.0.state)" = fashion/untrained
+check "the supernet key is given" sh -c 'echo "$0" | grep -Eq "^xxh3:[0-9a-f]{32}$"' "$(jget tasks.0.supernet)"
+check "targets are listed with constraints" test "$(jget targets.2.name)/$(jget targets.2.constraints.0.metric)" = phone/macs
+check "the IR is stored content-addressed" test -s "$STATE/ir/${ID#xxh3:}.air"
+req POST /v1/specs --data-binary @fashion.arch
+check "the same source again is 200" test "$code" = 200
+check "with the same id" test "$(jget id)" = "$ID"
+req GET "/v1/specs/$ID"
+check "GET /v1/specs/ID is 200" test "$code" = 200
+check "and has the id" test "$(jget id)" = "$ID"
+python3 -c 'import json,sys; print(json.dumps({"source": open("fashion.arch").read(), "name": "f.arch"}))' >up.json
+req POST /v1/specs -H 'Content-Type: application/json' --data-binary @up.json
+check "a JSON upload of the same spec is 200" test "$code/$(jget id)" = "200/$ID"
+"$ARCHC" compile fashion.arch -o fashion.air 2>/dev/null
+req POST /v1/specs -H 'Content-Type: application/octet-stream' --data-binary @fashion.air
+check "its .air uploaded is 200 with the same id" test "$code/$(jget id)" = "200/$ID"
+sed 's/data = fashion_small;/data = fashion_smal;/' fashion.arch >bad.arch
+line=$(grep -n 'data = fashion_smal;' bad.arch | cut -d: -f1)
+col=$(grep 'data = fashion_smal;' bad.arch | awk '{ print index($0, "fashion_smal") }')
+req POST /v1/specs --data-binary @bad.arch
+check "a spec with errors is 422" test "$code" = 422
+check "with error code compile_error" test "$(jget error.code)" = compile_error
+check "diagnostics list line and column" test "$(jget diagnostics.0.line):$(jget diagnostics.0.column)" = "$line:$col"
+check "and the message" sh -c 'grep -q "unknown dataset .fashion_smal." out.json'
+check "diagnostics as text" grep -q "request.arch:$line:$col: error: unknown dataset" out.json
+printf 'ARCHIR\000\001garbage' >bad.air
+req POST /v1/specs --data-binary @bad.air
+if head -c 4 fashion.air | grep -q '^ARCH'; then
+	check "a damaged .air is 400 invalid_air" test "$code/$(jget error.code)" = 400/invalid_air
+fi
+req GET /v1/specs/xxh3:0123456789abcdef0123456789abcdef
+check "an unknown spec is 404 unknown_spec" test "$code/$(jget error.code)" = 404/unknown_spec
+req GET /v1/specs/nonsense
+check "a malformed id is 404" test "$code" = 404
+req GET /v1/nothing
+check "an unknown route is 404" test "$code/$(jget error.code)" = 404/not_found
+req DELETE /v1/specs
+check "a wrong method is 405" test "$code/$(jget error.code)" = 405/method_not_allowed
+check "HEAD is 405" test "$(curl -s -o /dev/null -w '%{http_code}' -I --unix-socket "$SOCK" http://archd/v1/health)" = 405
+req POST /v1/specs
+check "an empty body is 400" test "$code/$(jget error.code)" = 400/empty_body
+
+# --- concurrent identical uploads share one compile ---------------------------------------
+sed 's/^task fashion/# another copy\ntask fashion/' fashion.arch >copy.arch
+before=$(metric archd_compiles_total)
+pids=
+for i in 1 2 3 4 5 6; do
+	curl -s -o "c$i.json" -w '%{http_code}\n' --unix-socket "$SOCK" --data-binary @copy.arch http://archd/v1/specs >"c$i.code" &
+	pids="$pids $!"
+done
+wait $pids
+after=$(metric archd_compiles_total)
+check "6 identical concurrent uploads compile once" test $((after - before)) -eq 1
+check "all 6 get the spec" test "$(cat c*.code | sort | uniq -c | awk '{s += $1} END {print s}')" = 6
+check "all 6 get the same id" test "$(cat c*.json | python3 -c 'import json,sys; print(len({json.loads(l)["id"] for l in sys.stdin}))')" = 1
+
+# --- metrics ---------------------------------------------------------------------------------
+curl -s --unix-socket "$SOCK" http://archd/metrics >metrics.txt
+check "metrics count requests by route and status" grep -q '^archd_requests_total{route="/v1/specs",status="201"} 1$' metrics.txt
+check "metrics have a latency histogram" grep -q '^archd_request_duration_seconds_bucket{route="/v1/health",le="+Inf"} ' metrics.txt
+check "metrics count cache hits" test "$(awk '$1 == "archd_spec_cache_hits_total" {print $2}' metrics.txt)" -ge 3
+check "metrics show the worker queue" grep -q '^archd_worker_queue 0$' metrics.txt
+
+# --- kill -9, restart: found without compiling -----------------------------------------------------
+kill -9 "$PID"
+wait "$PID" 2>/dev/null
+PID=
+check "kill -9 leaves the socket behind" test -S "$SOCK"
+start
+req GET /v1/health
+check "a restart replaces the stale socket" test "$code" = 200
+req POST /v1/specs --data-binary @fashion.arch
+check "after kill -9 the same source is 200" test "$code/$(jget id)" = "200/$ID"
+check "without compiling" test "$(metric archd_compiles_total)" = 0
+check "read back from the state dir" test "$(metric archd_spec_loads_total)" = 1
+req GET "/v1/specs/$ID"
+check "GET /v1/specs/ID still 200" test "$code" = 200
+check "no temporary files are left in the state dir" test -z "$(find "$STATE" -name '*.tmp*')"
+
+# --- SIGHUP reloads the config ---------------------------------------------------------------------
+head -c 3000 /dev/zero | tr '\0' '#' >big.arch
+req POST /v1/specs --data-binary @big.arch
+check "a 3 KB body is taken before the reload" test "$code" != 413
+echo "max_body_size = 2K" >"$T/archd.conf"
+kill -HUP "$PID"
+sleep 0.3
+req POST /v1/specs --data-binary @big.arch
+check "after SIGHUP the new max_body_size holds (413)" test "$code/$(jget error.code)" = 413/payload_too_large
+echo "max_body_size = 2Q" >"$T/archd.conf"
+kill -HUP "$PID"
+sleep 0.3
+check "a bad config on SIGHUP is logged, quoting the line" grep -q "archd.conf:1: bad value '2Q'" "$T/log"
+req GET /v1/health
+check "and the daemon keeps running" test "$code" = 200
+
+# --- loopback TCP ------------------------------------------------------------------------------------
+kill -TERM "$PID"
+wait "$PID"
+check "SIGTERM exits 0" test $? -eq 0
+PID=
+check "and removes the socket" test ! -e "$SOCK"
+: >"$T/archd.conf"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start --listen "127.0.0.1:$PORT"
+check "--listen 127.0.0.1:PORT serves TCP" test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/health")" = 200
+kill -INT "$PID"
+wait "$PID"
+check "SIGINT exits 0" test $? -eq 0
+PID=
+echo "1..$n"
