@@ -25,7 +25,8 @@
  *       the space's largest side (a smaller subnet resolution resizes them
  *       as training does) and random labels over 10 classes.
  *
- * SUBNET is max, min, random:SEED or a gene string (subnet.h).
+ * SUBNET is max, min, mid (the middle value of every gene, the upper one
+ * of an even count), random:SEED or a gene string (subnet.h).
  * Exit status 0, or 1 with a message on stderr.
  */
 #include <stdio.h>
@@ -203,8 +204,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sn_subnet sub;
-	if (sn_space_check(s, NCLASSES, err, sizeof err) != 0 ||
-	    sn_subnet_parse_spec(s, argv[4], &sub, err, sizeof err) != 0) {
+	if (sn_space_check(s, NCLASSES, err, sizeof err) != 0) {
+		fprintf(stderr, "snbench: %s\n", err);
+		return 1;
+	}
+	if (strcmp(argv[4], "mid") == 0) {
+		sn_subnet_max(s, &sub);
+		for (int i = 0; i < s->ngenes; i++)
+			sub.g[i] = (uint8_t)(s->genes[i].nvalues / 2);
+	} else if (sn_subnet_parse_spec(s, argv[4], &sub, err, sizeof err) != 0) {
 		fprintf(stderr, "snbench: %s\n", err);
 		return 1;
 	}
