@@ -1,0 +1,102 @@
+/*
+ * latency.h — a latency lookup table of this host: the runtime's own kernels
+ * timed layer by layer at the shapes a space can produce, at batch 1, so a
+ * subnet's latency is predicted as the sum over its layers without running
+ * it (OFA's LUT, measured where archd serves).  Prefix: lat_.
+ *
+ * An entry is one layer kind at one active shape (sn_layer_plan: input side,
+ * channels, kernel, stride, SE width, shortcut, activation) timed as the
+ * supernet's EVAL forward runs it: the same ops in the same order (see
+ * runtime/supernet_pass.c), on buffers of that shape, weights already cut
+ * to the active kernel.  A bilinear input resize, when the subnet's
+ * resolution differs from the input's, is an entry too.  Each entry is the
+ * median of `reps` timed runs after two warm-up runs, on the thread pool as
+ * configured (threads.h) when it was measured.
+ *
+ * A table names the CPU model (lat_cpu_model) and runtime version it was
+ * measured with; the state dir keeps one per pair (rt_state_lut_path).
+ * Text form, one entry a line, closed by its checksum:
+ *
+ *   archd-lut 1
+ *   cpu Intel_R_Xeon_R_CPU_...
+ *   version 0.1.0
+ *   mbconv relu h=14 cin=24 mid=72 cout=24 k=5 s=1 se=0 sc=1 ex=1 us=41.250
+ *   ...
+ *   xxh3 0123456789abcdef
+ *
+ * A table is used by one thread at a time while it is built; once built,
+ * lookups (lat_predict) only read it.
+ */
+#ifndef ARCHD_RUNTIME_LATENCY_H
+#define ARCHD_RUNTIME_LATENCY_H
+
+#include <stddef.h>
+
+#include "compiler/ir.h"
+#include "runtime/subnet.h"
+
+/* Bump when the text form or what an entry times changes. */
+#define LAT_FILE_VERSION 1
+
+typedef struct lat_table lat_table;
+
+/*
+ * The CPU model of this host ("model name" of /proc/cpuinfo, else the
+ * machine name from uname) made into a file name: characters outside
+ * [A-Za-z0-9._+-] become '_', runs of them one '_', at most buflen - 1
+ * bytes.  Never fails: "unknown" when nothing can be read.
+ */
+void lat_cpu_model(char *buf, size_t buflen);
+
+/* An empty table for (cpu, version), copied; NULL on out-of-memory. */
+lat_table *lat_table_new(const char *cpu, const char *version);
+void lat_table_free(lat_table *t);
+
+const char *lat_table_cpu(const lat_table *t);
+const char *lat_table_version(const lat_table *t);
+/* Number of entries. */
+int lat_table_size(const lat_table *t);
+
+/* Called after each entry a build measures: done of total. */
+typedef void (*lat_progress_fn)(void *ctx, int done, int total);
+
+/*
+ * Measures every layer shape subnets of the checked space `s` (head of
+ * nclasses, input images of side in_res) can produce and the table lacks:
+ * the sets of input sides and channels reaching each layer are propagated
+ * through the stages (any depth, any width), and each layer is timed at
+ * every combination with its own kernel, expansion and width choices.
+ * reps >= 1.  Returns the number of entries added, or -1 with a message in
+ * err (out of memory).
+ */
+int lat_table_build(lat_table *t, const ir_space *s, int nclasses, int in_res, int reps,
+		    lat_progress_fn progress, void *ctx, char *err, size_t errlen);
+
+/*
+ * Measures the entries one subnet's plan needs that the table lacks (a
+ * space too large to enumerate can be filled this way, subnet by subnet).
+ * Returns the number added or -1 with a message in err.
+ */
+int lat_table_measure_plan(lat_table *t, const ir_space *s, const sn_plan *plan, int in_res,
+			   int reps, char *err, size_t errlen);
+
+/*
+ * The predicted latency in seconds of the subnet whose plan (over space s)
+ * is given, fed images of side in_res: the sum of its entries.  Returns 0,
+ * or the number of layers without an entry (then *seconds sums only those
+ * found).
+ */
+int lat_predict(const lat_table *t, const ir_space *s, const sn_plan *plan, int in_res,
+		double *seconds);
+
+/* Writes the text form atomically; 0, or -1 with "PATH: reason" in err. */
+int lat_table_save(const lat_table *t, const char *path, char *err, size_t errlen);
+
+/*
+ * Reads a table written by lat_table_save.  Returns it, or NULL with a
+ * message naming the path and line in err (unreadable, a bad header, a
+ * newer version, a malformed entry, a checksum mismatch).
+ */
+lat_table *lat_table_load(const char *path, char *err, size_t errlen);
+
+#endif

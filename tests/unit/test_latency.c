@@ -1,0 +1,245 @@
+/*
+ * test_latency.c — the latency lookup table (runtime/latency.h): a table
+ * built for a space covers every layer of every subnet of it (so the shape
+ * enumeration agrees with sn_plan_build), per-plan filling, the text form's
+ * round trip and its refusals, and the CPU model as a file name.  Timings
+ * use one repetition: these tests check coverage, not speed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/latency.h"
+#include "runtime/latency_priv.h"
+#include "runtime/statedir.h"
+#include "tests/unit/util_arch.h"
+
+/* The stdlib's three spaces, kept in the module by tasks over them. */
+static const char *const src =
+	"import \"std/spaces.arch\";\n"
+	"import \"std/datasets.arch\";\n"
+	"task a { data = fashion_mnist; space = mbnet; }\n"
+	"task b { data = fashion_mnist; space = resnet; }\n"
+	"task c { data = digits; space = mlp; }\n";
+
+static int setup(void **state)
+{
+	ir_module *m = ua_compile(src);
+	if (!m)
+		return -1;
+	*state = m;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	ir_module_free(*state);
+	return 0;
+}
+
+static const ir_space *space(void **state, const char *name)
+{
+	ir_module *m = *state;
+	for (int i = 0; i < m->nspaces; i++)
+		if (strcmp(m->spaces[i].name, name) == 0)
+			return &m->spaces[i];
+	fail_msg("no space %s", name);
+	return NULL;
+}
+
+/* Builds the table of a space and checks that 300 random subnets (and the
+ * extremes) find an entry for every layer. */
+static void covers(const ir_space *s, int nclasses)
+{
+	char err[256];
+	assert_int_equal(sn_space_check(s, nclasses, err, sizeof(err)), 0);
+	lat_table *t = lat_table_new("test-cpu", "0");
+	int added = lat_table_build(t, s, nclasses, s->resolution, 1, NULL, NULL, err, sizeof(err));
+	if (added < 0)
+		fail_msg("%s", err);
+	printf("# %s: %d layer shapes\n", s->name, added);
+	assert_int_equal(added, lat_table_size(t));
+	/* Building again measures nothing new. */
+	assert_int_equal(lat_table_build(t, s, nclasses, s->resolution, 1, NULL, NULL, err,
+					 sizeof(err)),
+			 0);
+	sn_plan *plan = malloc(sizeof(*plan));
+	rt_rng r;
+	rt_rng_seed(&r, 77);
+	for (int i = 0; i < 302; i++) {
+		sn_subnet sub;
+		if (i == 0)
+			sn_subnet_min(s, &sub);
+		else if (i == 1)
+			sn_subnet_max(s, &sub);
+		else
+			sn_subnet_random(s, &r, &sub);
+		sn_plan_build(s, nclasses, &sub, plan);
+		double sec;
+		assert_int_equal(lat_predict(t, s, plan, s->resolution, &sec), 0);
+		assert_true(sec > 0 && sec < 1);
+	}
+	free(plan);
+	lat_table_free(t);
+}
+
+static void test_covers_mbnet(void **state)
+{
+	covers(space(state, "mbnet"), 10);
+}
+
+static void test_covers_resnet(void **state)
+{
+	covers(space(state, "resnet"), 10);
+}
+
+static void test_covers_mlp(void **state)
+{
+	covers(space(state, "mlp"), 10);
+}
+
+static void test_measure_plan(void **state)
+{
+	const ir_space *s = space(state, "mbnet");
+	char err[256];
+	lat_table *t = lat_table_new("test-cpu", "0");
+	sn_plan *plan = malloc(sizeof(*plan));
+	sn_subnet sub;
+	sn_subnet_min(s, &sub);
+	sn_plan_build(s, 10, &sub, plan);
+	double sec;
+	/* Every active layer and the resize to 20 are missing. */
+	int active = 0;
+	for (int i = 0; i < plan->nlayers; i++)
+		active += plan->layer[i].active;
+	assert_int_equal(lat_predict(t, s, plan, 28, &sec), active + 1);
+	int added = lat_table_measure_plan(t, s, plan, 28, 1, err, sizeof(err));
+	/* s1..s4's repeated blocks share shapes: fewer entries than layers. */
+	assert_true(added > 0 && added <= active + 1);
+	assert_int_equal(lat_predict(t, s, plan, 28, &sec), 0);
+	assert_int_equal(lat_table_measure_plan(t, s, plan, 28, 1, err, sizeof(err)), 0);
+	/* Fed 20x20 images directly, no resize entry is needed. */
+	assert_int_equal(lat_predict(t, s, plan, 20, &sec), 0);
+	free(plan);
+	lat_table_free(t);
+}
+
+/* A 64->64 3x3 conv on 28x28 does 50,000 times the work of a 4->4 one on
+ * 4x4: however loaded the machine, it is not faster. */
+static void test_timing_orders(void **state)
+{
+	(void)state;
+	lat_key big = {.kind = IR_BLOCK_CONV, .act = IR_ACT_RELU, .h = 28, .ho = 28, .cin = 64,
+		       .cout = 64, .k = 3, .stride = 1};
+	lat_key small = big;
+	small.h = small.ho = 4;
+	small.cin = small.cout = 4;
+	double tb, ts;
+	assert_int_equal(lat_time_key(&big, 5, &tb), 0);
+	assert_int_equal(lat_time_key(&small, 5, &ts), 0);
+	printf("# conv 28x28x64->64: %.1f us, 4x4x4->4: %.1f us\n", tb, ts);
+	assert_true(tb > ts && ts > 0);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char *b = calloc(1, 1 << 20);
+	size_t n = fread(b, 1, (1 << 20) - 1, f);
+	b[n] = '\0';
+	fclose(f);
+	return b;
+}
+
+static void test_file(void **state)
+{
+	const ir_space *s = space(state, "mlp");
+	char dir[] = "/tmp/test_latency.XXXXXX", path[128], err[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/lut", dir);
+	lat_table *t = lat_table_new("Some_CPU_2.0GHz", "0.1.0");
+	assert_true(lat_table_build(t, s, 10, 1, 1, NULL, NULL, err, sizeof(err)) > 0);
+	assert_int_equal(lat_table_save(t, path, err, sizeof(err)), 0);
+	lat_table *l = lat_table_load(path, err, sizeof(err));
+	if (!l)
+		fail_msg("%s", err);
+	assert_string_equal(lat_table_cpu(l), "Some_CPU_2.0GHz");
+	assert_string_equal(lat_table_version(l), "0.1.0");
+	assert_int_equal(lat_table_size(l), lat_table_size(t));
+	sn_plan *plan = malloc(sizeof(*plan));
+	sn_subnet sub;
+	sn_subnet_max(s, &sub);
+	sn_plan_build(s, 10, &sub, plan);
+	double a, b;
+	assert_int_equal(lat_predict(t, s, plan, 1, &a), 0);
+	assert_int_equal(lat_predict(l, s, plan, 1, &b), 0);
+	/* The text keeps microseconds to 3 decimals. */
+	assert_float_equal(a, b, 1e-9 * plan->nlayers);
+	lat_table_free(l);
+
+	char *text = read_text(path);
+	assert_non_null(strstr(text, "archd-lut 1\ncpu Some_CPU_2.0GHz\nversion 0.1.0\ndense relu h=1"));
+	/* One changed digit: the checksum refuses it. */
+	char *digit = strstr(text, "us=") + 3;
+	*digit = *digit == '9' ? '8' : '9';
+	write_text(path, text);
+	assert_null(lat_table_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "checksum mismatch"));
+	/* Cut short: no checksum line. */
+	*strstr(text, "\nxxh3") = '\0';
+	write_text(path, text);
+	assert_null(lat_table_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, path));
+	free(text);
+	write_text(path, "archd-lut 99\ncpu x\nversion y\nxxh3 0000000000000000\n");
+	assert_null(lat_table_load(path, err, sizeof(err)));
+	unlink(path);
+	assert_null(lat_table_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, path));
+	assert_int_equal(rmdir(dir), 0);
+	free(plan);
+	lat_table_free(t);
+}
+
+static void test_cpu_model(void **state)
+{
+	(void)state;
+	char cpu[64];
+	lat_cpu_model(cpu, sizeof(cpu));
+	printf("# cpu: %s\n", cpu);
+	assert_true(rt_state_name_ok(cpu));
+	char tiny[8];
+	lat_cpu_model(tiny, sizeof(tiny));
+	assert_true(strlen(tiny) < 8 && rt_state_name_ok(tiny));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cpu_model),
+		cmocka_unit_test(test_timing_orders),
+		cmocka_unit_test(test_covers_mlp),
+		cmocka_unit_test(test_covers_resnet),
+		cmocka_unit_test(test_covers_mbnet),
+		cmocka_unit_test(test_measure_plan),
+		cmocka_unit_test(test_file),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
