@@ -29,8 +29,12 @@ check() { d=$1; shift; if "$@"; then ok "$d"; else no "$d"; fi; }
 start() { # extra flags...
 	"$ARCHD" --socket "$SOCK" --state "$STATE" --config "$T/archd.conf" "$@" 2>>"$T/log" &
 	PID=$!
+	# Wait for this daemon's answer: a stale socket file may be there first.
 	i=0
-	while [ ! -S "$SOCK" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	while ! curl -s -o /dev/null --unix-socket "$SOCK" http://archd/v1/health && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
 }
 # req METHOD PATH [curl args...]: body to out.json, status to $code
 req() {
