@@ -97,3 +97,49 @@ int rt_eval_subnet(sn_supernet *sn, const sn_subnet *sub, const rt_data *data,
 	out->loss = loss / part->n;
 	return 0;
 }
+
+int rt_eval_model(const rt_model *m, const rt_data *data, rt_split split, int batch,
+		  rt_eval_result *out, char *err, size_t errlen)
+{
+	assert(split >= 0 && split < RT_SPLIT_COUNT && batch >= 1);
+	const rt_data_part *part = &data->part[split];
+	if (data->height != m->in_h || data->width != m->in_w ||
+	    data->channels != m->in_channels || data->nclasses > m->nclasses) {
+		seterr(err, errlen,
+		       "%s: examples of %dx%dx%d in %d classes do not fit a model of %dx%dx%d inputs and %d outputs",
+		       data->name, data->height, data->width, data->channels, data->nclasses, m->in_h,
+		       m->in_w, m->in_channels, m->nclasses);
+		return -1;
+	}
+	if (part->n < 1) {
+		seterr(err, errlen, "%s: the %s split is empty", data->name, rt_split_names[split]);
+		return -1;
+	}
+	if (batch > part->n)
+		batch = part->n;
+	float *ws = malloc(rt_model_workspace(m, batch) * sizeof(float));
+	float *logits = malloc((size_t)batch * m->nclasses * sizeof(float));
+	if (!ws || !logits) {
+		free(ws);
+		free(logits);
+		seterr(err, errlen, "%s: out of memory evaluating a model at batch %d", data->name,
+		       batch);
+		return -1;
+	}
+	double loss = 0;
+	int correct = 0;
+	for (int i = 0; i < part->n; i += batch) {
+		int size = part->n - i < batch ? part->n - i : batch, c = 0;
+		rt_model_forward(m, part->x + (size_t)i * data->example_size, size, ws, logits);
+		loss += size * rt_xent_forward_backward(size, m->nclasses, m->nclasses, logits,
+							 part->y + i, 0.0f, NULL, &c);
+		correct += c;
+	}
+	free(ws);
+	free(logits);
+	out->n = part->n;
+	out->correct = correct;
+	out->accuracy = (double)correct / part->n;
+	out->loss = loss / part->n;
+	return 0;
+}

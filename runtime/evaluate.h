@@ -15,7 +15,9 @@
  * split, in order, in batches of the supernet's max batch; it leaves
  * weights and statistics untouched.  Both functions select the subnet in
  * the supernet (sn_supernet_set_subnet) and use it from the calling thread
- * only, like any supernet call.
+ * only, like any supernet call.  rt_eval_model measures an extracted model
+ * (extract.h) the same way, so a model file can be checked against the
+ * subnet it was cut from.
  */
 #ifndef ARCHD_RUNTIME_EVALUATE_H
 #define ARCHD_RUNTIME_EVALUATE_H
@@ -25,6 +27,7 @@
 
 #include "compiler/ir.h"
 #include "runtime/data.h"
+#include "runtime/extract.h"
 #include "runtime/subnet.h"
 #include "runtime/supernet.h"
 
@@ -64,5 +67,14 @@ int rt_eval_recalibrate(sn_supernet *sn, const sn_subnet *sub,
 int rt_eval_subnet(sn_supernet *sn, const sn_subnet *sub, const rt_data *data,
 		   rt_split split, rt_eval_result *out, char *err,
 		   size_t errlen);
+
+/*
+ * Evaluates a standalone model on `split` of `data`, in order, in batches
+ * of up to `batch` examples (>= 1).  Returns 0 with *out filled, or -1 with
+ * a message in err: the split is empty, the data's example shape or class
+ * count is not the model's input or output, out of memory.
+ */
+int rt_eval_model(const rt_model *m, const rt_data *data, rt_split split,
+		  int batch, rt_eval_result *out, char *err, size_t errlen);
 
 #endif

@@ -3,7 +3,8 @@
  * small synthetic data set: recalibration writes only the subnet's
  * statistics, is reproducible for a seed, weighs every image alike whatever
  * the batching; evaluation matches a per-example computation and changes
- * nothing; misuse is refused with messages.
+ * nothing; a model extracted after recalibration measures the same as the
+ * subnet; misuse is refused with messages.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -182,6 +183,41 @@ static void test_eval_matches_per_example(void **state)
 	sn_supernet_free(sn);
 }
 
+static void test_extracted_model_measures_alike(void **state)
+{
+	fixture *f = *state;
+	sn_supernet *sn = supernet(f, 4);
+	char err[256];
+	rt_rng rng;
+	rt_rng_seed(&rng, 8);
+	sn_subnet sub;
+	sn_subnet_random(f->space, &rng, &sub);
+	assert_int_equal(rt_eval_recalibrate(sn, &sub, &f->data, 12, 1, err, sizeof err), 12);
+	rt_eval_result want, got;
+	assert_int_equal(rt_eval_subnet(sn, &sub, &f->data, RT_SPLIT_TEST, &want, err, sizeof err), 0);
+	static const uint8_t key[16] = { 0 };
+	rt_model *m = rt_model_extract(sn, &sub, key, err, sizeof err);
+	assert_non_null(m);
+	for (int batch = 1; batch <= 16; batch += 5) {
+		assert_int_equal(rt_eval_model(m, &f->data, RT_SPLIT_TEST, batch, &got, err, sizeof err), 0);
+		assert_int_equal(got.n, want.n);
+		assert_int_equal(got.correct, want.correct);
+		assert_true(fabs(got.loss - want.loss) < 1e-6);
+	}
+	/* data of another shape or with more classes is refused */
+	rt_data other = f->data;
+	other.height = R + 1;
+	assert_int_equal(rt_eval_model(m, &other, RT_SPLIT_TEST, 4, &got, err, sizeof err), -1);
+	assert_non_null(strstr(err, "synthetic: examples of 7x6x2 in 3 classes do not fit a model of 6x6x2 inputs and 3 outputs"));
+	other = f->data;
+	other.nclasses = NCLS + 1;
+	assert_int_equal(rt_eval_model(m, &other, RT_SPLIT_TEST, 4, &got, err, sizeof err), -1);
+	assert_int_equal(rt_eval_model(m, &f->data, RT_SPLIT_HOLDOUT, 4, &got, err, sizeof err), -1);
+	assert_string_equal(err, "synthetic: the holdout split is empty");
+	rt_model_free(m);
+	sn_supernet_free(sn);
+}
+
 static void test_refusals(void **state)
 {
 	fixture *f = *state;
@@ -211,6 +247,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recal_writes_only_the_subnets_statistics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recal_weighs_images_alike, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_matches_per_example, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extracted_model_measures_alike, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
