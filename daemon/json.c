@@ -50,7 +50,7 @@ static int type_ok(const json_t *v, json_type want)
 json_t *dm_json_parse_object(const char *buf, size_t len, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (v == NULL) {
 		snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", je.line, je.column,
 			 je.text);
