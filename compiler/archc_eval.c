@@ -2,7 +2,8 @@
  * archc_eval.c — `archc eval FILE.arch [--task T] --subnet SPEC [--state DIR]
  * [--split holdout|test] [--recal N] [-o OUT.model]`: one subnet of a
  * trained supernet, measured without retraining, and optionally cut out as
- * a standalone model file.
+ * a standalone model file; and `archc eval FILE.arch [--task T] --model
+ * IN.model [--split ...]`: such a file measured on the task's data.
  *
  * The supernet is the one `archc train` left in the state dir under the
  * task's supernet key (statedir.h, checkpoint.h); its batch-norm
@@ -31,7 +32,7 @@
 /* The command line, parsed and checked. */
 typedef struct eval_args {
 	archc_task_args a;
-	const char *subnet, *state, *split_s, *recal_s, *output;
+	const char *subnet, *state, *split_s, *recal_s, *output, *model;
 	rt_split split;
 	int recal; /* -1: the recipe's */
 } eval_args;
@@ -41,14 +42,18 @@ static int parse(int argc, char **argv, eval_args *e)
 	memset(e, 0, sizeof *e);
 	const archc_task_opt opts[] = { { "subnet", &e->subnet }, { "state", &e->state },
 					{ "split", &e->split_s }, { "recal", &e->recal_s },
-					{ "o", &e->output } };
+					{ "o", &e->output }, { "model", &e->model } };
 	int st = archc_task_parse(&archc_cmd_eval, argc, argv, opts,
 				  (int)(sizeof opts / sizeof opts[0]), &e->a);
 	if (st)
 		return st;
-	if (!e->subnet)
+	if (!e->subnet == !e->model)
 		return archc_usage_error(&archc_cmd_eval,
-					 "--subnet SPEC is required (max, min, random:SEED or a gene string)");
+					 "give one of --subnet SPEC (max, min, random:SEED or a gene string) "
+					 "and --model FILE");
+	if (e->model && (e->output || e->recal_s || e->state))
+		return archc_usage_error(&archc_cmd_eval,
+					 "--model measures a model file as it is: no -o, --recal or --state");
 	e->split = RT_SPLIT_TEST;
 	if (e->split_s) {
 		if (!strcmp(e->split_s, "holdout"))
@@ -171,6 +176,39 @@ static int measure(const eval_args *e, sn_supernet *sn, const rt_data *data,
 	return fflush(stdout) == 0 ? ARCHC_OK : ARCHC_EINPUT;
 }
 
+/* Prints what measure() prints, for a model file. */
+static int measure_model(const eval_args *e, const ir_module *m, const ir_task *task)
+{
+	char err[1024];
+	rt_model *model = rt_model_load(e->model, err, sizeof err);
+	if (!model) {
+		fprintf(stderr, "archc eval: %s\n", err);
+		return ARCHC_EINPUT;
+	}
+	if (memcmp(model->supernet_key, task->supernet_key, sizeof task->supernet_key) != 0)
+		fprintf(stderr, "archc eval: note: %s was not cut from task %s's supernet\n", e->model,
+			task->name);
+	int st = ARCHC_EINPUT;
+	rt_eval_result r;
+	rt_data *data = rt_data_load(&m->datasets[task->dataset], err, sizeof err);
+	if (!data || rt_eval_model(model, data, e->split, DEFAULT_BATCH, &r, err, sizeof err) != 0) {
+		fprintf(stderr, "archc eval: %s\n", err);
+		goto out;
+	}
+	printf("task      %s\n", task->name);
+	printf("subnet    %s\n", model->genes);
+	printf("macs      %.0f\n", model->macs);
+	printf("params    %.0f\n", model->params);
+	printf("split     %s (%d images)\n", rt_split_names[e->split], r.n);
+	printf("accuracy  %.4f\n", r.accuracy);
+	printf("loss      %.4f\n", r.loss);
+	st = fflush(stdout) == 0 ? ARCHC_OK : ARCHC_EINPUT;
+out:
+	rt_data_free(data);
+	rt_model_free(model);
+	return st;
+}
+
 static int archc_eval_run(int argc, char **argv)
 {
 	eval_args e;
@@ -192,16 +230,20 @@ static int archc_eval_run(int argc, char **argv)
 	rt_data *data = NULL;
 	sn_supernet *sn = NULL;
 	st = ARCHC_EINPUT;
+	if (rt_threads_init(0, err, (int)sizeof err) < 0) {
+		fprintf(stderr, "archc eval: %s\n", err);
+		goto out;
+	}
+	if (e.model) {
+		st = measure_model(&e, m, task);
+		goto out;
+	}
 	if (sn_subnet_parse_spec(s, e.subnet, &sub, err, sizeof err) != 0) {
 		st = archc_usage_error(&archc_cmd_eval, "%s", err);
 		goto out;
 	}
 	if (checkpoint_path(&e, task, path, sizeof path) != 0)
 		goto out;
-	if (rt_threads_init(0, err, (int)sizeof err) < 0) {
-		fprintf(stderr, "archc eval: %s\n", err);
-		goto out;
-	}
 	sn = load_supernet(&e, m, task, path, &data);
 	if (sn)
 		st = measure(&e, sn, data, task, &sub);
@@ -218,6 +260,8 @@ const archc_cmd archc_cmd_eval = {
 	"measure one subnet of a trained supernet, or cut it out as a model",
 	"usage: archc eval [-I DIR]... FILE.arch [--task T] --subnet SPEC [--state DIR]\n"
 	"                  [--split holdout|test] [--recal N] [-o OUT.model]\n"
+	"       archc eval [-I DIR]... FILE.arch [--task T] --model IN.model\n"
+	"                  [--split holdout|test]\n"
 	"\n"
 	"Loads the supernet `archc train` left for task T in the state dir (--state,\n"
 	"else $XDG_STATE_HOME/archd or ~/.local/state/archd), recalibrates the\n"
@@ -227,6 +271,9 @@ const archc_cmd archc_cmd_eval = {
 	"the holdout split.  SPEC is max, min, random:SEED or a gene string as\n"
 	"`archc subnets` prints them.  -o writes the subnet as a standalone model\n"
 	"file (see runtime/extract.h).  Nothing in the state dir is changed.\n"
+	"\n"
+	"With --model, measures a model file written by -o (or served by archd) on\n"
+	"task T's data as it is, with no supernet and no recalibration.\n"
 	"--task may be left out when the file declares one task.\n",
 	archc_eval_run,
 };

@@ -4,8 +4,9 @@
 # `archc train` when no supernet exists, usage errors, then (when this build
 # has `archc train`) a tiny supernet trained for four epochs on 1,000
 # Fashion-MNIST images: eval of max, min and a listed random subnet, a
-# written model file, the state dir left untouched, and a corrupted
-# checkpoint refused.  Prints TAP lines.
+# written model file measuring exactly as its subnet, the state dir left
+# untouched, and a corrupted checkpoint and model file refused.  Prints TAP
+# lines.
 set -u
 ARCHC=${ARCHC:-$ARCHD_BUILDDIR/archc}
 T=$(mktemp -d "${TMPDIR:-/tmp}/archc_eval.XXXXXX")
@@ -73,7 +74,9 @@ check "eval without a supernet fails with status 1" status 1 "$ARCHC" eval tiny.
 check "the error names the archc train command" grep -q "train it first: archc train tiny.arch --task t --state $STATE" err.txt
 check "and the checkpoint looked for" grep -q "no $STATE/supernets/[0-9a-f]*/checkpoint" err.txt
 check "nothing is created in the state dir" test ! -e "$STATE"
-check "--subnet is required" status 2 "$ARCHC" eval tiny.arch --task t
+check "--subnet or --model is required" status 2 "$ARCHC" eval tiny.arch --task t
+check "a missing model file is an input error" status 1 "$ARCHC" eval tiny.arch --task t --model none.model
+check "it is named" grep -q "none.model: No such file or directory" err.txt
 check "a gene outside its domain is a usage error" status 2 "$ARCHC" eval tiny.arch --task t --subnet r14:d2:k5,5:e3,3
 check "it quotes the gene" grep -q "resolution = 14 is not one of {12, 16}" err.txt
 check "a bad --split is a usage error" status 2 "$ARCHC" eval tiny.arch --task t --subnet max --split train
@@ -96,6 +99,14 @@ check "it recalibrates on the 1000 training images there are" grep -q "^recal   
 check "it evaluates the whole test split" grep -q "^split     test (10000 images)$" out.txt
 check "the largest subnet is well above chance (10%)" awk '/^accuracy/ { exit !($2 > 0.3) }' out.txt
 check "-o writes a model file" sh -c 'head -c 8 max.model | grep -q ARCHDMDL'
+grep -E '^(subnet|macs|params|split|accuracy) ' out.txt >by_supernet.txt
+check "the model file measures alone" status 0 "$ARCHC" eval tiny.arch --task t --model max.model
+grep -E '^(subnet|macs|params|split|accuracy) ' out.txt >by_model.txt
+check "exactly as the subnet it was cut from" cmp -s by_supernet.txt by_model.txt
+cp max.model bad.model
+printf 'X' | dd of=bad.model bs=1 seek=200 conv=notrunc 2>/dev/null
+check "a corrupted model file is refused" status 1 "$ARCHC" eval tiny.arch --task t --model bad.model
+check "with a message naming it" grep -q "bad.model: checksum mismatch" err.txt
 check "eval min on the holdout split" status 0 "$ARCHC" eval tiny.arch --task t --subnet min --state "$STATE" --split holdout --recal 100
 check "it evaluates the 200 holdout images" grep -q "^split     holdout (200 images)$" out.txt
 check "the smallest subnet is well above chance" awk '/^accuracy/ { exit !($2 > 0.3) }' out.txt
