@@ -23,7 +23,8 @@
 #define RT_ARENA_ALIGN 64
 
 typedef struct rt_arena {
-	unsigned char *base; /* NULL for a measuring arena */
+	unsigned char *base; /* NULL for a measuring arena; RT_ARENA_ALIGN-aligned */
+	void *block;         /* the allocation base points into (what is freed) */
 	size_t size;         /* capacity in bytes (0 when measuring) */
 	size_t used;         /* bytes handed out, including alignment */
 	size_t peak;         /* largest `used` ever seen */
