@@ -32,9 +32,11 @@
 /* The command line, parsed and checked. */
 typedef struct eval_args {
 	archc_task_args a;
-	const char *subnet, *state, *split_s, *recal_s, *output, *model;
+	const char *subnet, *state, *split_s, *recal_s, *output, *model, *epochs_s, *seed_s;
 	rt_split split;
-	int recal; /* -1: the recipe's */
+	int recal;      /* -1: the recipe's */
+	int64_t epochs; /* recipe overrides as `archc train` takes them, -1: none */
+	int64_t seed;
 } eval_args;
 
 static int parse(int argc, char **argv, eval_args *e)
@@ -42,7 +44,8 @@ static int parse(int argc, char **argv, eval_args *e)
 	memset(e, 0, sizeof *e);
 	const archc_task_opt opts[] = { { "subnet", &e->subnet }, { "state", &e->state },
 					{ "split", &e->split_s }, { "recal", &e->recal_s },
-					{ "o", &e->output }, { "model", &e->model } };
+					{ "o", &e->output }, { "model", &e->model },
+					{ "epochs", &e->epochs_s }, { "seed", &e->seed_s } };
 	int st = archc_task_parse(&archc_cmd_eval, argc, argv, opts,
 				  (int)(sizeof opts / sizeof opts[0]), &e->a);
 	if (st)
@@ -70,7 +73,25 @@ static int parse(int argc, char **argv, eval_args *e)
 			return st;
 		e->recal = (int)v;
 	}
-	return 0;
+	e->epochs = e->seed = -1;
+	if (e->epochs_s)
+		st = archc_task_number(&archc_cmd_eval, "epochs", e->epochs_s, 1, 100000, &e->epochs);
+	if (!st && e->seed_s)
+		st = archc_task_number(&archc_cmd_eval, "seed", e->seed_s, 0, INT64_MAX, &e->seed);
+	return st;
+}
+
+/* Applies --epochs and --seed the way `archc train` does: another recipe,
+ * so another supernet key. */
+static void apply_overrides(const eval_args *e, ir_module *m, int t)
+{
+	ir_task *task = &m->tasks[t];
+	if (e->epochs > 0)
+		task->recipe.epochs = (int)e->epochs;
+	if (e->seed >= 0)
+		task->recipe.seed = (uint64_t)e->seed;
+	if (e->epochs > 0 || e->seed >= 0)
+		ir_task_supernet_key(m, t, task->supernet_key);
 }
 
 /* The checkpoint path of the task's supernet in the state dir; prints why
@@ -88,9 +109,14 @@ static int checkpoint_path(const eval_args *e, const ir_task *task, char *path, 
 		return 0;
 	fprintf(stderr,
 		"archc eval: task %s has no trained supernet in %s (no %s)\n"
-		"  train it first: archc train %s --task %s%s%s\n",
-		task->name, root, path, e->a.input, task->name, e->state ? " --state " : "",
-		e->state ? e->state : "");
+		"  train it first: archc train %s --task %s", task->name, root, path, e->a.input,
+		task->name);
+	const char *const opt[] = { "--state", "--epochs", "--seed" };
+	const char *const val[] = { e->state, e->epochs_s, e->seed_s };
+	for (int i = 0; i < 3; i++)
+		if (val[i])
+			fprintf(stderr, " %s %s", opt[i], val[i]);
+	fputc('\n', stderr);
 	return -1;
 }
 
@@ -223,6 +249,7 @@ static int archc_eval_run(int argc, char **argv)
 		archc_task_args_free(&e.a);
 		return st;
 	}
+	apply_overrides(&e, m, t);
 	const ir_task *task = &m->tasks[t];
 	const ir_space *s = &m->spaces[task->space];
 	sn_subnet sub;
@@ -260,6 +287,7 @@ const archc_cmd archc_cmd_eval = {
 	"measure one subnet of a trained supernet, or cut it out as a model",
 	"usage: archc eval [-I DIR]... FILE.arch [--task T] --subnet SPEC [--state DIR]\n"
 	"                  [--split holdout|test] [--recal N] [-o OUT.model]\n"
+	"                  [--epochs N] [--seed N]\n"
 	"       archc eval [-I DIR]... FILE.arch [--task T] --model IN.model\n"
 	"                  [--split holdout|test]\n"
 	"\n"
@@ -271,6 +299,8 @@ const archc_cmd archc_cmd_eval = {
 	"the holdout split.  SPEC is max, min, random:SEED or a gene string as\n"
 	"`archc subnets` prints them.  -o writes the subnet as a standalone model\n"
 	"file (see runtime/extract.h).  Nothing in the state dir is changed.\n"
+	"--epochs and --seed name a supernet trained with the same overrides of\n"
+	"`archc train` (each pair of values is another supernet).\n"
 	"\n"
 	"With --model, measures a model file written by -o (or served by archd) on\n"
 	"task T's data as it is, with no supernet and no recalibration.\n"

@@ -92,6 +92,7 @@ fi
 check "a tiny supernet trains" status 0 "$ARCHC" train tiny.arch --task t --state "$STATE" --threads 1
 find "$STATE" -type f -exec cksum {} + | sort >state_before.txt
 check "eval max succeeds" status 0 "$ARCHC" eval tiny.arch --task t --subnet max --state "$STATE" -o max.model
+check "a finished supernet gives no note" test ! -s err.txt
 check "it prints the gene string" grep -q "^subnet    r16:d2:k5,5:e3,3$" out.txt
 check "it prints the MACs" grep -q "^macs      76576$" out.txt
 check "it prints the params" grep -q "^params    4522$" out.txt
@@ -116,6 +117,10 @@ check "the spec and the gene string are the same subnet" grep -q "^subnet    $ge
 cp out.txt by_spec.txt
 "$ARCHC" eval tiny.arch --task t --subnet "$genes" --state "$STATE" >by_genes.txt 2>&1
 check "and measure the same" cmp -s by_spec.txt by_genes.txt
+"$ARCHC" eval tiny.arch --task t --subnet "$genes" --state "$STATE" --epochs 4 >same_epochs.txt 2>&1
+check "--epochs equal to the recipe's names the same supernet" cmp -s by_spec.txt same_epochs.txt
+check "other --epochs and --seed name another supernet" status 1 "$ARCHC" eval tiny.arch --task t --subnet max --state "$STATE" --epochs 2 --seed 9
+check "whose train command carries them" grep -q "archc train tiny.arch --task t --state $STATE --epochs 2 --seed 9$" err.txt
 find "$STATE" -type f -exec cksum {} + | sort >state_after.txt
 check "eval changes nothing in the state dir" cmp -s state_before.txt state_after.txt
 ckpt=$(find "$STATE" -name checkpoint | head -n 1)
