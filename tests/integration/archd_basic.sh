@@ -175,6 +175,16 @@ check "a bad config on SIGHUP is logged, quoting the line" grep -q "archd.conf:1
 req GET /v1/health
 check "and the daemon keeps running" test "$code" = 200
 
+# --- the example config: every key it documents is accepted ------------------------------
+kill -TERM "$PID"
+wait "$PID"
+PID=
+sed -n 's/^#\([a-z_]* = \)/\1/p' "$S/examples/archd.conf" | grep -Ev '^(socket|state_dir|listen|log_file) ' >"$T/archd.conf"
+check "the example config lists the keys" test "$(wc -l <"$T/archd.conf")" -ge 10
+start
+req GET /v1/health
+check "archd runs with every example setting" test "$code" = 200
+
 # --- loopback TCP ------------------------------------------------------------------------------------
 kill -TERM "$PID"
 wait "$PID"
