@@ -94,6 +94,20 @@ static void apply_overrides(const eval_args *e, ir_module *m, int t)
 		ir_task_supernet_key(m, t, task->supernet_key);
 }
 
+/* Prints "  WHY: archc train FILE --task T [--state ...] [--epochs ...]
+ * [--seed ...]EXTRA", the command that makes the supernet eval looks for. */
+static void print_train_command(const eval_args *e, const ir_task *task, const char *why,
+				const char *extra)
+{
+	fprintf(stderr, "  %s: archc train %s --task %s", why, e->a.input, task->name);
+	const char *const opt[] = { "--state", "--epochs", "--seed" };
+	const char *const val[] = { e->state, e->epochs_s, e->seed_s };
+	for (int i = 0; i < 3; i++)
+		if (val[i])
+			fprintf(stderr, " %s %s", opt[i], val[i]);
+	fprintf(stderr, "%s\n", extra);
+}
+
 /* The checkpoint path of the task's supernet in the state dir; prints why
  * not and returns -1 when there is none to use. */
 static int checkpoint_path(const eval_args *e, const ir_task *task, char *path, size_t len)
@@ -107,16 +121,9 @@ static int checkpoint_path(const eval_args *e, const ir_task *task, char *path, 
 	struct stat st;
 	if (stat(path, &st) == 0)
 		return 0;
-	fprintf(stderr,
-		"archc eval: task %s has no trained supernet in %s (no %s)\n"
-		"  train it first: archc train %s --task %s", task->name, root, path, e->a.input,
-		task->name);
-	const char *const opt[] = { "--state", "--epochs", "--seed" };
-	const char *const val[] = { e->state, e->epochs_s, e->seed_s };
-	for (int i = 0; i < 3; i++)
-		if (val[i])
-			fprintf(stderr, " %s %s", opt[i], val[i]);
-	fputc('\n', stderr);
+	fprintf(stderr, "archc eval: task %s has no trained supernet in %s (no %s)\n",
+		task->name, root, path);
+	print_train_command(e, task, "train it first", "");
 	return -1;
 }
 
@@ -149,11 +156,11 @@ static sn_supernet *load_supernet(const eval_args *e, const ir_module *m, const 
 		sn_supernet_free(sn);
 		return NULL;
 	}
-	if (pos.epoch < task->recipe.epochs)
-		fprintf(stderr,
-			"archc eval: note: the supernet's training stopped at epoch %d of %d; "
-			"`archc train %s --task %s --resume` finishes it\n",
-			pos.epoch, task->recipe.epochs, e->a.input, task->name);
+	if (pos.epoch < task->recipe.epochs) {
+		fprintf(stderr, "archc eval: note: the supernet's training stopped at epoch %d of %d\n",
+			pos.epoch, task->recipe.epochs);
+		print_train_command(e, task, "to finish it", " --resume");
+	}
 	return sn;
 }
 
