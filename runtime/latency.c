@@ -58,9 +58,10 @@ static void sanitize(const char *src, char *buf, size_t buflen)
 void lat_cpu_model(char *buf, size_t buflen)
 {
 	assert(buflen >= 8);
-	char line[512], model[512] = "";
+	char model[512] = "";
 	FILE *f = fopen("/proc/cpuinfo", "r");
 	if (f) {
+		char line[512];
 		while (fgets(line, sizeof(line), f))
 			if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
 				snprintf(model, sizeof(model), "%s", strchr(line, ':') + 1);

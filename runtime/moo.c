@@ -212,6 +212,18 @@ static int evaluate(run *R, int i)
 	double cv = 0;
 	if (R->p->evaluate(R->p->ctx, R->x + (size_t)i * R->nv, f, &cv, R->err, R->errlen) != 0)
 		return -1;
+	/* A NaN has no place in any order the search relies on. */
+	for (int j = 0; j < R->m; j++)
+		if (isnan(f[j])) {
+			seterr(R->err, R->errlen, "evaluation %ld: objective %d is not a number",
+			       R->evals, j);
+			return -1;
+		}
+	if (isnan(cv)) {
+		seterr(R->err, R->errlen, "evaluation %ld: the constraint violation is not a number",
+		       R->evals);
+		return -1;
+	}
 	R->cv[i] = cv > 0 ? cv : 0;
 	R->evals++;
 	return 0;

@@ -115,7 +115,8 @@ extern const char *const moo_algo_names[MOO_ALGO_COUNT];
 
 /*
  * Fills f[0..nobj) (minimised) and *cv (total violation, >= 0) for x.
- * Returns 0, or -1 to stop the search (a message goes into err).
+ * Returns 0, or -1 to stop the search (a message goes into err).  A NaN
+ * objective or violation stops it too (moo_run names the evaluation).
  */
 typedef int (*moo_eval_fn)(void *ctx, const double *x, double *f, double *cv,
 			   char *err, size_t errlen);

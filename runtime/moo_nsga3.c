@@ -113,8 +113,10 @@ static void nadir_point(moo_nsga3 *st, const double *f, const int *rank, const i
 {
 	int m = st->m;
 	for (int j = 0; j < m; j++) {
-		const double *best = st->have_extreme ? st->extreme + j * m : NULL;
-		double best_v = best ? asf(best, st->ideal, m, j) : INFINITY;
+		/* ns >= 1, and objectives are finite (moo_run checks), so a
+		 * best point exists; s[0] stands in for none being below. */
+		const double *best = st->have_extreme ? st->extreme + j * m : f + (size_t)s[0] * m;
+		double best_v = asf(best, st->ideal, m, j);
 		for (int a = 0; a < ns; a++) {
 			const double *p = f + (size_t)s[a] * m;
 			double v = asf(p, st->ideal, m, j);

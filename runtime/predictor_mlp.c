@@ -28,6 +28,8 @@ static void sparse_free(sparse *sp)
 	free(sp->start);
 	free(sp->col);
 	free(sp->val);
+	sp->start = sp->col = NULL;
+	sp->val = NULL;
 }
 
 static int sparse_build(sparse *sp, int n, int d, const double *x)

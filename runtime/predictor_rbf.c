@@ -127,7 +127,7 @@ int pred_rbf_fit(pred_model *m, const pred_settings *s, int n, const double *x, 
 	m->rbf = calloc((size_t)s->rbf_models, sizeof(pred_rbf));
 	char *picked = malloc((size_t)n);
 	double *K = malloc((size_t)n * n * sizeof(double));
-	double median;
+	double median = 1;
 	int rc = -1;
 	if (!m->centres || !m->rbf || !picked || !K || median_distance(n, d, x, &median) != 0)
 		goto out;

@@ -525,6 +525,17 @@ static int failing_eval(void *ctx, const double *x, double *f, double *cv, char 
 	return 0;
 }
 
+static int nan_eval(void *ctx, const double *x, double *f, double *cv, char *err, size_t errlen)
+{
+	(void)ctx;
+	(void)err;
+	(void)errlen;
+	f[0] = x[0];
+	f[1] = x[0] > 0.5 ? NAN : 1 - x[0];
+	*cv = 0;
+	return 0;
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -545,6 +556,11 @@ static void test_errors(void **state)
 	p.seed_x = seed_bad;
 	assert_null(moo_run(&p, &s, err, sizeof(err)));
 	assert_non_null(strstr(err, "starting solution 0"));
+	/* A NaN objective stops the search rather than corrupting its order. */
+	p.nseed = 0;
+	p.evaluate = nan_eval;
+	assert_null(moo_run(&p, &s, err, sizeof(err)));
+	assert_non_null(strstr(err, "objective 1 is not a number"));
 }
 
 int main(void)
