@@ -164,9 +164,22 @@ static sn_supernet *load_supernet(const eval_args *e, const ir_module *m, const 
 	return sn;
 }
 
+/* Records in the model how raw values of the data set's file become its
+ * inputs: IDX bytes are scaled to [0, 1] before the data set's
+ * normalisation (data.h), so the raw mean and deviation are 255 times
+ * larger. */
+static void set_input_norm(rt_model *model, const rt_data *data, ir_format format)
+{
+	float scale = format == IR_FORMAT_IDX ? 255.0f : 1.0f;
+	for (int c = 0; c < model->in_channels; c++) {
+		model->in_mean[c] = data->mean[c] * scale;
+		model->in_std[c] = data->std[c] * scale;
+	}
+}
+
 /* Recalibrates, evaluates, prints, and writes the model when asked. */
 static int measure(const eval_args *e, sn_supernet *sn, const rt_data *data,
-		   const ir_task *task, const sn_subnet *sub)
+		   ir_format format, const ir_task *task, const sn_subnet *sub)
 {
 	char err[1024];
 	const ir_space *s = sn_supernet_space(sn);
@@ -198,6 +211,8 @@ static int measure(const eval_args *e, sn_supernet *sn, const rt_data *data,
 	printf("loss      %.4f\n", r.loss);
 	if (e->output) {
 		rt_model *model = rt_model_extract(sn, sub, task->supernet_key, err, sizeof err);
+		if (model)
+			set_input_norm(model, data, format);
 		if (!model || rt_model_save(model, e->output, err, sizeof err) != 0) {
 			fprintf(stderr, "archc eval: %s\n", err);
 			rt_model_free(model);
@@ -280,7 +295,7 @@ static int archc_eval_run(int argc, char **argv)
 		goto out;
 	sn = load_supernet(&e, m, task, path, &data);
 	if (sn)
-		st = measure(&e, sn, data, task, &sub);
+		st = measure(&e, sn, data, m->datasets[task->dataset].format, task, &sub);
 out:
 	sn_supernet_free(sn);
 	rt_data_free(data);

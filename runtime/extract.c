@@ -226,6 +226,12 @@ rt_model *rt_model_extract(sn_supernet *sn, const sn_subnet *sub, const uint8_t 
 	if (!m->genes)
 		goto oom;
 	genes = NULL;
+	m->in_mean = calloc((size_t)m->in_channels, sizeof(float));
+	m->in_std = malloc((size_t)m->in_channels * sizeof(float));
+	if (!m->in_mean || !m->in_std)
+		goto oom;
+	for (int c = 0; c < m->in_channels; c++)
+		m->in_std[c] = 1.0f;
 	for (int i = 0; i < s->nlayers; i++)
 		m->nlayers += plan->layer[i].active != 0;
 	m->layers = calloc((size_t)m->nlayers, sizeof(*m->layers));
@@ -256,6 +262,8 @@ void rt_model_free(rt_model *m)
 	if (!m)
 		return;
 	free(m->genes);
+	free(m->in_mean);
+	free(m->in_std);
 	free(m->layers);
 	free(m->weights);
 	free(m);

@@ -14,9 +14,13 @@
  * what the ONNX and C exporters read.
  *
  * The network.  The input is [n, in_h, in_w, in_channels] floats (NHWC),
- * normalised like the dataset; when res differs from in_h or in_w it is
- * first resized bilinearly to res x res (ops.h, rt_resize_forward).  Then
- * the layers run in order, each taking the previous one's output:
+ * normalised as in training: x = (raw - in_mean[c]) / in_std[c] per
+ * channel, raw being the value as the data set's file holds it (an IDX
+ * byte 0..255, a CSV number); rt_model_forward takes x, already
+ * normalised, and exporters may fold the normalisation into the first
+ * layer.  When res differs from in_h or in_w, x is first resized
+ * bilinearly to res x res (ops.h, rt_resize_forward).  Then the layers
+ * run in order, each taking the previous one's output:
  *
  *   CONV      y = act(BN(conv k x k, stride, pad k/2 (x, W)))
  *   MBCONV    e = has_expand ? act(BN1(x W1)) : x        (1x1, cin -> mid)
@@ -65,9 +69,11 @@
  *   16      16            supernet key of the task it was cut from
  *   32      4 x 6         in_channels, in_h, in_w, res, nclasses, nlayers
  *   56      8 x 2         MACs and parameters at batch 1 (sn_plan_cost)
- *   72      4             gene string length g (<= RT_MODEL_GENES_MAX)
+ *   72      4             gene string length g (< RT_MODEL_GENES_MAX)
  *   76      g             the gene string (subnet.h), no NUL
- *   76+g    64 x nlayers  layers: 16 u32 each, in this order: kind
+ *   76+g    4 x C x 2     input normalisation: in_mean[C], in_std[C]
+ *                         (C = in_channels; every std positive, all finite)
+ *   ...     64 x nlayers  layers: 16 u32 each, in this order: kind
  *                         (ir_block), act (ir_act), cin, cout, mid, se_r,
  *                         k, stride, h, w, ho, wo, has_expand, shortcut,
  *                         reserved 0, reserved 0
@@ -76,8 +82,8 @@
  *   end-8   8             XXH3-64 of every byte before it
  *
  * The loader checks, in order: the magic, the version (a newer one is
- * refused), the length against the counts declared, the checksum, then
- * every layer (kinds and activations known, sizes positive and bounded,
+ * refused), the length against the counts declared, the checksum, the
+ * normalisation, then every layer (kinds and activations known, sizes positive and bounded,
  * shapes chaining from the input to nclasses, spatial sizes those of the
  * stride, nweights the sum the layers need); any failure refuses the file
  * with a message naming it.  Files are written atomically (statedir.h).
@@ -121,6 +127,9 @@ typedef struct rt_model_layer {
 typedef struct rt_model {
 	uint8_t supernet_key[16];
 	int in_channels, in_h, in_w; /* the input the model takes */
+	/* [in_channels] each: the input normalisation (see above); extraction
+	 * sets 0 and 1, a caller that knows the data set sets its own. */
+	float *in_mean, *in_std;
 	int res;                     /* the side it resizes the input to */
 	int nclasses;
 	double macs, params;         /* at batch 1 */

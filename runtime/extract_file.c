@@ -6,6 +6,7 @@
 #include "runtime/extract.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,13 @@ static uint8_t *put_f64(uint8_t *p, double d)
 	return put_u64(p, v);
 }
 
+static uint8_t *put_f32(uint8_t *p, float f)
+{
+	uint32_t v;
+	memcpy(&v, &f, sizeof v);
+	return put_u32(p, v);
+}
+
 static uint32_t get_u32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -67,6 +75,14 @@ static uint32_t get_u32(const uint8_t *p)
 static uint64_t get_u64(const uint8_t *p)
 {
 	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+static float get_f32(const uint8_t *p)
+{
+	uint32_t v = get_u32(p);
+	float f;
+	memcpy(&f, &v, sizeof f);
+	return f;
 }
 
 static double get_f64(const uint8_t *p)
@@ -80,7 +96,8 @@ static double get_f64(const uint8_t *p)
 int rt_model_encode(const rt_model *m, uint8_t **out, size_t *len)
 {
 	size_t glen = strlen(m->genes);
-	size_t n = HEAD_LEN + glen + (size_t)m->nlayers * LAYER_LEN + 8 + 4 * (size_t)m->nweights + 8;
+	size_t n = HEAD_LEN + glen + 8 * (size_t)m->in_channels + (size_t)m->nlayers * LAYER_LEN + 8 +
+		   4 * (size_t)m->nweights + 8;
 	uint8_t *buf = malloc(n);
 	if (!buf)
 		return -1;
@@ -98,6 +115,10 @@ int rt_model_encode(const rt_model *m, uint8_t **out, size_t *len)
 	p = put_u32(p, (uint32_t)glen);
 	memcpy(p, m->genes, glen);
 	p += glen;
+	for (int c = 0; c < m->in_channels; c++)
+		p = put_f32(p, m->in_mean[c]);
+	for (int c = 0; c < m->in_channels; c++)
+		p = put_f32(p, m->in_std[c]);
 	for (int i = 0; i < m->nlayers; i++) {
 		const rt_model_layer *l = &m->layers[i];
 		const int v[LAYER_WORDS] = { (int)l->kind, (int)l->act, l->cin, l->cout, l->mid,
@@ -107,11 +128,8 @@ int rt_model_encode(const rt_model *m, uint8_t **out, size_t *len)
 			p = put_u32(p, (uint32_t)v[j]);
 	}
 	p = put_u64(p, m->nweights);
-	for (size_t i = 0; i < m->nweights; i++) {
-		uint32_t v;
-		memcpy(&v, &m->weights[i], sizeof v);
-		p = put_u32(p, v);
-	}
+	for (size_t i = 0; i < m->nweights; i++)
+		p = put_f32(p, m->weights[i]);
 	put_u64(p, XXH3_64bits(buf, (size_t)(p - buf)));
 	*out = buf;
 	*len = n;
@@ -235,10 +253,12 @@ rt_model *rt_model_decode(const uint8_t *buf, size_t len, const char *name, char
 	for (int i = 0; i < 6; i++)
 		head[i] = get_u32(buf + 32 + 4 * (size_t)i);
 	uint32_t glen = get_u32(buf + 72);
-	if (head[5] < 1 || head[5] > MAX_LAYERS || glen >= RT_MODEL_GENES_MAX)
-		return refuse(NULL, err, errlen, name, "malformed header (%u layers, gene string of %u bytes)",
-			      head[5], glen);
-	size_t at = HEAD_LEN + (size_t)glen + head[5] * LAYER_LEN;
+	if (head[5] < 1 || head[5] > MAX_LAYERS || glen >= RT_MODEL_GENES_MAX || head[0] > MAX_DIM)
+		return refuse(NULL, err, errlen, name,
+			      "malformed header (%u layers, gene string of %u bytes, %u channels)",
+			      head[5], glen, head[0]);
+	size_t norm_at = HEAD_LEN + (size_t)glen, layers_at = norm_at + 8 * (size_t)head[0];
+	size_t at = layers_at + head[5] * LAYER_LEN;
 	if (len < at + 8)
 		return refuse(NULL, err, errlen, name, "truncated (%zu bytes, the layer list needs %zu)",
 			      len, at + 8);
@@ -274,18 +294,28 @@ rt_model *rt_model_decode(const uint8_t *buf, size_t len, const char *name, char
 	m->macs = get_f64(buf + 56);
 	m->params = get_f64(buf + 64);
 	m->genes = malloc((size_t)glen + 1);
+	m->in_mean = malloc((size_t)m->in_channels * sizeof(float));
+	m->in_std = malloc((size_t)m->in_channels * sizeof(float));
 	m->layers = calloc((size_t)m->nlayers, sizeof(*m->layers));
 	m->weights = malloc(nweights ? 4 * (size_t)nweights : 1);
-	if (!m->genes || !m->layers || !m->weights)
+	if (!m->genes || !m->in_mean || !m->in_std || !m->layers || !m->weights)
 		return refuse(m, err, errlen, name, "out of memory");
 	memcpy(m->genes, buf + HEAD_LEN, glen);
 	m->genes[glen] = '\0';
 	if (strlen(m->genes) != glen)
 		return refuse(m, err, errlen, name, "malformed gene string (a NUL byte inside)");
+	for (int c = 0; c < m->in_channels; c++) {
+		m->in_mean[c] = get_f32(buf + norm_at + 4 * (size_t)c);
+		m->in_std[c] = get_f32(buf + norm_at + 4 * ((size_t)m->in_channels + c));
+		if (!isfinite(m->in_mean[c]) || !isfinite(m->in_std[c]) || !(m->in_std[c] > 0))
+			return refuse(m, err, errlen, name,
+				      "input normalisation of channel %d: mean %g, std %g (finite, std > 0)",
+				      c, (double)m->in_mean[c], (double)m->in_std[c]);
+	}
 	int c = m->in_channels, h = m->res;
 	int w = h;
 	for (int i = 0; i < m->nlayers; i++) {
-		const uint8_t *p = buf + HEAD_LEN + glen + (size_t)i * LAYER_LEN;
+		const uint8_t *p = buf + layers_at + (size_t)i * LAYER_LEN;
 		uint32_t v[LAYER_WORDS];
 		for (int j = 0; j < LAYER_WORDS; j++)
 			v[j] = get_u32(p + 4 * (size_t)j);
@@ -321,10 +351,8 @@ rt_model *rt_model_decode(const uint8_t *buf, size_t len, const char *name, char
 		return refuse(m, err, errlen, name, "%llu weights stored, the layers need %zu",
 			      (unsigned long long)nweights, m->nweights);
 	const uint8_t *p = buf + at + 8;
-	for (size_t i = 0; i < m->nweights; i++) {
-		uint32_t v = get_u32(p + 4 * i);
-		memcpy(&m->weights[i], &v, sizeof v);
-	}
+	for (size_t i = 0; i < m->nweights; i++)
+		m->weights[i] = get_f32(p + 4 * i);
 	return m;
 }
 

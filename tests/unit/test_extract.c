@@ -1,7 +1,8 @@
 /*
  * test_extract.c — subnets cut out as standalone models: their logits equal
  * the supernet's for the largest, the smallest and random subnets of both
- * tiny spaces at several batch sizes; the file round trip is exact; and
+ * tiny spaces at several batch sizes; the file round trip is exact
+ * (weights, layers, input normalisation); and
  * every damaged file (bad magic, newer version, each truncation, trailing
  * bytes, every flipped byte, an inconsistent layer list with a valid
  * checksum, a missing file) is refused with a message naming it.
@@ -156,6 +157,11 @@ static rt_model *sample_model(uint8_t **buf, size_t *len)
 	assert_int_equal(sn_subnet_parse(s, "r5:d2,2:k3,5,5,3:e2,3,3,2:w4", &sub, err, sizeof err), 0);
 	rt_model *m = rt_model_extract(sn, &sub, KEY, err, sizeof err);
 	assert_non_null(m);
+	for (int c = 0; c < C; c++) {
+		assert_true(m->in_mean[c] == 0.0f && m->in_std[c] == 1.0f);
+		m->in_mean[c] = 72.9f + (float)c;
+		m->in_std[c] = 90.0f - (float)c;
+	}
 	assert_int_equal(rt_model_encode(m, buf, len), 0);
 	sn_supernet_free(sn);
 	tiny_space_free(s);
@@ -168,6 +174,8 @@ static void assert_same_model(const rt_model *a, const rt_model *b)
 	assert_int_equal(a->in_channels, b->in_channels);
 	assert_int_equal(a->in_h, b->in_h);
 	assert_int_equal(a->in_w, b->in_w);
+	assert_memory_equal(a->in_mean, b->in_mean, (size_t)a->in_channels * sizeof(float));
+	assert_memory_equal(a->in_std, b->in_std, (size_t)a->in_channels * sizeof(float));
 	assert_int_equal(a->res, b->res);
 	assert_int_equal(a->nclasses, b->nclasses);
 	assert_true(a->macs == b->macs && a->params == b->params);
@@ -271,7 +279,7 @@ static void test_refusals(void **state)
 	refused(bad, len, "checksum mismatch");
 
 	/* consistent checksums over inconsistent contents */
-	size_t layers = 76 + glen, lsize = 64;
+	size_t norm = 76 + glen, layers = norm + 8 * C, lsize = 64;
 	memcpy(bad, buf, len);
 	bad[layers + lsize * 2 + 8] += 1; /* layer 2's cin */
 	reseal(bad, len);
@@ -284,6 +292,10 @@ static void test_refusals(void **state)
 	bad[layers + lsize * 0 + 24] = 4; /* the stem's kernel */
 	reseal(bad, len);
 	refused(bad, len, "layer 0: kernel 4");
+	memcpy(bad, buf, len);
+	memset(bad + norm + 4 * C + 4, 0, 4); /* std of channel 1 */
+	reseal(bad, len);
+	refused(bad, len, "input normalisation of channel 1: mean 73.9, std 0");
 	memcpy(bad, buf, len);
 	bad[32 + 16] = NCLS + 1; /* nclasses */
 	reseal(bad, len);
