@@ -75,6 +75,10 @@ int dm_json_check(const json_t *obj, const dm_json_field *fields, size_t n, char
 		size_t i;
 		for (i = 0; i < n && strcmp(key, fields[i].name) != 0; i++)
 			;
+		if (i == n && n == 0) {
+			snprintf(err, errlen, "unknown field '%s' (this request takes no fields)", key);
+			return -1;
+		}
 		if (i == n) {
 			int k = snprintf(err, errlen, "unknown field '%s' (expected:", key);
 			for (size_t j = 0; j < n && k > 0 && (size_t)k < errlen; j++)

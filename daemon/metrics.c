@@ -187,6 +187,14 @@ int dm_metrics_render(const dm_metrics *m, const dm_metrics_gauges *g, struct ev
 		{"jobs_rejected_total", "counter", "Jobs refused because the queue was full.", g->jobs_rejected},
 		{"specs_cached", "gauge", "Specs held in memory.", g->specs_cached},
 		{"compiles_in_flight", "gauge", "Compilations running or queued.", g->compiles_in_flight},
+		{"training_jobs_queued", "gauge", "Training jobs waiting to run.", g->train_queued},
+		{"training_jobs_running", "gauge", "Training jobs running (supernets being trained).",
+		 g->train_running},
+		{"training_jobs_done_total", "counter", "Training jobs that finished.", g->train_done},
+		{"training_jobs_cancelled_total", "counter", "Training jobs cancelled.", g->train_cancelled},
+		{"training_jobs_failed_total", "counter", "Training jobs that failed.", g->train_failed},
+		{"training_jobs_rejected_total", "counter", "Training requests refused for a full queue.",
+		 g->train_rejected},
 	};
 	for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++)
 		if (gauge(out, gs[i].name, gs[i].type, gs[i].help, gs[i].v) != 0)

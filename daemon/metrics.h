@@ -35,6 +35,8 @@ typedef struct dm_metrics_gauges {
 	uint64_t jobs_submitted, jobs_completed, jobs_rejected;
 	unsigned specs_cached; /* IR modules held in memory */
 	unsigned compiles_in_flight;
+	unsigned train_queued, train_running;
+	uint64_t train_done, train_cancelled, train_failed, train_rejected;
 } dm_metrics_gauges;
 
 typedef struct dm_metrics dm_metrics;

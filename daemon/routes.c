@@ -39,8 +39,10 @@ void dm_route_metrics(dm_server *srv, dm_call *c)
 {
 	dm_workers_stats ws;
 	dm_conns_stats cs;
+	dm_jobs_stats js;
 	dm_workers_stats_get(srv->workers, &ws);
 	dm_conns_stats_get(srv->conns, &cs);
+	dm_jobs_stats_get(srv->jobs, &js);
 	dm_metrics_gauges g = {
 		.connections = cs.open,
 		.connections_total = cs.accepted,
@@ -55,6 +57,12 @@ void dm_route_metrics(dm_server *srv, dm_call *c)
 		.jobs_rejected = ws.rejected,
 		.specs_cached = dm_specs_count(srv->specs),
 		.compiles_in_flight = dm_specs_in_flight(srv->specs),
+		.train_queued = js.queued,
+		.train_running = js.running,
+		.train_done = js.done,
+		.train_cancelled = js.cancelled,
+		.train_failed = js.failed,
+		.train_rejected = js.rejected,
 	};
 	struct evbuffer *out = evbuffer_new();
 	if (out == NULL || dm_metrics_render(srv->metrics, &g, out) != 0) {
@@ -75,9 +83,30 @@ typedef struct spec_call {
 	dm_server *srv;
 } spec_call;
 
-static void reply_spec(dm_server *srv, dm_call *c, int status, const dm_spec *sp)
+/* The spec as dm_specs_json shows it, with the training job of each task
+ * whose supernet is queued or training. */
+static json_t *spec_json(dm_server *srv, const dm_spec *sp)
 {
 	json_t *body = dm_specs_json(srv->specs, sp);
+	json_t *tasks = json_object_get(body, "tasks");
+	for (int i = 0; tasks != NULL && i < sp->m->ntasks; i++) {
+		char id[DM_JOB_ID_LEN + 1];
+		int st = dm_jobs_for_supernet(srv->jobs, sp->m->tasks[i].supernet_key, id);
+		json_t *t = json_array_get(tasks, (size_t)i);
+		if (st < 0 || t == NULL)
+			continue;
+		if (json_object_set_new(t, "state", json_string(st == DM_JOB_RUNNING ? "training" : "queued")) != 0 ||
+		    json_object_set_new(t, "job", json_string(id)) != 0) {
+			json_decref(body);
+			return NULL;
+		}
+	}
+	return body;
+}
+
+static void reply_spec(dm_server *srv, dm_call *c, int status, const dm_spec *sp)
+{
+	json_t *body = spec_json(srv, sp);
 	if (body == NULL) {
 		dm_reply_error(c, 503, NULL, "out of memory");
 		return;
@@ -200,4 +229,117 @@ void dm_route_spec_get(dm_server *srv, dm_call *c, const char *id)
 	}
 	dm_metrics_count(srv->metrics, DM_COUNTER_SPEC_HITS);
 	reply_spec(srv, c, 200, sp);
+}
+
+/* --- training jobs ----------------------------------------------------------------- */
+
+/* Looks up a spec for a route; answers 404 and returns NULL when unknown. */
+static const dm_spec *spec_or_404(dm_server *srv, dm_call *c, const char *id)
+{
+	uint8_t bytes[16];
+	const dm_spec *sp = NULL;
+	if (ir_id_parse(id, bytes) == 0)
+		sp = dm_specs_get(srv->specs, bytes);
+	if (sp == NULL)
+		dm_reply_error(c, 404, "unknown_spec", "no spec %s (upload it with POST /v1/specs)", id);
+	return sp;
+}
+
+/* "a, b, c": the task names of m, for a message. */
+static void task_list(const ir_module *m, char *buf, size_t n)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < m->ntasks && used < n; i++) {
+		int k = snprintf(buf + used, n - used, "%s%s", i ? ", " : "", m->tasks[i].name);
+		if (k < 0)
+			break;
+		used += (size_t)k;
+	}
+}
+
+static void reply_job(dm_server *srv, dm_call *c, int status, const char *id)
+{
+	int found;
+	json_t *body = dm_jobs_json(srv->jobs, id, &found);
+	if (body == NULL && !found)
+		dm_reply_error(c, 404, "unknown_job", "no job %s (jobs last until the daemon restarts)", id);
+	else if (body == NULL)
+		dm_reply_error(c, 503, NULL, "out of memory");
+	else
+		dm_reply_json(c, status, body);
+}
+
+void dm_route_train_post(dm_server *srv, dm_call *c, const char *spec_id, const char *task)
+{
+	/* The body, if any, is an empty JSON object: no option is defined yet,
+	 * and an unknown one must not be ignored. */
+	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+	size_t len = evbuffer_get_length(in);
+	if (len > 0) {
+		char err[512];
+		const char *body = (const char *)evbuffer_pullup(in, -1);
+		json_t *obj = body != NULL ? dm_json_parse_object(body, len, err, sizeof err) : NULL;
+		int bad = obj == NULL || dm_json_check(obj, NULL, 0, err, sizeof err) != 0;
+		json_decref(obj);
+		if (bad) {
+			dm_reply_error(c, 400, "invalid_json", "%s", body != NULL ? err : "out of memory");
+			return;
+		}
+	}
+	const dm_spec *sp = spec_or_404(srv, c, spec_id);
+	if (sp == NULL)
+		return;
+	int t = ir_module_find_task(sp->m, task);
+	if (t < 0) {
+		char names[512];
+		task_list(sp->m, names, sizeof names);
+		dm_reply_error(c, 404, "unknown_task", "spec %s has no task '%s'; its tasks: %s", sp->id_str,
+			       task, names);
+		return;
+	}
+	if (sp->m->tasks[t].from >= 0) {
+		dm_reply_error(c, 422, "not_trainable",
+			       "task '%s' transfers from task '%s' and has no supernet of its own to train",
+			       task, sp->m->tasks[sp->m->tasks[t].from].name);
+		return;
+	}
+	char id[DM_JOB_ID_LEN + 1];
+	int rc = dm_jobs_train(srv->jobs, sp, t, id);
+	if (rc == -1) {
+		evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "60");
+		dm_reply_error(c, 503, "busy", "%u training jobs are already queued (max_jobs)",
+			       srv->settings.max_jobs);
+		return;
+	}
+	if (rc == -2) {
+		dm_reply_error(c, 503, NULL, "out of memory");
+		return;
+	}
+	char link[64];
+	snprintf(link, sizeof link, "/v1/jobs/%s", id);
+	evhttp_add_header(evhttp_request_get_output_headers(c->req), "Location", link);
+	reply_job(srv, c, rc == 0 ? 202 : 200, id);
+}
+
+void dm_route_job_get(dm_server *srv, dm_call *c, const char *id)
+{
+	reply_job(srv, c, 200, id);
+}
+
+void dm_route_job_delete(dm_server *srv, dm_call *c, const char *id)
+{
+	int rc = dm_jobs_cancel(srv->jobs, id);
+	if (rc == 1) {
+		dm_reply_error(c, 409, "job_finished", "job %s has already finished", id);
+		return;
+	}
+	int found;
+	json_t *body = dm_jobs_json(srv->jobs, id, &found);
+	const char *state = json_string_value(json_object_get(body, "state"));
+	/* A queued job is cancelled now (200); a running one stops at its next
+	 * step, after a checkpoint (202). */
+	int status = state != NULL && strcmp(state, "running") == 0 ? 202 : 200;
+	json_decref(body);
+	reply_job(srv, c, status, id);
 }

@@ -18,15 +18,18 @@
 #include "daemon/listen.h"
 #include "daemon/log.h"
 #include "daemon/server_priv.h"
+#include "runtime/threads.h"
 
 const char *const dm_route_names[DM_ROUTE_COUNT] = {
 	[DM_ROUTE_HEALTH] = "/v1/health",
 	[DM_ROUTE_METRICS] = "/metrics",
 	[DM_ROUTE_SPECS] = "/v1/specs",
 	[DM_ROUTE_SPEC] = "/v1/specs/{id}",
+	[DM_ROUTE_TRAIN] = "/v1/specs/{id}/tasks/{task}/train",
+	[DM_ROUTE_JOB] = "/v1/jobs/{job}",
 	[DM_ROUTE_NONE] = "none",
 };
-static_assert(DM_ROUTE_COUNT == 5, "a name for every route");
+static_assert(DM_ROUTE_COUNT == 7, "a name for every route");
 
 /* Longest path archd routes; anything longer is a 404. */
 #define PATH_MAX_SEGS 8
@@ -95,6 +98,21 @@ static void dispatch(dm_server *srv, dm_call *c)
 			if (m != EVHTTP_REQ_GET)
 				return method_not_allowed(c, "GET");
 			return dm_route_spec_get(srv, c, seg[2]);
+		}
+		if (n == 6 && strcmp(seg[1], "specs") == 0 && strcmp(seg[3], "tasks") == 0 &&
+		    strcmp(seg[5], "train") == 0) {
+			dm_call_set_route(c, DM_ROUTE_TRAIN);
+			if (m != EVHTTP_REQ_POST)
+				return method_not_allowed(c, "POST");
+			return dm_route_train_post(srv, c, seg[2], seg[4]);
+		}
+		if (n == 3 && strcmp(seg[1], "jobs") == 0) {
+			dm_call_set_route(c, DM_ROUTE_JOB);
+			if (m == EVHTTP_REQ_GET)
+				return dm_route_job_get(srv, c, seg[2]);
+			if (m == EVHTTP_REQ_DELETE)
+				return dm_route_job_delete(srv, c, seg[2]);
+			return method_not_allowed(c, "GET, DELETE");
 		}
 	}
 	dm_reply_error(c, 404, NULL, "no such endpoint: %s %s", method_name(m),
@@ -202,6 +220,7 @@ static void apply_limits(dm_server *srv)
 	evhttp_set_timeout(srv->http, (int)s->request_timeout + 1);
 	dm_conns_set_limits(srv->conns, s->max_conns, s->request_timeout);
 	dm_workers_set_max_queued(srv->workers, s->max_queue);
+	dm_jobs_set_max_queued(srv->jobs, s->max_jobs);
 	dm_log_set_level(s->log_level);
 }
 
@@ -236,6 +255,9 @@ dm_server *dm_server_new(struct event_base *base, dm_settings *s, char *err, siz
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	srv->jobs = dm_jobs_new(st->state_dir, st->max_jobs, err, errlen);
+	if (srv->jobs == NULL)
+		goto fail;
 	/* Every method evhttp knows but TRACE and CONNECT reaches dispatch, which
 	 * answers 405 with Allow where the path exists. */
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
@@ -303,7 +325,8 @@ static void on_drain_check(evutil_socket_t fd, short what, void *arg)
 	dm_server *srv = arg;
 	dm_conns_stats cs;
 	dm_conns_stats_get(srv->conns, &cs);
-	if (srv->inflight == 0 && dm_specs_in_flight(srv->specs) == 0 && cs.unflushed == 0) {
+	if (srv->inflight == 0 && dm_specs_in_flight(srv->specs) == 0 && dm_jobs_active(srv->jobs) == 0 &&
+	    cs.unflushed == 0) {
 		dm_log(DM_LOG_INFO, "every request answered; stopping");
 		event_base_loopexit(srv->base, NULL);
 		return;
@@ -327,6 +350,7 @@ void dm_server_shutdown(dm_server *srv)
 	srv->draining = 1;
 	clock_gettime(CLOCK_MONOTONIC, &srv->drain_started);
 	close_listeners(srv);
+	dm_jobs_stop(srv->jobs);
 	dm_log(DM_LOG_INFO, "shutting down: %u requests in progress", srv->inflight);
 	struct timeval tv = {0, DRAIN_CHECK_MS * 1000};
 	event_add(srv->drain_ev, &tv);
@@ -341,7 +365,10 @@ void dm_server_free(dm_server *srv)
 	/* Compiles still queued finish and answer here; their replies are
 	 * dropped with the connections below. */
 	dm_workers_free(srv->workers);
+	/* Jobs point into the spec cache: they go first. */
+	dm_jobs_free(srv->jobs);
 	dm_specs_free(srv->specs);
+	rt_threads_shutdown();
 	if (srv->http != NULL)
 		evhttp_free(srv->http);
 	dm_conns_free(srv->conns);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "daemon/conn.h"
+#include "daemon/jobs.h"
 #include "daemon/metrics.h"
 #include "daemon/reply.h"
 #include "daemon/server.h"
@@ -23,6 +24,8 @@ typedef enum dm_route {
 	DM_ROUTE_METRICS,
 	DM_ROUTE_SPECS,
 	DM_ROUTE_SPEC,
+	DM_ROUTE_TRAIN,
+	DM_ROUTE_JOB,
 	DM_ROUTE_NONE, /* no route matched, or refused before matching */
 	DM_ROUTE_COUNT
 } dm_route;
@@ -42,6 +45,7 @@ struct dm_server {
 	dm_workers *workers;
 	dm_metrics *metrics;
 	dm_specs *specs;
+	dm_jobs *jobs;
 	unsigned inflight; /* calls not yet answered */
 	int draining;
 	struct event *drain_ev;
@@ -53,5 +57,8 @@ void dm_route_health(dm_server *srv, dm_call *c);
 void dm_route_metrics(dm_server *srv, dm_call *c);
 void dm_route_specs_post(dm_server *srv, dm_call *c);
 void dm_route_spec_get(dm_server *srv, dm_call *c, const char *id);
+void dm_route_train_post(dm_server *srv, dm_call *c, const char *spec_id, const char *task);
+void dm_route_job_get(dm_server *srv, dm_call *c, const char *id);
+void dm_route_job_delete(dm_server *srv, dm_call *c, const char *id);
 
 #endif
