@@ -1,0 +1,77 @@
+/*
+ * archive.h — a task's Pareto archive: subnets whose holdout accuracy was
+ * measured (not only predicted), with their costs, kept non-dominated over
+ * all five metrics, answering specs and saved in the state dir
+ * (rt_state_archive_path).  Prefix: search_archive_.
+ *
+ * Domination here is over every metric at once: accuracy maximised, MACs,
+ * params, latency and memory minimised, an unknown (NaN) metric counting as
+ * the worst.  A member is dropped only when another is at least as good in
+ * all five and better in one, so whatever upper bounds on costs and lower
+ * bound on accuracy a spec sets and whichever order its objective ranks
+ * metrics in, the archive still holds that spec's best member.
+ *
+ * Text form, one member a line, closed by its checksum:
+ *
+ *   archd-archive 1
+ *   space mbnet
+ *   member r28:d2:... acc=0.9012 pred=0.8950 macs=... params=... latency=... memory=...
+ *   xxh3 0123456789abcdef
+ *
+ * Numbers are written with 17 significant digits (exact round trip); an
+ * unknown one is "nan".  Members are in the order they joined.
+ */
+#ifndef ARCHD_RUNTIME_ARCHIVE_H
+#define ARCHD_RUNTIME_ARCHIVE_H
+
+#include <stddef.h>
+
+#include "runtime/search.h"
+
+/* Bump when the text form changes. */
+#define SEARCH_ARCHIVE_VERSION 1
+
+typedef struct search_member {
+	sn_subnet sub;
+	search_eval eval; /* eval.v[IR_METRIC_ACCURACY] is the measured one */
+	double predicted; /* the predictor's accuracy, NAN when unknown */
+} search_member;
+
+typedef struct search_archive search_archive;
+
+/* An empty archive for subnets of space s (borrowed; it must outlive the
+ * archive); NULL on out-of-memory. */
+search_archive *search_archive_new(const ir_space *s);
+void search_archive_free(search_archive *a);
+
+int search_archive_size(const search_archive *a);
+/* Member i (0 <= i < size), valid until the next add. */
+const search_member *search_archive_member(const search_archive *a, int i);
+
+/*
+ * Offers a measured subnet.  Returns 1 when it joined (the members it
+ * dominates leave; a member with the same genes is replaced by it), 0 when
+ * a member dominates it or equals it in every metric, -1 on out-of-memory.
+ */
+int search_archive_add(search_archive *a, const search_member *m);
+
+/*
+ * The spec's answer among the members: search_pick over them (its contract
+ * for the return value, *nearest and *tightest).
+ */
+int search_archive_answer(const search_archive *a, const ir_objective *obj,
+			  const ir_constraint *cons, int ncons, int *nearest, int *tightest);
+
+/* Writes the text form atomically; 0, or -1 with "PATH: reason" in err. */
+int search_archive_save(const search_archive *a, const char *path, char *err, size_t errlen);
+
+/*
+ * Reads an archive of space s written by search_archive_save.  Returns it,
+ * or NULL with "PATH:LINE: reason" in err: unreadable, a bad header, another
+ * version or space, a malformed member (a gene string the space does not
+ * parse), a checksum mismatch.
+ */
+search_archive *search_archive_load(const ir_space *s, const char *path, char *err,
+				    size_t errlen);
+
+#endif
