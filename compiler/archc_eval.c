@@ -127,21 +127,18 @@ static int checkpoint_path(const eval_args *e, const ir_task *task, char *path, 
 	return -1;
 }
 
-/* Loads the data and the trained supernet; returns the supernet or NULL
- * after printing why. */
+/* Loads the trained supernet, then the data; returns the supernet or NULL
+ * after printing why.  The supernet is built at the shape the IR declares
+ * for the data set (which rt_data_load enforces), so a refused checkpoint
+ * is reported before any data is read. */
 static sn_supernet *load_supernet(const eval_args *e, const ir_module *m, const ir_task *task,
 				  const char *path, rt_data **data)
 {
 	char err[1024];
-	*data = rt_data_load(&m->datasets[task->dataset], err, sizeof err);
-	if (!*data) {
-		fprintf(stderr, "archc eval: %s\n", err);
-		return NULL;
-	}
-	const rt_data *d = *data;
+	const ir_dataset *ds = &m->datasets[task->dataset];
 	int batch = task->recipe.batch > 0 ? task->recipe.batch : DEFAULT_BATCH;
-	sn_supernet *sn = sn_supernet_new(&m->spaces[task->space], d->nclasses, d->height, d->width,
-					  batch, task->recipe.seed, err, sizeof err);
+	sn_supernet *sn = sn_supernet_new(&m->spaces[task->space], ds->nclasses, ds->height,
+					  ds->width, batch, task->recipe.seed, err, sizeof err);
 	if (!sn) {
 		fprintf(stderr, "archc eval: task %s: %s\n", task->name, err);
 		return NULL;
@@ -160,6 +157,12 @@ static sn_supernet *load_supernet(const eval_args *e, const ir_module *m, const 
 		fprintf(stderr, "archc eval: note: the supernet's training stopped at epoch %d of %d\n",
 			pos.epoch, task->recipe.epochs);
 		print_train_command(e, task, "to finish it", " --resume");
+	}
+	*data = rt_data_load(ds, err, sizeof err);
+	if (!*data) {
+		fprintf(stderr, "archc eval: %s\n", err);
+		sn_supernet_free(sn);
+		return NULL;
 	}
 	return sn;
 }
