@@ -83,15 +83,17 @@
  *
  * The loader checks, in order: the magic, the version (a newer one is
  * refused), the length against the counts declared, the checksum, the
- * normalisation, then every layer (kinds and activations known, sizes positive and bounded,
- * shapes chaining from the input to nclasses, spatial sizes those of the
- * stride, nweights the sum the layers need); any failure refuses the file
- * with a message naming it.  Files are written atomically (statedir.h).
+ * normalisation, then every layer (kinds and activations known, sizes
+ * positive and bounded, shapes chaining from the input to nclasses,
+ * spatial sizes those of the stride, nweights the sum the layers need);
+ * any failure refuses the file with a message naming it.  Files are
+ * written atomically (statedir.h).
  *
  * Ownership: rt_model_extract, rt_model_decode and rt_model_load return a
  * model the caller frees with rt_model_free.  A model is immutable once
- * built, so any number of threads may run rt_model_forward on it at once,
- * each with its own workspace.
+ * built (a caller sets in_mean and in_std first, if at all), so any number
+ * of threads may run rt_model_forward on it at once, each with its own
+ * workspace.
  */
 #ifndef ARCHD_RUNTIME_EXTRACT_H
 #define ARCHD_RUNTIME_EXTRACT_H
