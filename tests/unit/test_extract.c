@@ -1,7 +1,7 @@
 /*
  * test_extract.c — subnets cut out as standalone models: their logits equal
  * the supernet's for the largest, the smallest and random subnets of both
- * tiny spaces at several batch sizes; the file round trip is exact
+ * tiny spaces at several batch sizes, with and without resizing; the file round trip is exact
  * (weights, layers, input normalisation); and
  * every damaged file (bad magic, newer version, each truncation, trailing
  * bytes, every flipped byte, an inconsistent layer list with a valid
@@ -40,12 +40,12 @@
 
 static const uint8_t KEY[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 
-/* A supernet on space s whose every parameter and statistic is perturbed
- * (variances kept positive). */
-static sn_supernet *perturbed_supernet(const ir_space *s, uint64_t seed)
+/* A supernet on space s taking h x w inputs whose every parameter and
+ * statistic is perturbed (variances kept positive). */
+static sn_supernet *perturbed_supernet(const ir_space *s, int h, int w, uint64_t seed)
 {
 	char err[256];
-	sn_supernet *sn = sn_supernet_new(s, NCLS, R, R, MAXB, seed, err, sizeof err);
+	sn_supernet *sn = sn_supernet_new(s, NCLS, h, w, MAXB, seed, err, sizeof err);
 	assert_non_null(sn);
 	rt_rng rng;
 	rt_rng_seed(&rng, seed + 100);
@@ -104,13 +104,15 @@ static double compare(sn_supernet *sn, const sn_subnet *sub, const float *x)
 	return worst;
 }
 
-static void equality(ir_space *(*make)(int, int), uint64_t seed)
+/* Inputs of h x w: every subnet of a space of largest resolution R resizes
+ * them unless h == w == R. */
+static void equality(ir_space *(*make)(int, int), int h, int w, uint64_t seed)
 {
 	ir_space *s = make(C, R);
-	sn_supernet *sn = perturbed_supernet(s, seed);
+	sn_supernet *sn = perturbed_supernet(s, h, w, seed);
 	rt_rng rng;
 	rt_rng_seed(&rng, seed);
-	float *x = ug_rand(&rng, (size_t)MAXB * R * R * C, -2, 2);
+	float *x = ug_rand(&rng, (size_t)MAXB * h * w * C, -2, 2);
 	sn_subnet sub;
 	size_t np = sn_supernet_nparams(sn), nst = sn_supernet_nstats(sn);
 	float *w0 = ug_copy(sn_supernet_weights(sn), np);
@@ -123,7 +125,7 @@ static void equality(ir_space *(*make)(int, int), uint64_t seed)
 		sn_subnet_random(s, &rng, &sub);
 		worst = fmax(worst, compare(sn, &sub, x));
 	}
-	print_message("# %s: max |model - supernet| = %.3g\n", s->name, worst);
+	print_message("# %s at %dx%d: max |model - supernet| = %.3g\n", s->name, h, w, worst);
 	assert_true(worst <= 1e-5);
 	/* extraction reads the supernet and changes nothing in it */
 	assert_memory_equal(w0, sn_supernet_weights(sn), np * sizeof(float));
@@ -138,20 +140,20 @@ static void equality(ir_space *(*make)(int, int), uint64_t seed)
 static void test_equal_mbconv(void **state)
 {
 	(void)state;
-	equality(tiny_space, 21);
+	equality(tiny_space, R, R, 21);
 }
 
 static void test_equal_resnet(void **state)
 {
 	(void)state;
-	equality(tiny_resnet_space, 22);
+	equality(tiny_resnet_space, R, R, 22);
 }
 
 /* The model of a random subnet of the MBConv space, encoded. */
 static rt_model *sample_model(uint8_t **buf, size_t *len)
 {
 	ir_space *s = tiny_space(C, R);
-	sn_supernet *sn = perturbed_supernet(s, 5);
+	sn_supernet *sn = perturbed_supernet(s, R, R, 5);
 	sn_subnet sub;
 	char err[256];
 	assert_int_equal(sn_subnet_parse(s, "r5:d2,2:k3,5,5,3:e2,3,3,2:w4", &sub, err, sizeof err), 0);
@@ -184,6 +186,14 @@ static void assert_same_model(const rt_model *a, const rt_model *b)
 	assert_memory_equal(a->layers, b->layers, (size_t)a->nlayers * sizeof(*a->layers));
 	assert_int_equal(a->nweights, b->nweights);
 	assert_memory_equal(a->weights, b->weights, a->nweights * sizeof(float));
+}
+
+/* Inputs that are not square and larger than any resolution. */
+static void test_equal_resized(void **state)
+{
+	(void)state;
+	equality(tiny_space, R + 3, R + 1, 23);
+	equality(tiny_resnet_space, R + 1, R + 3, 24);
 }
 
 static void test_round_trip(void **state)
@@ -315,6 +325,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_equal_mbconv),
 		cmocka_unit_test(test_equal_resnet),
+		cmocka_unit_test(test_equal_resized),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_refusals),
 	};
