@@ -89,6 +89,19 @@ int lat_table_measure_plan(lat_table *t, const ir_space *s, const sn_plan *plan,
 int lat_predict(const lat_table *t, const ir_space *s, const sn_plan *plan, int in_res,
 		double *seconds);
 
+/*
+ * The table archd keeps for a space: loads `path` (the state dir's
+ * rt_state_lut_path for this cpu and version) when it exists, measures the
+ * shapes of space s it lacks (lat_table_build: progress, reps, in_res) and
+ * saves it back when it measured any, creating the parent directories.  A
+ * file of another cpu or version, or one that does not load, is measured
+ * afresh and replaced.  Returns the table (the caller frees it) or NULL
+ * with a message in err.
+ */
+lat_table *lat_table_open(const char *path, const char *cpu, const char *version,
+			  const ir_space *s, int nclasses, int in_res, int reps,
+			  lat_progress_fn progress, void *ctx, char *err, size_t errlen);
+
 /* Writes the text form atomically; 0, or -1 with "PATH: reason" in err. */
 int lat_table_save(const lat_table *t, const char *path, char *err, size_t errlen);
 

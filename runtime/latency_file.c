@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -218,6 +219,29 @@ lat_table *lat_table_load(const char *path, char *err, size_t errlen)
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
 		else
 			snprintf(err, errlen, "%s: %s", path, why);
+		lat_table_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+lat_table *lat_table_open(const char *path, const char *cpu, const char *version,
+			  const ir_space *s, int nclasses, int in_res, int reps,
+			  lat_progress_fn progress, void *ctx, char *err, size_t errlen)
+{
+	char why[512];
+	lat_table *t = access(path, F_OK) == 0 ? lat_table_load(path, why, sizeof(why)) : NULL;
+	if (t && (strcmp(t->cpu, cpu) != 0 || strcmp(t->version, version) != 0)) {
+		lat_table_free(t);
+		t = NULL;
+	}
+	if (!t && !(t = lat_table_new(cpu, version))) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	int added = lat_table_build(t, s, nclasses, in_res, reps, progress, ctx, err, errlen);
+	if (added < 0 || (added > 0 && (rt_state_mkparents(path, err, errlen) != 0 ||
+					 lat_table_save(t, path, err, errlen) != 0))) {
 		lat_table_free(t);
 		return NULL;
 	}

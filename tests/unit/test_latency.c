@@ -218,6 +218,40 @@ static void test_file(void **state)
 	lat_table_free(t);
 }
 
+/* The state dir's table: built and saved once, loaded after, rebuilt for
+ * another CPU. */
+static void test_open(void **state)
+{
+	const ir_space *s = space(state, "mlp");
+	char dir[] = "/tmp/test_latency.XXXXXX", path[160], err[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/lut/cpu-0", dir);
+	lat_table *a = lat_table_open(path, "cpu", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
+	if (!a)
+		fail_msg("%s", err);
+	int n = lat_table_size(a);
+	assert_true(n > 0);
+	/* Loaded: the stored timings come back (the file is not rewritten). */
+	char *before = read_text(path);
+	lat_table *b = lat_table_open(path, "cpu", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
+	assert_non_null(b);
+	assert_int_equal(lat_table_size(b), n);
+	char *after = read_text(path);
+	assert_string_equal(before, after);
+	lat_table *c = lat_table_open(path, "other", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
+	assert_non_null(c);
+	assert_string_equal(lat_table_cpu(c), "other");
+	free(before);
+	free(after);
+	lat_table_free(a);
+	lat_table_free(b);
+	lat_table_free(c);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/lut", dir);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_cpu_model(void **state)
 {
 	(void)state;
@@ -240,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_covers_mbnet),
 		cmocka_unit_test(test_measure_plan),
 		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_open),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,124 @@
+/*
+ * predbench.c — the accuracy predictors on a real supernet, for
+ * bench/predictor/run.
+ *
+ *   predbench AIR TASK CHECKPOINT NSUBNETS NTRAIN THREADS
+ *
+ * Trains task TASK's supernet by its recipe (or resumes it from CHECKPOINT:
+ * a finished run is not redone), measures the holdout accuracy of NSUBNETS
+ * distinct seeded random subnets after batch-norm recalibration
+ * (rt_train_eval, as the search's training pairs are measured), fits the
+ * MLP, the RBF ensemble and auto on the first NTRAIN and reports Kendall's
+ * tau and the RMSE of each on the others.  Prints key=value lines.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compiler/ir.h"
+#include "runtime/predictor.h"
+#include "runtime/train.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void die(const char *what, const char *err)
+{
+	fprintf(stderr, "predbench: %s: %s\n", what, err);
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 7) {
+		fprintf(stderr, "usage: predbench AIR TASK CHECKPOINT NSUBNETS NTRAIN THREADS\n");
+		return 1;
+	}
+	int nsub = atoi(argv[4]), ntrain = atoi(argv[5]), threads = atoi(argv[6]);
+	if (ntrain < 10 || nsub < ntrain + 10 || threads < 0)
+		die("arguments", "need NTRAIN >= 10, NSUBNETS >= NTRAIN + 10, THREADS >= 0");
+	char err[512];
+	ir_module *mod = ir_binary_load(argv[1], err, sizeof(err));
+	if (!mod)
+		die(argv[1], err);
+	int task = ir_module_find_task(mod, argv[2]);
+	if (task < 0)
+		die(argv[2], "no such task");
+	const ir_space *s = &mod->spaces[mod->tasks[task].space];
+
+	rt_train_opts o;
+	rt_train_opts_init(&o);
+	o.checkpoint = argv[3];
+	o.resume = 1;
+	o.threads = threads;
+	o.eval_each_epoch = 0;
+	rt_trainer *t = rt_train_new(mod, task, &o, err, sizeof(err));
+	if (!t)
+		die("trainer", err);
+	double t0 = now_s();
+	if (rt_train_run(t, err, sizeof(err)) != RT_TRAIN_DONE)
+		die("training", err);
+	printf("task=%s\nspace=%s\ntrain_s=%.1f\nresumed=%d\n", argv[2], s->name, now_s() - t0,
+	       rt_train_resumed(t));
+
+	int d = pred_encode_width(s);
+	double *x = malloc((size_t)nsub * d * sizeof(double));
+	double *y = malloc((size_t)nsub * sizeof(double));
+	double *p = malloc((size_t)nsub * sizeof(double));
+	sn_subnet *subs = malloc((size_t)nsub * sizeof(sn_subnet));
+	if (!x || !y || !p || !subs)
+		die("memory", "out of memory");
+	rt_rng r;
+	rt_rng_seed(&r, 99);
+	t0 = now_s();
+	double lo = 1, hi = 0;
+	for (int i = 0; i < nsub; i++) {
+		int fresh;
+		do {
+			sn_subnet_random(s, &r, &subs[i]);
+			fresh = 1;
+			for (int j = 0; j < i && fresh; j++)
+				fresh = !sn_subnet_equal(&subs[i], &subs[j]);
+		} while (!fresh);
+		double loss;
+		if (rt_train_eval(t, &subs[i], RT_SPLIT_HOLDOUT, &y[i], &loss) != 0)
+			die("evaluation", "empty holdout split or out of memory");
+		pred_encode(s, &subs[i], x + (size_t)i * d);
+		lo = y[i] < lo ? y[i] : lo;
+		hi = y[i] > hi ? y[i] : hi;
+	}
+	printf("subnets=%d\ntrain_pairs=%d\nmeasure_s=%.1f\naccuracy_min=%.4f\naccuracy_max=%.4f\n",
+	       nsub, ntrain, now_s() - t0, lo, hi);
+
+	int ntest = nsub - ntrain;
+	for (int k = 0; k < PRED_KIND_COUNT; k++) {
+		pred_settings ps;
+		pred_settings_init(&ps);
+		ps.kind = (pred_kind)k;
+		t0 = now_s();
+		pred_model *m = pred_train(&ps, ntrain, d, x, y, err, sizeof(err));
+		if (!m)
+			die(pred_kind_names[k], err);
+		double fit_s = now_s() - t0;
+		pred_predict_many(m, ntest, x + (size_t)ntrain * d, p);
+		printf("%s_tau=%.3f\n%s_rmse=%.4f\n%s_fit_s=%.2f\n", pred_kind_names[k],
+		       pred_kendall_tau(ntest, p, y + ntrain), pred_kind_names[k],
+		       pred_rmse(ntest, p, y + ntrain), pred_kind_names[k], fit_s);
+		if (k == PRED_KIND_AUTO)
+			printf("auto_picked=%s\n", pred_kind_names[pred_model_kind(m)]);
+		pred_model_free(m);
+	}
+	free(x);
+	free(y);
+	free(p);
+	free(subs);
+	rt_train_free(t);
+	ir_module_free(mod);
+	return 0;
+}
