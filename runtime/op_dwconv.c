@@ -1,11 +1,24 @@
 /*
  * op_dwconv.c — depthwise k x k convolution, NHWC (see ops.h).
  *
- * Forward: one output row per work item; each output pixel accumulates its
- * k x k taps over a block of RT_CBLOCK channels held in registers, so y is
- * written once.  Backward: one channel block per work item, so every dx and
- * dw entry is summed by one thread in a fixed order (reproducible for any
- * thread count) and no per-thread partial buffers are needed.
+ * All loops run over vectors of 8 channels (GCC vector extensions, loaded
+ * and stored with memcpy, so no alignment is assumed; a last partial vector
+ * is padded with zeros).  Three jobs, each partitioned so that every output
+ * element is summed by one thread in a fixed order (results do not depend on
+ * the thread count):
+ *
+ * - forward, one output row (n, oh) per item: an output pixel starts from
+ *   the bias and adds its taps in (ki, kj) order.  Where four neighbouring
+ *   outputs need no padding they are computed together, so each weight
+ *   vector is loaded once for four outputs and the four sums are
+ *   independent chains; other pixels go one at a time.
+ * - input gradient, one input row (n, ih) per item, as a gather: dx at a
+ *   pixel sums dy * w over the outputs whose window covers it (a stride-1
+ *   dx is the forward with the kernel flipped, and takes the same four-wide
+ *   path).  Nothing is scattered, so dx needs no clearing.
+ * - weight and bias gradients, one block of 16 channels (a cache line of
+ *   each pixel) per item, summed over the whole batch in local
+ *   accumulators and added to dw and db once.
  */
 #include "runtime/ops.h"
 
@@ -13,6 +26,44 @@
 #include <string.h>
 
 #include "runtime/op_util.h"
+
+typedef float v8 __attribute__((vector_size(32)));
+#define VW 8 /* floats per vector */
+
+/*
+ * Loads and stores of 8 floats at any alignment.  Macros (GNU statement
+ * expressions, like the vector types themselves) rather than functions:
+ * a function taking or returning a 32-byte vector has a different ABI in
+ * the AVX2 and the default clone, which GCC warns about.
+ */
+#define LD(p) ({ v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define ST(p, v) ({ v8 v_ = (v); memcpy((p), &v_, sizeof v_); })
+/* The first nb (1..8) floats, the rest zero; and the matching store.  The
+ * partial case goes through a separate array so that `v_` itself never
+ * needs an address and stays in a register. */
+#define LDN(p, nb)                                                        \
+	({                                                                \
+		v8 v_;                                                    \
+		if ((nb) == VW) {                                         \
+			memcpy(&v_, (p), sizeof v_);                      \
+		} else {                                                  \
+			float t_[VW] = {0};                               \
+			memcpy(t_, (p), (size_t)(nb) * sizeof(float));    \
+			memcpy(&v_, t_, sizeof v_);                       \
+		}                                                         \
+		v_;                                                       \
+	})
+#define STN(p, v, nb)                                                     \
+	({                                                                \
+		v8 v_ = (v);                                              \
+		if ((nb) == VW) {                                         \
+			memcpy((p), &v_, sizeof v_);                      \
+		} else {                                                  \
+			float t_[VW];                                     \
+			memcpy(t_, &v_, sizeof v_);                       \
+			memcpy((p), t_, (size_t)(nb) * sizeof(float));    \
+		}                                                         \
+	})
 
 typedef struct dw_job {
 	const rt_dwconv_p *p;
@@ -28,65 +79,125 @@ static void dw_check(const rt_dwconv_p *p)
 	assert(p->ldw >= p->c);
 }
 
+static inline int imax(int a, int b) { return a > b ? a : b; }
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
+/* ---- forward ------------------------------------------------------------- */
+
 /*
- * Output row (n, oh): for each pixel, channels [c0, c0 + nb) accumulate in
- * acc over the valid taps.  Inner loops are over contiguous channels.
+ * Output row (n, oh), channels [c0, c0 + nb).  `xr[ki]` is input row
+ * oh * s - pad + ki (NULL when outside the map), offset to channel c0.
  */
-RT_KERNEL static void dw_fwd_row(const dw_job *j, int n, int oh)
+static inline __attribute__((always_inline)) void
+dw_fwd_vec(const dw_job *j, const float *const *xr, float *yrow, int c0, int nb)
 {
 	const rt_dwconv_p *p = j->p;
-	int k = p->k, s = p->stride, C = p->c;
-	/* taps ki with 0 <= oh * s - pad + ki < h */
-	int ki_lo = j->pad - oh * s > 0 ? j->pad - oh * s : 0;
-	int ki_hi = p->h + j->pad - oh * s < k ? p->h + j->pad - oh * s : k;
-	float *restrict yrow = j->y + ((size_t)n * j->ho + oh) * j->wo * C;
-	for (int ow = 0; ow < j->wo; ow++) {
-		int kj_lo = j->pad - ow * s > 0 ? j->pad - ow * s : 0;
-		int kj_hi = p->w + j->pad - ow * s < k ? p->w + j->pad - ow * s : k;
-		float *restrict out = yrow + (size_t)ow * C;
-		for (int c0 = 0; c0 < C; c0 += RT_CBLOCK) {
-			int nb = C - c0 < RT_CBLOCK ? C - c0 : RT_CBLOCK;
-			float acc[RT_CBLOCK];
-			for (int c = 0; c < RT_CBLOCK; c++)
-				acc[c] = 0.0f;
-			if (j->bias != NULL)
-				for (int c = 0; c < nb; c++)
-					acc[c] = j->bias[c0 + c];
-			for (int ki = ki_lo; ki < ki_hi; ki++) {
-				int ih = oh * s - j->pad + ki;
-				const float *restrict xrow =
-					j->x + (((size_t)n * p->h + ih) * p->w) * C + c0;
-				const float *restrict wrow = j->w + (size_t)ki * k * p->ldw + c0;
-				for (int kj = kj_lo; kj < kj_hi; kj++) {
-					int iw = ow * s - j->pad + kj;
-					const float *restrict xv = xrow + (size_t)iw * C;
-					const float *restrict wv = wrow + (size_t)kj * p->ldw;
-					if (nb == RT_CBLOCK) {
-						for (int c = 0; c < RT_CBLOCK; c++)
-							acc[c] += xv[c] * wv[c];
-					} else {
-						for (int c = 0; c < nb; c++)
-							acc[c] += xv[c] * wv[c];
-					}
+	int k = p->k, s = p->stride, C = p->c, pad = j->pad;
+	size_t ldw = (size_t)p->ldw;
+	const float *wc = j->w + c0;
+	v8 b0 = {0};
+	if (j->bias != NULL)
+		b0 = LDN(j->bias + c0, nb);
+	int ow = 0;
+	while (ow < j->wo) {
+		int iw0 = ow * s - pad;
+		if (nb == VW && iw0 >= 0 && (ow + 3) * s - pad + k <= p->w) {
+			/* four outputs, no padding: taps shared across the four */
+			v8 a0 = b0, a1 = b0, a2 = b0, a3 = b0;
+			for (int ki = 0; ki < k; ki++) {
+				if (xr[ki] == NULL)
+					continue;
+				const float *xp = xr[ki] + (size_t)iw0 * C;
+				const float *wp = wc + (size_t)ki * k * ldw;
+				for (int kj = 0; kj < k; kj++) {
+					v8 wv = LD(wp + (size_t)kj * ldw);
+					const float *xq = xp + (size_t)kj * C;
+					a0 += LD(xq) * wv;
+					a1 += LD(xq + (size_t)s * C) * wv;
+					a2 += LD(xq + (size_t)2 * s * C) * wv;
+					a3 += LD(xq + (size_t)3 * s * C) * wv;
 				}
 			}
-			for (int c = 0; c < nb; c++)
-				out[c0 + c] = acc[c];
+			float *out = yrow + (size_t)ow * C + c0;
+			ST(out, a0);
+			ST(out + C, a1);
+			ST(out + 2 * (size_t)C, a2);
+			ST(out + 3 * (size_t)C, a3);
+			ow += 4;
+			continue;
 		}
+		/* one pixel: even and odd kj in two sums (two dependency chains) */
+		int kj_lo = imax(0, -iw0), kj_hi = imin(k, p->w - iw0);
+		v8 a = b0, a1 = {0};
+		for (int ki = 0; ki < k; ki++) {
+			if (xr[ki] == NULL)
+				continue;
+			const float *wp = wc + (size_t)ki * k * ldw;
+			int kj = kj_lo;
+			for (; kj + 1 < kj_hi; kj += 2) {
+				a += LDN(xr[ki] + (size_t)(iw0 + kj) * C, nb) *
+				     LDN(wp + (size_t)kj * ldw, nb);
+				a1 += LDN(xr[ki] + (size_t)(iw0 + kj + 1) * C, nb) *
+				      LDN(wp + (size_t)(kj + 1) * ldw, nb);
+			}
+			if (kj < kj_hi)
+				a += LDN(xr[ki] + (size_t)(iw0 + kj) * C, nb) *
+				     LDN(wp + (size_t)kj * ldw, nb);
+		}
+		STN(yrow + (size_t)ow * C + c0, a + a1, nb);
+		ow++;
 	}
 }
+
+/*
+ * Each kernel body is instantiated twice: for full vectors (nb a constant
+ * 8, so every load is one vector load and the sums stay in registers) and
+ * for a last partial vector.
+ */
+RT_KERNEL static void dw_fwd_full(const dw_job *j, const float *const *xr, float *yrow, int c0)
+{
+	dw_fwd_vec(j, xr, yrow, c0, VW);
+}
+
+RT_KERNEL static void dw_fwd_part(const dw_job *j, const float *const *xr, float *yrow, int c0,
+				  int nb)
+{
+	dw_fwd_vec(j, xr, yrow, c0, nb);
+}
+
+/* Kernels up to this size keep per-row pointers and accumulators on the stack. */
+#define DW_MAX_K 11
 
 static void dw_fwd_rows(void *ctx, int64_t b, int64_t e)
 {
 	const dw_job *j = ctx;
-	for (int64_t r = b; r < e; r++)
-		dw_fwd_row(j, (int)(r / j->ho), (int)(r % j->ho));
+	const rt_dwconv_p *p = j->p;
+	const float *xr[DW_MAX_K];
+	for (int64_t r = b; r < e; r++) {
+		int n = (int)(r / j->ho), oh = (int)(r % j->ho);
+		for (int ki = 0; ki < p->k; ki++) {
+			int ih = oh * p->stride - j->pad + ki;
+			xr[ki] = ih < 0 || ih >= p->h ? NULL
+						      : j->x + ((size_t)n * p->h + ih) * p->w * p->c;
+		}
+		float *yrow = j->y + (size_t)r * j->wo * p->c;
+		for (int c0 = 0; c0 < p->c; c0 += VW) {
+			const float *xc[DW_MAX_K];
+			for (int ki = 0; ki < p->k; ki++)
+				xc[ki] = xr[ki] ? xr[ki] + c0 : NULL;
+			if (p->c - c0 >= VW)
+				dw_fwd_full(j, xc, yrow, c0);
+			else
+				dw_fwd_part(j, xc, yrow, c0, p->c - c0);
+		}
+	}
 }
 
 void rt_dwconv_forward(const rt_dwconv_p *p, const float *x, const float *w,
 		       const float *bias, float *y)
 {
 	dw_check(p);
+	assert(p->k <= DW_MAX_K);
 	dw_job j = {.p = p, .pad = p->k / 2, .x = x, .w = w, .bias = bias, .y = y};
 	j.ho = rt_conv_out_size(p->h, p->k, p->stride, j.pad);
 	j.wo = rt_conv_out_size(p->w, p->k, p->stride, j.pad);
@@ -94,90 +205,212 @@ void rt_dwconv_forward(const rt_dwconv_p *p, const float *x, const float *w,
 	rt_op_parallel(rows, rows * j.wo * p->c * p->k * p->k, dw_fwd_rows, &j);
 }
 
+/* ---- input gradient ---------------------------------------------------- */
+
 /*
- * Channels [c0, c0 + nb) over the whole batch: dx is cleared then scattered
- * into; dw and db are summed in local accumulators (taps x block) and added
- * once at the end.  `dwacc` has room for k * k * RT_CBLOCK floats.
+ * Input row (n, ih), channels [c0, c0 + nb).  `gr[ki]` is the dy row
+ * (ih + pad - ki) / s when that is a whole output row (else NULL), offset to
+ * channel c0.  dx[iw] = sum over ki, kj of gr[ki][(iw + pad - kj) / s] *
+ * w[ki][kj] for the kj where that is a whole output column.
  */
-RT_KERNEL static void dw_bwd_block(const dw_job *j, int c0, int nb, float *restrict dwacc)
+static inline __attribute__((always_inline)) void
+dw_bwd_dx_vec(const dw_job *j, const float *const *gr, float *dxrow, int c0, int nb)
 {
 	const rt_dwconv_p *p = j->p;
-	int k = p->k, s = p->stride, C = p->c, pad = j->pad;
-	double dbacc[RT_CBLOCK];
-	for (int c = 0; c < RT_CBLOCK; c++)
-		dbacc[c] = 0.0;
-	for (int t = 0; t < k * k * RT_CBLOCK; t++)
-		dwacc[t] = 0.0f;
-	if (j->dx != NULL)
-		for (size_t px = 0; px < (size_t)p->n * p->h * p->w; px++)
-			memset(j->dx + px * C + c0, 0, (size_t)nb * sizeof(float));
+	int k = p->k, s = p->stride, C = p->c, pad = j->pad, wo = j->wo;
+	size_t ldw = (size_t)p->ldw;
+	const float *wc = j->w + c0;
+	/* Pixels iw, iw + s, iw + 2s, ... use the same taps kj (those with
+	 * kj = iw + pad mod s), at consecutive output columns: walk each
+	 * residue class mod s, four pixels at a time where all taps fall inside. */
+	for (int r = 0; r < s; r++) {
+	int iw = r;
+	while (iw < p->w) {
+		int t0 = iw + pad, kj0 = t0 % s, kjl = kj0 + (k - 1 - kj0) / s * s;
+		if (nb == VW && iw + 3 * s < p->w && t0 - kjl >= 0 && (t0 - kj0) / s + 3 < wo) {
+			v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+			for (int ki = 0; ki < k; ki++) {
+				if (gr[ki] == NULL)
+					continue;
+				const float *wp = wc + (size_t)ki * k * ldw;
+				for (int kj = kj0; kj <= kjl; kj += s) {
+					v8 wv = LD(wp + (size_t)kj * ldw);
+					const float *g = gr[ki] + (size_t)((t0 - kj) / s) * C;
+					a0 += LD(g) * wv;
+					a1 += LD(g + C) * wv;
+					a2 += LD(g + 2 * (size_t)C) * wv;
+					a3 += LD(g + 3 * (size_t)C) * wv;
+				}
+			}
+			float *out = dxrow + (size_t)iw * C + c0;
+			ST(out, a0);
+			ST(out + (size_t)s * C, a1);
+			ST(out + 2 * (size_t)s * C, a2);
+			ST(out + 3 * (size_t)s * C, a3);
+			iw += 4 * s;
+			continue;
+		}
+		v8 a = {0}, a1 = {0};
+		/* kj with t0 - kj >= 0, divisible by s, and (t0 - kj) / s < wo */
+		int kj_lo = imax(0, t0 - (wo - 1) * s), kj_hi = imin(k - 1, t0);
+		kj_lo += ((t0 - kj_lo) % s + s) % s;
+		for (int ki = 0; ki < k; ki++) {
+			if (gr[ki] == NULL)
+				continue;
+			const float *wp = wc + (size_t)ki * k * ldw;
+			int o = (t0 - kj_lo) / s; /* the output column of tap kj */
+			int kj = kj_lo;
+			for (; kj + s <= kj_hi; kj += 2 * s, o -= 2) {
+				a += LDN(gr[ki] + (size_t)o * C, nb) * LDN(wp + (size_t)kj * ldw, nb);
+				a1 += LDN(gr[ki] + (size_t)(o - 1) * C, nb) *
+				      LDN(wp + (size_t)(kj + s) * ldw, nb);
+			}
+			if (kj <= kj_hi)
+				a += LDN(gr[ki] + (size_t)o * C, nb) * LDN(wp + (size_t)kj * ldw, nb);
+		}
+		STN(dxrow + (size_t)iw * C + c0, a + a1, nb);
+		iw += s;
+	}
+	}
+}
+
+RT_KERNEL static void dw_bwd_dx_full(const dw_job *j, const float *const *gr, float *dxrow,
+				     int c0)
+{
+	dw_bwd_dx_vec(j, gr, dxrow, c0, VW);
+}
+
+RT_KERNEL static void dw_bwd_dx_part(const dw_job *j, const float *const *gr, float *dxrow,
+				     int c0, int nb)
+{
+	dw_bwd_dx_vec(j, gr, dxrow, c0, nb);
+}
+
+static void dw_bwd_dx_rows(void *ctx, int64_t b, int64_t e)
+{
+	const dw_job *j = ctx;
+	const rt_dwconv_p *p = j->p;
+	const float *gr[DW_MAX_K], *gc[DW_MAX_K];
+	for (int64_t r = b; r < e; r++) {
+		int n = (int)(r / p->h), ih = (int)(r % p->h);
+		for (int ki = 0; ki < p->k; ki++) {
+			int t = ih + j->pad - ki;
+			gr[ki] = t < 0 || t % p->stride != 0 || t / p->stride >= j->ho
+					 ? NULL
+					 : j->dy + ((size_t)n * j->ho + t / p->stride) * j->wo * p->c;
+		}
+		float *dxrow = j->dx + (size_t)r * p->w * p->c;
+		for (int c0 = 0; c0 < p->c; c0 += VW) {
+			for (int ki = 0; ki < p->k; ki++)
+				gc[ki] = gr[ki] ? gr[ki] + c0 : NULL;
+			if (p->c - c0 >= VW)
+				dw_bwd_dx_full(j, gc, dxrow, c0);
+			else
+				dw_bwd_dx_part(j, gc, dxrow, c0, p->c - c0);
+		}
+	}
+}
+
+/* ---- weight and bias gradients --------------------------------------- */
+
+/*
+ * Channels [c0, c0 + nb), nb <= 16, as two vectors (lo, hi): acc[t][0..1]
+ * for tap t, summed over every (n, oh, ow) in order; each (ki, kj) pass
+ * over an output row keeps its two sums in registers.
+ */
+static inline __attribute__((always_inline)) void
+dw_bwd_dw_block(const dw_job *j, int c0, int nlo, int nhi, v8 (*acc)[2])
+{
+	const rt_dwconv_p *p = j->p;
+	int k = p->k, s = p->stride, C = p->c, pad = j->pad, wo = j->wo, nb = nlo + nhi;
+	v8 db0 = {0}, db1 = {0};
+	double dbs[2 * VW] = {0};
+	for (int t = 0; t < k * k; t++)
+		acc[t][0] = acc[t][1] = (v8){0};
 	for (int n = 0; n < p->n; n++) {
 		for (int oh = 0; oh < j->ho; oh++) {
-			int ki_lo = pad - oh * s > 0 ? pad - oh * s : 0;
-			int ki_hi = p->h + pad - oh * s < k ? p->h + pad - oh * s : k;
-			const float *dyrow = j->dy + ((size_t)n * j->ho + oh) * j->wo * C + c0;
-			for (int ow = 0; ow < j->wo; ow++) {
-				int kj_lo = pad - ow * s > 0 ? pad - ow * s : 0;
-				int kj_hi = p->w + pad - ow * s < k ? p->w + pad - ow * s : k;
-				const float *restrict g = dyrow + (size_t)ow * C;
-				float gv[RT_CBLOCK];
-				for (int c = 0; c < RT_CBLOCK; c++)
-					gv[c] = 0.0f;
-				for (int c = 0; c < nb; c++)
-					gv[c] = g[c];
-				for (int c = 0; c < RT_CBLOCK; c++)
-					dbacc[c] += gv[c];
-				for (int ki = ki_lo; ki < ki_hi; ki++) {
-					int ih = oh * s - pad + ki;
-					size_t rowoff = (((size_t)n * p->h + ih) * p->w) * C + c0;
-					for (int kj = kj_lo; kj < kj_hi; kj++) {
-						size_t off = rowoff + (size_t)(ow * s - pad + kj) * C;
-						const float *restrict xv = j->x + off;
-						float *restrict acc = dwacc + (ki * k + kj) * RT_CBLOCK;
-						if (nb == RT_CBLOCK) {
-							for (int c = 0; c < RT_CBLOCK; c++)
-								acc[c] += xv[c] * gv[c];
-						} else {
-							for (int c = 0; c < nb; c++)
-								acc[c] += xv[c] * gv[c];
-						}
-						if (j->dx == NULL)
-							continue;
-						float *restrict dv = j->dx + off;
-						const float *restrict wv =
-							j->w + (size_t)(ki * k + kj) * p->ldw + c0;
-						if (nb == RT_CBLOCK) {
-							for (int c = 0; c < RT_CBLOCK; c++)
-								dv[c] += wv[c] * gv[c];
-						} else {
-							for (int c = 0; c < nb; c++)
-								dv[c] += wv[c] * gv[c];
+			const float *g = j->dy + ((size_t)n * j->ho + oh) * wo * C + c0;
+			/* the bias: row sums in float, added up in double */
+			db0 = db1 = (v8){0};
+			for (int ow = 0; ow < wo; ow++) {
+				db0 += LDN(g + (size_t)ow * C, nlo);
+				if (nhi > 0)
+					db1 += LDN(g + (size_t)ow * C + VW, nhi);
+			}
+			for (int c = 0; c < VW; c++) {
+				dbs[c] += db0[c];
+				dbs[VW + c] += db1[c];
+			}
+			for (int ki = 0; ki < k; ki++) {
+				int ih = oh * s - pad + ki;
+				if (ih < 0 || ih >= p->h)
+					continue;
+				const float *xr = j->x + ((size_t)n * p->h + ih) * p->w * C + c0;
+				for (int kj = 0; kj < k; kj++) {
+					/* ow with 0 <= ow * s - pad + kj < w */
+					int lo = pad > kj ? (pad - kj + s - 1) / s : 0;
+					int last = p->w - 1 + pad - kj; /* ow * s <= last */
+					int hi = last < 0 ? 0 : imin(wo, last / s + 1);
+					/* even and odd ow in separate sums: four chains */
+					v8 a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
+					int ow = lo;
+					for (; ow + 1 < hi; ow += 2) {
+						const float *xv = xr + (size_t)(ow * s - pad + kj) * C;
+						const float *gv = g + (size_t)ow * C;
+						const float *xw = xv + (size_t)s * C, *gw = gv + C;
+						a0 += LDN(xv, nlo) * LDN(gv, nlo);
+						b0 += LDN(xw, nlo) * LDN(gw, nlo);
+						if (nhi > 0) {
+							a1 += LDN(xv + VW, nhi) * LDN(gv + VW, nhi);
+							b1 += LDN(xw + VW, nhi) * LDN(gw + VW, nhi);
 						}
 					}
+					if (ow < hi) {
+						const float *xv = xr + (size_t)(ow * s - pad + kj) * C;
+						const float *gv = g + (size_t)ow * C;
+						a0 += LDN(xv, nlo) * LDN(gv, nlo);
+						if (nhi > 0)
+							a1 += LDN(xv + VW, nhi) * LDN(gv + VW, nhi);
+					}
+					acc[ki * k + kj][0] += a0 + b0;
+					acc[ki * k + kj][1] += a1 + b1;
 				}
 			}
 		}
 	}
 	if (j->dw != NULL)
-		for (int t = 0; t < k * k; t++)
+		for (int t = 0; t < k * k; t++) {
+			float *d = j->dw + (size_t)t * p->ldw + c0;
 			for (int c = 0; c < nb; c++)
-				j->dw[(size_t)t * p->ldw + c0 + c] += dwacc[t * RT_CBLOCK + c];
+				d[c] += c < VW ? acc[t][0][c] : acc[t][1][c - VW];
+		}
 	if (j->db != NULL)
 		for (int c = 0; c < nb; c++)
-			j->db[c0 + c] += (float)dbacc[c];
+			j->db[c0 + c] += (float)dbs[c];
 }
 
-/* Kernels up to this size keep their dw accumulators on the stack. */
-#define DW_MAX_STACK_K 11
+#define DW_BLOCK 16
 
-static void dw_bwd_blocks(void *ctx, int64_t b, int64_t e)
+RT_KERNEL static void dw_bwd_dw_full(const dw_job *j, int c0, v8 (*acc)[2])
+{
+	dw_bwd_dw_block(j, c0, VW, VW, acc);
+}
+
+RT_KERNEL static void dw_bwd_dw_part(const dw_job *j, int c0, int nb, v8 (*acc)[2])
+{
+	dw_bwd_dw_block(j, c0, imin(nb, VW), nb - imin(nb, VW), acc);
+}
+
+static void dw_bwd_dw_blocks(void *ctx, int64_t b, int64_t e)
 {
 	const dw_job *j = ctx;
-	float dwacc[DW_MAX_STACK_K * DW_MAX_STACK_K * RT_CBLOCK];
+	v8 acc[DW_MAX_K * DW_MAX_K][2];
 	for (int64_t blk = b; blk < e; blk++) {
-		int c0 = (int)blk * RT_CBLOCK;
-		int nb = j->p->c - c0 < RT_CBLOCK ? j->p->c - c0 : RT_CBLOCK;
-		dw_bwd_block(j, c0, nb, dwacc);
+		int c0 = (int)blk * DW_BLOCK;
+		if (j->p->c - c0 >= DW_BLOCK)
+			dw_bwd_dw_full(j, c0, acc);
+		else
+			dw_bwd_dw_part(j, c0, j->p->c - c0, acc);
 	}
 }
 
@@ -185,12 +418,14 @@ void rt_dwconv_backward(const rt_dwconv_p *p, const float *x, const float *w,
 			const float *dy, float *dx, float *dw, float *db)
 {
 	dw_check(p);
-	assert(p->k <= DW_MAX_STACK_K);
+	assert(p->k <= DW_MAX_K);
 	dw_job j = {.p = p, .pad = p->k / 2, .x = x, .w = w, .dy = dy,
 		    .dx = dx, .dw = dw, .db = db};
 	j.ho = rt_conv_out_size(p->h, p->k, p->stride, j.pad);
 	j.wo = rt_conv_out_size(p->w, p->k, p->stride, j.pad);
-	int64_t blocks = (p->c + RT_CBLOCK - 1) / RT_CBLOCK;
 	int64_t work = (int64_t)p->n * j.ho * j.wo * p->c * p->k * p->k;
-	rt_op_parallel(blocks, work, dw_bwd_blocks, &j);
+	if (dx != NULL)
+		rt_op_parallel((int64_t)p->n * p->h, work, dw_bwd_dx_rows, &j);
+	if (dw != NULL || db != NULL)
+		rt_op_parallel((p->c + DW_BLOCK - 1) / DW_BLOCK, work, dw_bwd_dw_blocks, &j);
 }
