@@ -5,7 +5,8 @@
 # has `archc train`) a tiny supernet trained for four epochs on 1,000
 # Fashion-MNIST images: eval of max, min and a listed random subnet, a
 # written model file measuring exactly as its subnet, the state dir left
-# untouched, and a corrupted checkpoint and model file refused.  Prints TAP
+# untouched, and a corrupted checkpoint and model file refused; and the
+# same for a tabular supernet of dense blocks on the wine data.  Prints TAP
 # lines.
 set -u
 ARCHC=${ARCHC:-$ARCHD_BUILDDIR/archc}
@@ -127,4 +128,28 @@ ckpt=$(find "$STATE" -name checkpoint | head -n 1)
 printf 'X' | dd of="$ckpt" bs=1 seek=100 conv=notrunc 2>/dev/null
 check "a corrupted checkpoint is refused" status 1 "$ARCHC" eval tiny.arch --task t --subnet max --state "$STATE"
 check "with a message naming it" grep -q "$ckpt" err.txt
+
+# --- a tabular supernet (dense blocks, no resizing) ----------------------------------------
+cat >wine.arch <<'A'
+import "std/datasets.arch";
+space small {
+    input features = 13;
+    stage h { depth in 1..2; block = dense(out in {8, 16}, act = relu); }
+    head fc(classes);
+}
+task w {
+    data = wine;
+    space = small;
+    train { epochs = 30; batch = 16; optimizer = sgd(lr = 0.05, momentum = 0.9); sampler = sandwich(3); }
+}
+A
+check "a tabular supernet trains" status 0 "$ARCHC" train wine.arch --state "$STATE" --threads 1
+check "eval of its smallest subnet (the only task is implied)" status 0 "$ARCHC" eval wine.arch --subnet min --state "$STATE" -o min.model
+check "it is well above chance (33%)" awk '/^accuracy/ { exit !($2 > 0.6) }' out.txt
+grep -E '^(subnet|macs|params|split|accuracy) ' out.txt >by_supernet.txt
+check "its model file measures alone" status 0 "$ARCHC" eval wine.arch --model min.model
+grep -E '^(subnet|macs|params|split|accuracy) ' out.txt >by_model.txt
+check "exactly as the subnet" cmp -s by_supernet.txt by_model.txt
+check "a model of another task's data is refused" status 1 "$ARCHC" eval tiny.arch --task t --model min.model
+check "with both shapes named" grep -q "do not fit a model of 1x1x13 inputs and 3 outputs" err.txt
 echo "1..$n"
