@@ -164,38 +164,44 @@ out:
 }
 
 /* Follows the responses queued in out; rewrites evhttp's HTML error pages
- * (our replies are never text/html). */
-static void scan_output(conn *c, struct evbuffer *out)
+ * (our replies are never text/html).  Returns 1 when a final response (not
+ * a 1xx such as 100 Continue) was queued, or when the output can no longer
+ * be followed. */
+static int scan_output(conn *c, struct evbuffer *out)
 {
 	char head[HEAD_MAX];
+	int final = 0;
 	while (c->resp_track) {
 		size_t len = evbuffer_get_length(out);
 		if (c->resp_pos >= len)
-			return;
+			return final;
 		struct evbuffer_ptr at;
 		if (evbuffer_ptr_set(out, &at, c->resp_pos, EVBUFFER_PTR_SET) != 0)
-			return;
+			return final;
 		size_t want = len - c->resp_pos < sizeof head - 1 ? len - c->resp_pos : sizeof head - 1;
 		ev_ssize_t got = evbuffer_copyout_from(out, &at, head, want);
 		if (got <= 0)
-			return;
+			return final;
 		head[got] = '\0';
 		dm_http_response r;
 		int rc = dm_http_scan_response(head, (size_t)got, &r);
 		if (rc == 0 && (size_t)got < sizeof head - 1)
-			return; /* the rest of the head is coming */
+			return final; /* the rest of the head is coming */
 		if (rc <= 0) {
 			dm_log(DM_LOG_DEBUG, "connection %p: cannot follow the output any more", (void *)c);
 			c->resp_track = 0;
-			return;
+			return 1;
 		}
+		if (r.status >= 200)
+			final = 1;
 		if (len - c->resp_pos < r.total_len)
-			return; /* the body is coming */
+			return final; /* the body is coming */
 		if (r.html && r.status >= 400)
 			rewrite_page(c, out, &r, head);
 		else
 			c->resp_pos += r.total_len;
 	}
+	return 1;
 }
 
 static void on_output(struct evbuffer *out, const struct evbuffer_cb_info *info, void *arg)
@@ -209,11 +215,11 @@ static void on_output(struct evbuffer *out, const struct evbuffer_cb_info *info,
 	}
 	if (info->n_added == 0)
 		return;
-	if (c->state == DM_CONN_READING || c->state == DM_CONN_NEW) {
+	/* A 100 Continue leaves the request arriving, under its deadline. */
+	if (scan_output(c, out) && (c->state == DM_CONN_READING || c->state == DM_CONN_NEW)) {
 		conn_set_state(c, DM_CONN_IDLE);
 		event_del(c->deadline_ev);
 	}
-	scan_output(c, out);
 }
 
 /* --- the request deadline ------------------------------------------------------ */

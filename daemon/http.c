@@ -156,8 +156,12 @@ int dm_http_scan_response(const char *buf, size_t len, dm_http_response *r)
 		}
 		p = eol + 1;
 	}
-	if (clen < 0)
-		return -1;
+	if (clen < 0) {
+		/* Interim (1xx), 204 and 304 responses have no body. */
+		if (status >= 200 && status != 204 && status != 304)
+			return -1;
+		clen = 0;
+	}
 	r->status = status;
 	r->header_len = hlen;
 	r->total_len = hlen + (size_t)clen;

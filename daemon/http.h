@@ -40,7 +40,8 @@ typedef struct dm_http_response {
  * and fills r when the status line and every header are there (the body
  * may not be: compare len with r->total_len); 0 when more bytes are
  * needed; -1 when the bytes are not a response this parser can size (no
- * Content-Length, bad status line).
+ * Content-Length where a body may follow, bad status line).  A 1xx, 204 or
+ * 304 response has no body.
  */
 int dm_http_scan_response(const char *buf, size_t len, dm_http_response *r);
 

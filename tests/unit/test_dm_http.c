@@ -87,6 +87,14 @@ static void test_scan_response(void **state)
 	assert_int_equal(dm_http_scan_response(json, strlen(json), &r), 1);
 	assert_false(r.html);
 	assert_int_equal(r.total_len, strlen(json));
+	/* Interim and bodiless responses need no Content-Length. */
+	const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	assert_int_equal(dm_http_scan_response(cont, strlen(cont), &r), 1);
+	assert_int_equal(r.status, 100);
+	assert_int_equal(r.total_len, strlen(cont));
+	const char nc[] = "HTTP/1.1 204 No Content\r\nDate: x\r\n\r\n";
+	assert_int_equal(dm_http_scan_response(nc, strlen(nc), &r), 1);
+	assert_int_equal(r.total_len, strlen(nc));
 	/* Not a response, or one that cannot be sized. */
 	const char *bad[] = {
 		"GARBAGE\r\n\r\n",
