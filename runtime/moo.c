@@ -17,6 +17,8 @@
 const char *const moo_algo_names[MOO_ALGO_COUNT] = { "auto", "nsga2", "nsga3" };
 _Static_assert(MOO_ALGO_COUNT == 3, "moo_algo_names");
 
+/* Re-mutations of a categorical child that duplicates an earlier solution. */
+#define DUP_RETRIES 8
 /* The most NSGA-III directions a run may use: its cost grows with them. */
 #define MAX_DIRECTIONS 100000
 
@@ -284,6 +286,15 @@ static int tournament(run *R)
 	return rt_rng_uniform(&R->rng) < 0.5 ? a : b;
 }
 
+/* 1 when x equals one of rows 0..row-1 (parents and earlier children). */
+static int seen(const run *R, const double *x, int row)
+{
+	for (int r = 0; r < row; r++)
+		if (memcmp(R->x + (size_t)r * R->nv, x, (size_t)R->nv * sizeof(double)) == 0)
+			return 1;
+	return 0;
+}
+
 /* Fills rows pop..2*pop-1 with evaluated offspring of the parents. */
 static int make_offspring(run *R)
 {
@@ -307,11 +318,19 @@ static int make_offspring(run *R)
 		}
 		for (int c = 0; c < 2; c++) {
 			double *x = c ? c2 : c1;
-			if (p->ncat)
-				moo_resample_mutation(&R->rng, nv, p->ncat, R->pm, x);
-			else
+			if (!p->ncat) {
 				moo_polynomial_mutation(&R->rng, nv, p->lower, p->upper, R->s->eta_m,
 							R->pm, x);
+				continue;
+			}
+			moo_resample_mutation(&R->rng, nv, p->ncat, R->pm, x);
+			/* A categorical child equal to a parent or an earlier child
+			 * costs an evaluation and adds nothing: mutate it again, a
+			 * bounded number of times (a small space may hold no new
+			 * subnet at all). */
+			int row = c ? i + 1 : i;
+			for (int t = 0; t < DUP_RETRIES && seen(R, x, row); t++)
+				moo_resample_mutation(&R->rng, nv, p->ncat, 1.0 / nv, x);
 		}
 		if (evaluate(R, i) != 0 || (i + 1 < 2 * R->pop && evaluate(R, i + 1) != 0))
 			return -1;

@@ -18,7 +18,10 @@
  * varied by SBX and polynomial mutation) or all categorical (variable i holds
  * an integer in [0, ncat[i]), stored as a double; varied by uniform
  * crossover and resampling mutation).  An architecture is categorical: gene
- * i is an index into ir_gene.values.
+ * i is an index into ir_gene.values.  A categorical child equal to a
+ * solution of the population or to an earlier child is mutated again (a
+ * few times at most) before it is evaluated: a duplicate costs an
+ * evaluation and adds nothing.
  *
  * Reproducibility: a run draws every random choice from one rt_rng seeded
  * with moo_settings.seed and calls the evaluator in a fixed order, so the

@@ -370,6 +370,18 @@ static int cat_eval(void *ctx, const double *x, double *f, double *cv, char *err
 	return 0;
 }
 
+static int cat_eval_tiny(void *ctx, const double *x, double *f, double *cv, char *err,
+			 size_t errlen)
+{
+	(void)ctx;
+	(void)err;
+	(void)errlen;
+	f[0] = x[0] + x[1];
+	f[1] = 2 - x[0] - x[1];
+	*cv = 0;
+	return 0;
+}
+
 static void test_categorical_front(void **state)
 {
 	(void)state;
@@ -397,6 +409,26 @@ static void test_categorical_front(void **state)
 			double g = res->x[(size_t)i * 10 + v];
 			assert_true(g == floor(g) && g >= 0 && g < cat_ncat[v]);
 		}
+	moo_result_free(res);
+}
+
+/* Four subnets in all and a population of eight: duplicates cannot be
+ * avoided, and the search must still end, with every solution found. */
+static void test_categorical_tiny_space(void **state)
+{
+	(void)state;
+	static const int two[2] = {2, 2};
+	moo_problem p = {.nvar = 2, .nobj = 2, .ncat = two, .evaluate = cat_eval_tiny};
+	moo_settings s;
+	moo_settings_init(&s);
+	s.pop = 8;
+	s.generations = 20;
+	char err[128];
+	moo_result *res = moo_run(&p, &s, err, sizeof(err));
+	assert_non_null(res);
+	int idx[8];
+	/* (0,0) -> (0,2), (1,1) -> (2,0), (0,1), (1,0) -> (1,1): all on the front. */
+	assert_int_equal(moo_result_front(res, idx), 3);
 	moo_result_free(res);
 }
 
@@ -581,6 +613,7 @@ int main(void)
 		cmocka_unit_test(test_dtlz2_4),
 		cmocka_unit_test(test_constr_feasible),
 		cmocka_unit_test(test_categorical_front),
+		cmocka_unit_test(test_categorical_tiny_space),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
