@@ -70,7 +70,8 @@
  *   32      4 x 6         in_channels, in_h, in_w, res, nclasses, nlayers
  *   56      8 x 2         MACs and parameters at batch 1 (sn_plan_cost)
  *   72      4             gene string length g (< RT_MODEL_GENES_MAX)
- *   76      g             the gene string (subnet.h), no NUL
+ *   76      g             the gene string (subnet.h): printable ASCII,
+ *                         no NUL
  *   76+g    4 x C x 2     input normalisation: in_mean[C], in_std[C]
  *                         (C = in_channels; every std positive, all finite)
  *   ...     64 x nlayers  layers: 16 u32 each, in this order: kind

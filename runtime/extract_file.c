@@ -249,6 +249,8 @@ rt_model *rt_model_decode(const uint8_t *buf, size_t len, const char *name, char
 			      RT_MODEL_VERSION);
 	if (version < 1)
 		return refuse(NULL, err, errlen, name, "model file version %u is not valid", version);
+	if (get_u32(buf + 12) != 0)
+		return refuse(NULL, err, errlen, name, "the reserved header word is not 0");
 	uint32_t head[6];
 	for (int i = 0; i < 6; i++)
 		head[i] = get_u32(buf + 32 + 4 * (size_t)i);
@@ -302,8 +304,11 @@ rt_model *rt_model_decode(const uint8_t *buf, size_t len, const char *name, char
 		return refuse(m, err, errlen, name, "out of memory");
 	memcpy(m->genes, buf + HEAD_LEN, glen);
 	m->genes[glen] = '\0';
-	if (strlen(m->genes) != glen)
-		return refuse(m, err, errlen, name, "malformed gene string (a NUL byte inside)");
+	for (uint32_t i = 0; i < glen; i++)
+		if (m->genes[i] < 0x21 || m->genes[i] > 0x7e)
+			return refuse(m, err, errlen, name,
+				      "malformed gene string (byte 0x%02x at %u is not printable)",
+				      (unsigned)(uint8_t)m->genes[i], i);
 	for (int c = 0; c < m->in_channels; c++) {
 		m->in_mean[c] = get_f32(buf + norm_at + 4 * (size_t)c);
 		m->in_std[c] = get_f32(buf + norm_at + 4 * ((size_t)m->in_channels + c));

@@ -307,6 +307,13 @@ static void test_refusals(void **state)
 	reseal(bad, len);
 	refused(bad, len, "input normalisation of channel 1: mean 73.9, std 0");
 	memcpy(bad, buf, len);
+	bad[13] = 1;
+	refused(bad, len, "the reserved header word is not 0");
+	memcpy(bad, buf, len);
+	bad[76 + 1] = '\n'; /* in the gene string */
+	reseal(bad, len);
+	refused(bad, len, "byte 0x0a at 1 is not printable");
+	memcpy(bad, buf, len);
 	bad[32 + 16] = NCLS + 1; /* nclasses */
 	reseal(bad, len);
 	refused(bad, len, "outputs for 4 classes");
@@ -314,6 +321,59 @@ static void test_refusals(void **state)
 	char err[512];
 	assert_null(rt_model_load("/nonexistent/dir/sub.model", err, sizeof err));
 	assert_non_null(strstr(err, "/nonexistent/dir/sub.model: No such file"));
+	free(bad);
+	free(buf);
+	rt_model_free(m);
+}
+
+/* Random edits of the header and the layer list with the checksum made
+ * right again, so they reach the structural checks: every file is refused
+ * or, when accepted, describes a network the forward runs without reading
+ * or writing out of bounds (the sanitizer build checks that). */
+static void test_mutations(void **state)
+{
+	(void)state;
+	uint8_t *buf;
+	size_t len;
+	rt_model *m = sample_model(&buf, &len);
+	size_t body = 76 + strlen(m->genes) + 8 * C + (size_t)m->nlayers * 64 + 8;
+	uint8_t *bad = malloc(len);
+	assert_non_null(bad);
+	rt_rng rng;
+	rt_rng_seed(&rng, 99);
+	float *x = ug_rand(&rng, (size_t)R * R * C, -1, 1);
+	int accepted = 0;
+	for (int trial = 0; trial < 3000; trial++) {
+		memcpy(bad, buf, len);
+		int edits = 1 + (int)rt_rng_below(&rng, 3);
+		for (int e = 0; e < edits; e++) {
+			size_t at = 8 + rt_rng_below(&rng, body - 8);
+			/* small values reach the layer checks more often than any byte */
+			bad[at] = rt_rng_below(&rng, 2) ? (uint8_t)rt_rng_below(&rng, 12)
+							: (uint8_t)rt_rng_below(&rng, 256);
+		}
+		reseal(bad, len);
+		char err[512];
+		rt_model *d = rt_model_decode(bad, len, "sub.model", err, sizeof err);
+		if (!d) {
+			assert_int_equal(strncmp(err, "sub.model: ", 11), 0);
+			continue;
+		}
+		accepted++;
+		size_t need = rt_model_workspace(d, 1);
+		if (d->in_h == R && d->in_w == R && d->in_channels == C && need < ((size_t)1 << 24)) {
+			float *ws = malloc(need * sizeof(float)), *logits = malloc((size_t)d->nclasses * sizeof(float));
+			assert_true(ws && logits);
+			rt_model_forward(d, x, 1, ws, logits);
+			free(ws);
+			free(logits);
+		}
+		rt_model_free(d);
+	}
+	/* edits of the costs or the key leave a valid file: some were accepted */
+	print_message("# %d of 3000 edited files accepted\n", accepted);
+	assert_true(accepted > 0);
+	free(x);
 	free(bad);
 	free(buf);
 	rt_model_free(m);
@@ -328,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_equal_resized),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_mutations),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rt_threads_shutdown();
