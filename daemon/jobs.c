@@ -18,6 +18,10 @@
 #include "runtime/statedir.h"
 #include "runtime/train.h"
 
+/* Finished jobs kept for GET /v1/jobs/{job}; the oldest beyond are
+ * forgotten (404), so a long-running daemon's memory stays bounded. */
+#define JOBS_KEEP_FINISHED 1000
+
 /* Optimiser steps between checkpoints besides each epoch's end: a kill -9
  * loses at most this much work. */
 #define JOB_CKPT_EVERY 200
@@ -62,6 +66,7 @@ struct dm_jobs {
 	job *qhead, *qtail;
 	unsigned nqueued;
 	job *running;
+	unsigned nfinished; /* jobs in `all` that are done, cancelled or failed */
 	int stopping;
 	unsigned max_queued;
 	uint64_t seq, done, cancelled, failed, rejected;
@@ -83,6 +88,36 @@ static void job_set_state(job *jb, dm_job_state to)
 	dm_log(DM_LOG_INFO, "%s (task %s of %s): %s -> %s", jb->id, jb->spec->m->tasks[jb->task].name,
 	       jb->spec->id_str, dm_job_state_names[jb->state], dm_job_state_names[to]);
 	jb->state = to;
+}
+
+static int finished(const job *jb)
+{
+	return jb->state == DM_JOB_DONE || jb->state == DM_JOB_CANCELLED || jb->state == DM_JOB_FAILED;
+}
+
+/* Forgets the oldest finished jobs past JOBS_KEEP_FINISHED; lock held. */
+static void forget_old(dm_jobs *js)
+{
+	unsigned seen = 0;
+	for (job **p = &js->all; *p != NULL;) {
+		job *jb = *p;
+		if (finished(jb) && ++seen > JOBS_KEEP_FINISHED) {
+			*p = jb->next;
+			free(jb);
+			js->nfinished--;
+			continue;
+		}
+		p = &jb->next;
+	}
+}
+
+/* Marks jb finished in state `to`; lock held. */
+static void job_finish(dm_jobs *js, job *jb, dm_job_state to)
+{
+	job_set_state(jb, to);
+	js->nfinished++;
+	if (js->nfinished > JOBS_KEEP_FINISHED)
+		forget_old(js);
 }
 
 /* --- the trainer thread ------------------------------------------------------ */
@@ -192,7 +227,7 @@ static void *trainer_main(void *arg)
 		} else {
 			js->done++;
 		}
-		job_set_state(jb, end);
+		job_finish(js, jb, end);
 	}
 	pthread_mutex_unlock(&js->lock);
 	return NULL;
@@ -382,7 +417,7 @@ int dm_jobs_cancel(dm_jobs *js, const char *id)
 	} else if (jb->state == DM_JOB_QUEUED) {
 		unqueue(js, jb);
 		js->cancelled++;
-		job_set_state(jb, DM_JOB_CANCELLED);
+		job_finish(js, jb, DM_JOB_CANCELLED);
 	} else if (jb->state == DM_JOB_RUNNING) {
 		atomic_store(&jb->cancel, 1);
 		dm_log(DM_LOG_INFO, "%s: cancelling (checkpoint, then stop)", jb->id);
@@ -421,7 +456,7 @@ void dm_jobs_stop(dm_jobs *js)
 		job *jb = js->qhead;
 		unqueue(js, jb);
 		js->cancelled++;
-		job_set_state(jb, DM_JOB_CANCELLED);
+		job_finish(js, jb, DM_JOB_CANCELLED);
 	}
 	if (js->running != NULL) {
 		atomic_store(&js->running->cancel, 1);

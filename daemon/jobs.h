@@ -11,7 +11,8 @@
  * is queued or training joins that job.
  *
  * Jobs live in memory: after a restart they are gone, and their checkpoints
- * are what remains (a new job resumes from it).  Everything here is called
+ * are what remains (a new job resumes from it).  The 1000 most recently
+ * created finished jobs are kept for lookups; older ones are forgotten.  Everything here is called
  * from the loop thread; the trainer thread only updates a job's progress
  * under the lock.
  */

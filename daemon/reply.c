@@ -66,8 +66,10 @@ static void finish(dm_call *c, int status, const char *ctype, struct evbuffer *b
 	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
 	if (ctype != NULL)
 		evhttp_add_header(h, "Content-Type", ctype);
+	double elapsed = dm_call_elapsed(c);
+	dm_log(DM_LOG_DEBUG, "%s -> %d in %.3f ms", evhttp_request_get_uri(c->req), status, elapsed * 1e3);
 	evhttp_send_reply(c->req, status, reason_of(status), body);
-	dm_metrics_request(c->metrics, c->route, status, dm_call_elapsed(c));
+	dm_metrics_request(c->metrics, c->route, status, elapsed);
 	assert(*c->inflight > 0);
 	(*c->inflight)--;
 	free(c);

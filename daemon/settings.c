@@ -470,34 +470,32 @@ int dm_args_parse(dm_args *a, int argc, char **argv, char *err, size_t errlen)
 			a->version = 1;
 			continue;
 		}
-		size_t k;
 		size_t nflags = sizeof flag_table / sizeof flag_table[0];
 		const char *value = NULL;
-		for (k = 0; k < nflags; k++) {
+		const char *flag = NULL, *key = NULL; /* the matched table entry */
+		for (size_t k = 0; k < nflags && flag == NULL; k++) {
 			size_t fl = strlen(flag_table[k].flag);
-			if (strncmp(arg, flag_table[k].flag, fl) != 0)
+			if (strncmp(arg, flag_table[k].flag, fl) != 0 || (arg[fl] != '=' && arg[fl] != '\0'))
 				continue;
+			flag = flag_table[k].flag;
+			key = flag_table[k].key;
 			if (arg[fl] == '=') {
 				value = arg + fl + 1;
-				break;
-			}
-			if (arg[fl] == '\0') {
-				if (i + 1 >= argc) {
-					snprintf(err, errlen, "%s needs a value (try --help)", arg);
-					return -1;
-				}
+			} else if (i + 1 < argc) {
 				value = argv[++i];
-				break;
+			} else {
+				snprintf(err, errlen, "%s needs a value (try --help)", arg);
+				return -1;
 			}
 		}
-		if (k == nflags) {
+		if (flag == NULL) {
 			if (arg[0] == '-')
 				snprintf(err, errlen, "unknown option '%s' (try --help)", arg);
 			else
 				snprintf(err, errlen, "unexpected argument '%s' (try --help)", arg);
 			return -1;
 		}
-		if (flag_table[k].key == NULL) {
+		if (key == NULL) {
 			a->config_path = value;
 			continue;
 		}
@@ -505,8 +503,8 @@ int dm_args_parse(dm_args *a, int argc, char **argv, char *err, size_t errlen)
 			snprintf(err, errlen, "too many options");
 			return -1;
 		}
-		a->sets[a->nsets].flag = flag_table[k].flag;
-		a->sets[a->nsets].key = flag_table[k].key;
+		a->sets[a->nsets].flag = flag;
+		a->sets[a->nsets].key = key;
 		a->sets[a->nsets].value = value;
 		a->nsets++;
 	}
