@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "runtime/ops.h"
 #include "runtime/supernet_priv.h"
@@ -96,6 +97,28 @@ int rt_eval_subnet(sn_supernet *sn, const sn_subnet *sub, const rt_data *data,
 	out->accuracy = (double)correct / part->n;
 	out->loss = loss / part->n;
 	return 0;
+}
+
+int rt_eval_measure(sn_supernet *sn, const sn_subnet *sub, const rt_data *data,
+		    rt_split split, int nimages, uint64_t seed, rt_eval_result *out, char *err,
+		    size_t errlen)
+{
+	size_t ns = sn_supernet_nstats(sn);
+	float *saved = malloc((ns ? ns : 1) * sizeof(float));
+	if (!saved) {
+		seterr(err, errlen, "%s: out of memory saving %zu statistics", data->name, ns);
+		return -1;
+	}
+	float *st = sn_supernet_stats(sn);
+	memcpy(saved, st, ns * sizeof(float));
+	int rc = 0;
+	if (nimages > 0)
+		rc = rt_eval_recalibrate(sn, sub, data, nimages, seed, err, errlen) < 0 ? -1 : 0;
+	if (rc == 0)
+		rc = rt_eval_subnet(sn, sub, data, split, out, err, errlen);
+	memcpy(st, saved, ns * sizeof(float));
+	free(saved);
+	return rc;
 }
 
 int rt_eval_model(const rt_model *m, const rt_data *data, rt_split split, int batch,

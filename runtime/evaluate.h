@@ -69,6 +69,19 @@ int rt_eval_subnet(sn_supernet *sn, const sn_subnet *sub, const rt_data *data,
 		   size_t errlen);
 
 /*
+ * Measures subnet `sub` as it would be deployed, leaving the supernet
+ * exactly as it was: saves the statistics, recalibrates on `nimages`
+ * training images drawn with `seed` (none when nimages is 0), evaluates on
+ * `split`, and restores the statistics.  For callers that keep using the
+ * supernet afterwards (training, search, transfer).  Returns 0 with *out
+ * filled, or -1 with a message in err (see the two functions above, and
+ * out of memory for the copy); the supernet is unchanged either way.
+ */
+int rt_eval_measure(sn_supernet *sn, const sn_subnet *sub, const rt_data *data,
+		    rt_split split, int nimages, uint64_t seed,
+		    rt_eval_result *out, char *err, size_t errlen);
+
+/*
  * Evaluates a standalone model on `split` of `data`, in order, in batches
  * of up to `batch` examples (>= 1).  Returns 0 with *out filled, or -1 with
  * a message in err: the split is empty, the data's example shape or class

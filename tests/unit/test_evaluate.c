@@ -183,6 +183,36 @@ static void test_eval_matches_per_example(void **state)
 	sn_supernet_free(sn);
 }
 
+/* rt_eval_measure gives what recalibrate + evaluate give, and leaves the
+ * supernet's statistics as they were. */
+static void test_measure_restores(void **state)
+{
+	fixture *f = *state;
+	sn_supernet *sn = supernet(f, 4);
+	char err[256];
+	sn_subnet sub;
+	sn_subnet_min(f->space, &sub);
+	size_t ns = sn_supernet_nstats(sn);
+	float *st0 = ug_copy(sn_supernet_stats(sn), ns);
+	rt_eval_result got, want;
+	assert_int_equal(rt_eval_measure(sn, &sub, &f->data, RT_SPLIT_TEST, 12, 4, &got, err, sizeof err), 0);
+	assert_memory_equal(st0, sn_supernet_stats(sn), ns * sizeof(float));
+	assert_int_equal(rt_eval_recalibrate(sn, &sub, &f->data, 12, 4, err, sizeof err), 12);
+	assert_int_equal(rt_eval_subnet(sn, &sub, &f->data, RT_SPLIT_TEST, &want, err, sizeof err), 0);
+	assert_int_equal(got.correct, want.correct);
+	assert_true(got.loss == want.loss);
+	/* the stored statistics differ from the recalibrated ones, so the
+	 * restore above was needed */
+	memcpy(sn_supernet_stats(sn), st0, ns * sizeof(float));
+	assert_int_equal(rt_eval_subnet(sn, &sub, &f->data, RT_SPLIT_TEST, &got, err, sizeof err), 0);
+	assert_true(got.loss != want.loss);
+	/* a failure restores too */
+	assert_int_equal(rt_eval_measure(sn, &sub, &f->data, RT_SPLIT_HOLDOUT, 12, 4, &got, err, sizeof err), -1);
+	assert_memory_equal(st0, sn_supernet_stats(sn), ns * sizeof(float));
+	free(st0);
+	sn_supernet_free(sn);
+}
+
 static void test_extracted_model_measures_alike(void **state)
 {
 	fixture *f = *state;
@@ -247,6 +277,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recal_writes_only_the_subnets_statistics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recal_weighs_images_alike, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_matches_per_example, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_measure_restores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_extracted_model_measures_alike, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 	};
