@@ -154,7 +154,7 @@ static void rewrite_page(conn *c, struct evbuffer *out, const dm_http_response *
 	c->rewriting = 0;
 	c->resp_pos += newlen;
 	c->owner->error_pages++;
-	dm_log(DM_LOG_INFO, "refused a request: %d %s", r->status, page_message(r->status));
+	dm_log(DM_LOG_DEBUG, "refused a request: %d %s", r->status, page_message(r->status));
 out:
 	free(body);
 	if (prefix != NULL)
@@ -250,7 +250,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	char msg[128];
 	snprintf(msg, sizeof msg, "the request did not arrive within %u s (request_timeout)",
 		 c->owner->timeout_s);
-	dm_log(DM_LOG_INFO, "connection %p: %s", (void *)c, msg);
+	dm_log(DM_LOG_DEBUG, "connection %p: %s", (void *)c, msg);
 	send_direct(c, 408, "Request Timeout", msg);
 	conn_set_state(c, DM_CONN_IDLE); /* answered: no second reply on close */
 	evhttp_connection_free(c->evcon);
