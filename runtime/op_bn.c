@@ -1,6 +1,6 @@
 /*
- * op_bn.c — batch normalisation over the channels of an [m, c] view (see
- * ops.h).  Work is split over blocks of RT_CBLOCK channels: each block's
+ * op_bn.c — batch normalisation over the channels of an [m, c] view, alone
+ * or fused with the activation that follows it (see ops.h).  Work is split over blocks of RT_CBLOCK channels: each block's
  * statistics are summed in double, row by row, by one thread, so results do
  * not depend on the thread count.  y may be x and dx may be dy, hence no
  * `restrict` on those.
@@ -14,38 +14,65 @@
 
 typedef struct bn_job {
 	const rt_bn_p *p;
+	rt_act act;
 	const float *x, *gamma, *beta, *dy;
 	float *running_mean, *running_var, *save_mean, *save_invstd;
 	float *y, *dx, *dgamma, *dbeta;
 	const float *bwd_mean, *bwd_invstd; /* the forward's saved statistics */
 } bn_job;
 
-/* Batch mean and variance (biased and unbiased) of channels [c0, c0 + nb). */
+/* act(v) and act'(v) as ops.h defines them (op_eltwise.c's formulas). */
+static inline __attribute__((always_inline)) float act_f(rt_act a, float v)
+{
+	if (a == RT_ACT_RELU)
+		return v > 0.0f ? v : 0.0f;
+	if (a == RT_ACT_HSWISH) {
+		float t = v + 3.0f;
+		t = t < 0.0f ? 0.0f : (t > 6.0f ? 6.0f : t);
+		return v * t * (1.0f / 6.0f);
+	}
+	return v;
+}
+
+static inline __attribute__((always_inline)) float act_d(rt_act a, float v)
+{
+	if (a == RT_ACT_RELU)
+		return v > 0.0f ? 1.0f : 0.0f;
+	if (a == RT_ACT_HSWISH)
+		return v < -3.0f ? 0.0f : (v <= 3.0f ? v * (1.0f / 3.0f) + 0.5f : 1.0f);
+	return 1.0f;
+}
+
+/*
+ * Batch mean and variance (biased) of channels [c0, c0 + nb) in one pass:
+ * sums of d = x - x[row 0] and d^2 in double.  Shifting by a sample of the
+ * channel keeps sum(d^2)/m - mean(d)^2 free of cancellation when the mean
+ * is large against the spread.
+ */
 RT_KERNEL static void bn_stats(const bn_job *j, int c0, int nb, double *mean, double *var)
 {
 	const rt_bn_p *p = j->p;
-	double s[RT_CBLOCK] = {0};
-	for (int i = 0; i < p->m; i++) {
-		const float *row = j->x + (size_t)i * p->ldx + c0;
-		for (int c = 0; c < nb; c++)
-			s[c] += row[c];
-	}
-	for (int c = 0; c < nb; c++) {
-		mean[c] = s[c] / p->m;
-		s[c] = 0.0;
-	}
+	double s1[RT_CBLOCK] = {0}, s2[RT_CBLOCK] = {0}, sh[RT_CBLOCK] = {0};
+	for (int c = 0; c < nb; c++)
+		sh[c] = j->x[c0 + c];
 	for (int i = 0; i < p->m; i++) {
 		const float *row = j->x + (size_t)i * p->ldx + c0;
 		for (int c = 0; c < nb; c++) {
-			double d = row[c] - mean[c];
-			s[c] += d * d;
+			double d = (double)row[c] - sh[c];
+			s1[c] += d;
+			s2[c] += d * d;
 		}
 	}
-	for (int c = 0; c < nb; c++)
-		var[c] = s[c] / p->m;
+	for (int c = 0; c < nb; c++) {
+		double md = s1[c] / p->m, v = s2[c] / p->m - md * md;
+		mean[c] = sh[c] + md;
+		var[c] = v > 0.0 ? v : 0.0;
+	}
 }
 
-RT_KERNEL static void bn_apply(const bn_job *j, int c0, int nb)
+/* y = act(x a + b) per channel, a and b folding the statistics and the affine. */
+static inline __attribute__((always_inline)) void bn_apply_act(const bn_job *j, int c0, int nb,
+							       rt_act act)
 {
 	const rt_bn_p *p = j->p;
 	float a[RT_CBLOCK], b[RT_CBLOCK];
@@ -57,7 +84,22 @@ RT_KERNEL static void bn_apply(const bn_job *j, int c0, int nb)
 		const float *row = j->x + (size_t)i * p->ldx + c0;
 		float *out = j->y + (size_t)i * p->ldx + c0;
 		for (int c = 0; c < nb; c++)
-			out[c] = row[c] * a[c] + b[c];
+			out[c] = act_f(act, row[c] * a[c] + b[c]);
+	}
+}
+
+RT_KERNEL static void bn_apply(const bn_job *j, int c0, int nb)
+{
+	switch (j->act) {
+	case RT_ACT_RELU:
+		bn_apply_act(j, c0, nb, RT_ACT_RELU);
+		break;
+	case RT_ACT_HSWISH:
+		bn_apply_act(j, c0, nb, RT_ACT_HSWISH);
+		break;
+	default:
+		bn_apply_act(j, c0, nb, RT_ACT_NONE);
+		break;
 	}
 }
 
@@ -108,30 +150,50 @@ static void bn_check(const rt_bn_p *p)
 	assert(p->mode != RT_BN_MODE_RECAL || p->batches_seen >= 0);
 }
 
-void rt_bn_forward(const rt_bn_p *p, const float *x, const float *gamma,
-		   const float *beta, float *running_mean, float *running_var,
-		   float *save_mean, float *save_invstd, float *y)
+void rt_bn_act_forward(const rt_bn_p *p, rt_act act, const float *x, const float *gamma,
+		       const float *beta, float *running_mean, float *running_var,
+		       float *save_mean, float *save_invstd, float *y)
 {
 	bn_check(p);
-	bn_job j = {.p = p, .x = x, .gamma = gamma, .beta = beta,
+	assert(act >= 0 && act < RT_ACT_COUNT);
+	bn_job j = {.p = p, .act = act, .x = x, .gamma = gamma, .beta = beta,
 		    .running_mean = running_mean, .running_var = running_var,
 		    .save_mean = save_mean, .save_invstd = save_invstd, .y = y};
 	int64_t blocks = (p->c + RT_CBLOCK - 1) / RT_CBLOCK;
 	rt_op_parallel(blocks, (int64_t)p->m * p->c * 3, bn_fwd_blocks, &j);
 }
 
-RT_KERNEL static void bn_bwd_block(const bn_job *j, int c0, int nb)
+void rt_bn_forward(const rt_bn_p *p, const float *x, const float *gamma,
+		   const float *beta, float *running_mean, float *running_var,
+		   float *save_mean, float *save_invstd, float *y)
+{
+	rt_bn_act_forward(p, RT_ACT_NONE, x, gamma, beta, running_mean, running_var, save_mean,
+			  save_invstd, y);
+}
+
+/*
+ * Two passes over rows: the sums of g and g xhat, then dx.  With an
+ * activation, g = dy act'(xhat gamma + beta) is recomputed in each pass
+ * from x and the saved statistics (the forward did not store the BN output).
+ */
+static inline __attribute__((always_inline)) void bn_bwd_act(const bn_job *j, int c0, int nb,
+							     rt_act act)
 {
 	const rt_bn_p *p = j->p;
 	const float *mu = j->bwd_mean + c0, *is = j->bwd_invstd + c0;
+	float A[RT_CBLOCK], B[RT_CBLOCK];
+	for (int c = 0; c < nb; c++) { /* the forward's fold: BN out = x A + B */
+		A[c] = j->gamma[c0 + c] * is[c];
+		B[c] = act == RT_ACT_NONE ? 0.0f : j->beta[c0 + c] - mu[c] * A[c];
+	}
 	double sdy[RT_CBLOCK] = {0}, sdyx[RT_CBLOCK] = {0};
 	for (int i = 0; i < p->m; i++) {
 		const float *xr = j->x + (size_t)i * p->ldx + c0;
 		const float *gr = j->dy + (size_t)i * p->ldx + c0;
 		for (int c = 0; c < nb; c++) {
-			double g = gr[c];
+			float g = gr[c] * act_d(act, xr[c] * A[c] + B[c]);
 			sdy[c] += g;
-			sdyx[c] += g * ((xr[c] - mu[c]) * is[c]);
+			sdyx[c] += (double)g * ((xr[c] - mu[c]) * is[c]);
 		}
 	}
 	for (int c = 0; c < nb; c++) {
@@ -142,10 +204,9 @@ RT_KERNEL static void bn_bwd_block(const bn_job *j, int c0, int nb)
 	}
 	if (j->dx == NULL)
 		return;
-	float a[RT_CBLOCK], mdy[RT_CBLOCK], mdyx[RT_CBLOCK];
+	float mdy[RT_CBLOCK], mdyx[RT_CBLOCK];
 	int batch = p->mode != RT_BN_MODE_EVAL;
 	for (int c = 0; c < nb; c++) {
-		a[c] = j->gamma[c0 + c] * is[c];
 		mdy[c] = batch ? (float)(sdy[c] / p->m) : 0.0f;
 		mdyx[c] = batch ? (float)(sdyx[c] / p->m) : 0.0f;
 	}
@@ -154,9 +215,25 @@ RT_KERNEL static void bn_bwd_block(const bn_job *j, int c0, int nb)
 		const float *gr = j->dy + (size_t)i * p->ldx + c0;
 		float *dr = j->dx + (size_t)i * p->ldx + c0;
 		for (int c = 0; c < nb; c++) {
+			float g = gr[c] * act_d(act, xr[c] * A[c] + B[c]);
 			float xhat = (xr[c] - mu[c]) * is[c];
-			dr[c] = a[c] * (gr[c] - mdy[c] - xhat * mdyx[c]);
+			dr[c] = A[c] * (g - mdy[c] - xhat * mdyx[c]);
 		}
+	}
+}
+
+RT_KERNEL static void bn_bwd_block(const bn_job *j, int c0, int nb)
+{
+	switch (j->act) {
+	case RT_ACT_RELU:
+		bn_bwd_act(j, c0, nb, RT_ACT_RELU);
+		break;
+	case RT_ACT_HSWISH:
+		bn_bwd_act(j, c0, nb, RT_ACT_HSWISH);
+		break;
+	default:
+		bn_bwd_act(j, c0, nb, RT_ACT_NONE);
+		break;
 	}
 }
 
@@ -170,14 +247,24 @@ static void bn_bwd_blocks(void *ctx, int64_t b, int64_t e)
 	}
 }
 
-void rt_bn_backward(const rt_bn_p *p, const float *x, const float *gamma,
-		    const float *save_mean, const float *save_invstd,
-		    const float *dy, float *dx, float *dgamma, float *dbeta)
+void rt_bn_act_backward(const rt_bn_p *p, rt_act act, const float *x, const float *gamma,
+			const float *beta, const float *save_mean, const float *save_invstd,
+			const float *dy, float *dx, float *dgamma, float *dbeta)
 {
 	bn_check(p);
-	bn_job j = {.p = p, .x = x, .gamma = gamma, .dy = dy,
+	assert(act >= 0 && act < RT_ACT_COUNT);
+	assert(act == RT_ACT_NONE || beta != NULL);
+	bn_job j = {.p = p, .act = act, .x = x, .gamma = gamma, .beta = beta, .dy = dy,
 		    .bwd_mean = save_mean, .bwd_invstd = save_invstd,
 		    .dx = dx, .dgamma = dgamma, .dbeta = dbeta};
 	int64_t blocks = (p->c + RT_CBLOCK - 1) / RT_CBLOCK;
 	rt_op_parallel(blocks, (int64_t)p->m * p->c * 3, bn_bwd_blocks, &j);
+}
+
+void rt_bn_backward(const rt_bn_p *p, const float *x, const float *gamma,
+		    const float *save_mean, const float *save_invstd,
+		    const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+	rt_bn_act_backward(p, RT_ACT_NONE, x, gamma, NULL, save_mean, save_invstd, dy, dx,
+			   dgamma, dbeta);
 }

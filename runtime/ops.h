@@ -154,6 +154,30 @@ void rt_bn_backward(const rt_bn_p *p, const float *x, const float *gamma,
 		    const float *save_mean, const float *save_invstd,
 		    const float *dy, float *dx, float *dgamma, float *dbeta);
 
+/*
+ * Batch norm fused with the activation that follows it: y = act(BN(x)) in
+ * the same passes over memory, the BN output itself never stored.  The
+ * backward takes dy = dL/dy and recomputes BN(x) from x, gamma, beta and the
+ * saved statistics to apply act' before the BN backward, so dx, dgamma and
+ * dbeta equal rt_bn_backward applied to dy act'(BN(x)).  With RT_ACT_NONE
+ * these are rt_bn_forward/rt_bn_backward (beta may then be NULL in the
+ * backward).  Same aliasing rules: y may be x, dx may be dy.
+ */
+typedef enum rt_act {
+	RT_ACT_NONE,
+	RT_ACT_RELU,   /* max(x, 0) */
+	RT_ACT_HSWISH, /* x relu6(x + 3) / 6, derivatives as below */
+	RT_ACT_COUNT
+} rt_act;
+
+void rt_bn_act_forward(const rt_bn_p *p, rt_act act, const float *x, const float *gamma,
+		       const float *beta, float *running_mean, float *running_var,
+		       float *save_mean, float *save_invstd, float *y);
+
+void rt_bn_act_backward(const rt_bn_p *p, rt_act act, const float *x, const float *gamma,
+			const float *beta, const float *save_mean, const float *save_invstd,
+			const float *dy, float *dx, float *dgamma, float *dbeta);
+
 /* ---- elementwise ----------------------------------------------------- */
 
 /*

@@ -95,6 +95,20 @@ def op_bn(cid, m, c, mode, seen):
     save(cid, "rvar", rv)
 
 
+def op_bn_act(cid, m, c, mode, act):
+    """Batch norm fused with the activation after it (0 none, 1 relu, 2 hswish)."""
+    x = load(cid, "x", (m, c), True)
+    g = load(cid, "gamma", (c,), True)
+    b = load(cid, "beta", (c,), True)
+    rm = load(cid, "rmean", (c,))
+    rv = load(cid, "rvar", (c,))
+    f = {0: lambda t: t, 1: F.relu, 2: F.hardswish}[act]
+    y = f(F.batch_norm(x, rm, rv, g, b, training=mode != 1, momentum=0.1, eps=1e-5))
+    backprop(cid, y, load(cid, "r", (m, c)), {"dx": x, "dgamma": g, "dbeta": b})
+    save(cid, "rmean", rm)
+    save(cid, "rvar", rv)
+
+
 def op_act(cid, n, kind):
     x = load(cid, "x", (n,), True)
     f = {0: F.relu, 1: F.hardswish, 2: F.hardsigmoid}[kind]

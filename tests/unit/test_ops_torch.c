@@ -16,6 +16,9 @@
  * (normwise max relative error; NaN counts as infinite), and every array
  * must have err <= 1e-4.
  *
+ * The fused batch norm + activation (rt_bn_act_*) is checked against the
+ * composition torch.relu/hardswish(batch_norm(x)).
+ *
  * Without a /usr/bin/python3 that can import torch, every test is skipped.
  */
 #include <setjmp.h>
@@ -203,6 +206,26 @@ static void case_bn(int m, int c, rt_bn_mode mode, long seen)
 	free(rm2), free(rv2), free(sm), free(si), free(y), free(dx), free(dg), free(db);
 }
 
+/* BN fused with its activation (TRAIN or EVAL), dx written over dy. */
+static void case_bn_act(int m, int c, rt_bn_mode mode, rt_act act)
+{
+	size_t nx = (size_t)m * c, nc = (size_t)c;
+	float *x = rnd_buf(nx, -3, 3), *g = rnd_buf(nc, 0.5f, 1.5f), *b = rnd_buf(nc, -1, 1);
+	float *rm = rnd_buf(nc, -1, 1), *rv = rnd_buf(nc, 0.5f, 2), *r = rnd_buf(nx, -1, 1);
+	float *rm2 = ug_copy(rm, nc), *rv2 = ug_copy(rv, nc), *sm = zeros(nc), *si = zeros(nc);
+	float *y = zeros(nx), *d = ug_copy(r, nx), *dg = zeros(nc), *db = zeros(nc);
+	rt_bn_p p = {m, c, c, 1e-5f, 0.1f, mode, 0};
+	rt_bn_act_forward(&p, act, x, g, b, rm2, rv2, sm, si, y);
+	rt_bn_act_backward(&p, act, x, g, b, sm, si, d, d, dg, db);
+	begin_case("bn_act", "m=%d c=%d mode=%d act=%d", m, c, (int)mode, (int)act);
+	put("x", x, nx), put("gamma", g, nc), put("beta", b, nc), put("rmean", rm, nc);
+	put("rvar", rv, nc), put("r", r, nx);
+	expect_out("y", y, nx), expect_out("dx", d, nx), expect_out("dgamma", dg, nc);
+	expect_out("dbeta", db, nc), expect_out("rmean", rm2, nc), expect_out("rvar", rv2, nc);
+	free(x), free(g), free(b), free(rm), free(rv), free(r), free(rm2), free(rv2);
+	free(sm), free(si), free(y), free(d), free(dg), free(db);
+}
+
 /* kind: 0 relu, 1 hswish, 2 hsigmoid (the order ops_torch.py uses). */
 static void case_act(size_t n, int kind)
 {
@@ -355,6 +378,12 @@ static void make_cases(void)
 	case_bn(rnd(4, 60), rnd(1, 40), RT_BN_MODE_RECAL, 0);
 	case_bn(rnd(4, 60), rnd(1, 40), RT_BN_MODE_RECAL, 2);
 	case_bn(2048, 48, RT_BN_MODE_TRAIN, 0);
+	/* batch norm fused with relu / h-swish / nothing, dx in place of dy */
+	for (int act = 0; act < RT_ACT_COUNT; act++) {
+		case_bn_act(rnd(4, 60), rnd(1, 40), RT_BN_MODE_TRAIN, (rt_act)act);
+		case_bn_act(rnd(4, 60), rnd(1, 40), RT_BN_MODE_EVAL, (rt_act)act);
+	}
+	case_bn_act(4096, 40, RT_BN_MODE_TRAIN, RT_ACT_HSWISH);
 	/* activations, small and large (threaded) */
 	for (int kind = 0; kind < 3; kind++) {
 		case_act((size_t)rnd(1, 1000), kind);
@@ -500,6 +529,7 @@ static void test_conv2d(void **state) { (void)state; check_op("conv2d"); }
 static void test_linear(void **state) { (void)state; check_op("linear"); }
 static void test_dwconv(void **state) { (void)state; check_op("dwconv"); }
 static void test_bn(void **state) { (void)state; check_op("bn"); }
+static void test_bn_act(void **state) { (void)state; check_op("bn_act"); }
 static void test_activations(void **state) { (void)state; check_op("act"); }
 static void test_se(void **state) { (void)state; check_op("se"); }
 static void test_pool(void **state) { (void)state; check_op("pool"); }
@@ -513,6 +543,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conv2d),     cmocka_unit_test(test_linear),
 		cmocka_unit_test(test_dwconv),     cmocka_unit_test(test_bn),
+		cmocka_unit_test(test_bn_act),
 		cmocka_unit_test(test_activations), cmocka_unit_test(test_se),
 		cmocka_unit_test(test_pool),       cmocka_unit_test(test_xent),
 		cmocka_unit_test(test_kl_softmax), cmocka_unit_test(test_resize),
