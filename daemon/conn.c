@@ -43,11 +43,15 @@ typedef struct conn {
 	int resp_track;   /* 0 once the output cannot be followed (no length) */
 	int rewriting;    /* our own edit of the output is in progress */
 	int over_cap;     /* accepted past max_conns: its requests get 503 */
+	uint64_t req_bytes; /* bytes of the request arriving (state READING) */
+	uint64_t head_len;  /* its request line and headers, once complete */
+	int head_seen;      /* the blank line closing them has arrived */
 } conn;
 
 struct dm_conns {
 	struct event_base *base;
 	unsigned max_conns, timeout_s;
+	uint64_t max_headers;
 	dm_conns_pause_fn *pause;
 	void *pause_arg;
 	int paused;
@@ -114,7 +118,7 @@ static void send_direct(conn *c, int status, const char *reason, const char *mes
 static const char *page_message(int status)
 {
 	switch (status) {
-	case 400: return "malformed HTTP request (or request headers over max_header_size)";
+	case 400: return "malformed HTTP request";
 	case 413: return "request body over max_body_size";
 	case 417: return "unsupported Expect header";
 	case 501: return "method not implemented (archd serves GET, POST and DELETE)";
@@ -131,14 +135,24 @@ static void rewrite_page(conn *c, struct evbuffer *out, const dm_http_response *
 	const char *reason = head + 13;
 	const char *eol = memchr(head, '\r', r->header_len);
 	int rlen = eol != NULL && eol > reason ? (int)(eol - reason) : 0;
-	char *body = dm_http_error_json(dm_http_status_code(r->status), page_message(r->status));
+	int status = r->status;
+	const char *message = page_message(status);
+	uint64_t got = c->head_seen ? c->head_len : c->req_bytes;
+	if (status == 400 && c->owner->max_headers > 0 && got > c->owner->max_headers) {
+		/* evhttp says 400 for headers over its limit too. */
+		status = 431;
+		reason = "Request Header Fields Too Large";
+		rlen = (int)strlen(reason);
+		message = "request line and headers over max_header_size";
+	}
+	char *body = dm_http_error_json(dm_http_status_code(status), message);
 	struct evbuffer *prefix = evbuffer_new();
 	struct evbuffer *page = evbuffer_new();
 	if (body == NULL || prefix == NULL || page == NULL ||
 	    evbuffer_add_printf(page,
 				"HTTP/1.1 %d %.*s\r\nContent-Type: application/json\r\nConnection: close\r\n"
 				"Content-Length: %zu\r\n\r\n%s",
-				r->status, rlen, rlen > 0 ? reason : "", strlen(body), body) < 0) {
+				status, rlen, rlen > 0 ? reason : "", strlen(body), body) < 0) {
 		/* Out of memory: the HTML page goes out as it is. */
 		c->resp_pos += r->total_len;
 		goto out;
@@ -154,7 +168,7 @@ static void rewrite_page(conn *c, struct evbuffer *out, const dm_http_response *
 	c->rewriting = 0;
 	c->resp_pos += newlen;
 	c->owner->error_pages++;
-	dm_log(DM_LOG_DEBUG, "refused a request: %d %s", r->status, page_message(r->status));
+	dm_log(DM_LOG_DEBUG, "refused a request: %d %s", status, message);
 out:
 	free(body);
 	if (prefix != NULL)
@@ -224,15 +238,47 @@ static void on_output(struct evbuffer *out, const struct evbuffer_cb_info *info,
 
 /* --- the request deadline ------------------------------------------------------ */
 
+/* The offset just past the first blank line (the end of a header block;
+ * evhttp also takes a bare LF as a line end) in in[from..), or -1. */
+static long blank_line_end(struct evbuffer *in, size_t from)
+{
+	static const char *const ends[] = {"\n\r\n", "\n\n"};
+	long best = -1;
+	for (size_t i = 0; i < 2; i++) {
+		struct evbuffer_ptr start;
+		if (evbuffer_ptr_set(in, &start, from, EVBUFFER_PTR_SET) != 0)
+			return -1;
+		struct evbuffer_ptr at = evbuffer_search(in, ends[i], strlen(ends[i]), &start);
+		long end = at.pos >= 0 ? (long)at.pos + (long)strlen(ends[i]) : -1;
+		if (end >= 0 && (best < 0 || end < best))
+			best = end;
+	}
+	return best;
+}
+
 static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
 {
-	(void)in;
 	conn *c = arg;
-	if (info->n_added == 0 || c->state == DM_CONN_READING || c->state == DM_CONN_CLOSED)
+	if (info->n_added == 0 || c->state == DM_CONN_CLOSED)
 		return;
-	conn_set_state(c, DM_CONN_READING);
-	struct timeval tv = {(time_t)c->owner->timeout_s, 0};
-	event_add(c->deadline_ev, &tv);
+	if (c->state != DM_CONN_READING) {
+		conn_set_state(c, DM_CONN_READING);
+		c->req_bytes = 0;
+		c->head_seen = 0;
+		struct timeval tv = {(time_t)c->owner->timeout_s, 0};
+		event_add(c->deadline_ev, &tv);
+	}
+	/* Only the new bytes (and the two before them) can complete the blank
+	 * line; once seen, the body is not searched.  The new bytes start at
+	 * orig_size in the buffer and at req_bytes in the request. */
+	if (!c->head_seen && c->owner->max_headers > 0) {
+		long end = blank_line_end(in, info->orig_size > 2 ? info->orig_size - 2 : 0);
+		if (end >= 0) {
+			c->head_seen = 1;
+			c->head_len = c->req_bytes + (uint64_t)end - info->orig_size;
+		}
+	}
+	c->req_bytes += info->n_added;
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -402,6 +448,11 @@ int dm_conns_over_cap(const dm_conns *cs, struct evhttp_request *req)
 		if (c->bev == bev)
 			return c->over_cap;
 	return 0;
+}
+
+void dm_conns_set_header_limit(dm_conns *cs, uint64_t max_headers)
+{
+	cs->max_headers = max_headers;
 }
 
 void dm_conns_stats_get(const dm_conns *cs, dm_conns_stats *st)

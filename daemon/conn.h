@@ -70,6 +70,13 @@ dm_conns *dm_conns_new(struct event_base *base, unsigned max_conns, unsigned tim
 /* Changes the limits (SIGHUP). */
 void dm_conns_set_limits(dm_conns *c, unsigned max_conns, unsigned timeout_s);
 
+/* The header size limit given to evhttp: evhttp answers a request line and
+ * headers over it with a plain 400, which this module turns into 431 when
+ * the request line and headers (up to their closing blank line, or all
+ * that came when it never did) are longer than max_headers.  0 (the
+ * default) leaves every 400 a 400. */
+void dm_conns_set_header_limit(dm_conns *c, uint64_t max_headers);
+
 /* The evhttp_set_bevcb callback; arg is the dm_conns.  Returns NULL on
  * out-of-memory (evhttp then makes its own bufferevent, untracked). */
 struct bufferevent *dm_conns_bevcb(struct event_base *base, void *arg);

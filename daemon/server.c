@@ -219,6 +219,7 @@ static void apply_limits(dm_server *srv)
 	 * the request deadline so a slow request gets its 408 first. */
 	evhttp_set_timeout(srv->http, (int)s->request_timeout + 1);
 	dm_conns_set_limits(srv->conns, s->max_conns, s->request_timeout);
+	dm_conns_set_header_limit(srv->conns, s->max_headers);
 	dm_workers_set_max_queued(srv->workers, s->max_queue);
 	dm_jobs_set_max_queued(srv->jobs, s->max_jobs);
 	dm_log_set_level(s->log_level);

@@ -81,6 +81,12 @@ elif mode == "header-flood":
         s.sendall(b"GET /v1/health HTTP/1.1\r\n" + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 200) for i in range(2000)) + b"\r\n")
     except OSError:
         pass
+elif mode == "long-header":
+    s = conn()
+    try:
+        s.sendall(b"GET /v1/health HTTP/1.1\r\nX-Long: " + b"a" * 20000 + b"\r\n\r\n")
+    except OSError:
+        pass
 elif mode == "garbage":
     s = conn()
     s.sendall(bytes(range(256)) * 16 + b"\r\n\r\n")
@@ -166,7 +172,10 @@ check "the daemon serves others after the slow clients" healthy
 # --- malformed HTTP -------------------------------------------------------------
 raw header-flood
 rawbody
-check "a header flood gets 400 with a JSON error" test "$(head -n 1 raw.out)/$(jget error.code)" = "HTTP/1.1 400 Bad Request/bad_request"
+check "a header flood gets 431 with a JSON error" test "$(head -n 1 raw.out)/$(jget error.code)" = "HTTP/1.1 431 Request Header Fields Too Large/headers_too_large"
+raw long-header
+rawbody
+check "one header line over max_header_size gets 431" test "$(head -n 1 raw.out)/$(jget error.code)" = "HTTP/1.1 431 Request Header Fields Too Large/headers_too_large"
 raw garbage
 rawbody
 check "garbage bytes get 400 with a JSON error" test "$(head -n 1 raw.out)/$(jget error.code)" = "HTTP/1.1 400 Bad Request/bad_request"
@@ -221,7 +230,7 @@ check "the daemon serves others after the burst" healthy
 # --- the record -------------------------------------------------------------------------------
 curl -s --unix-socket "$SOCK" http://archd/metrics >metrics.txt
 check "metrics count the request timeouts" test "$(awk '$1 == "archd_request_timeouts_total" {print $2}' metrics.txt)" -ge 2
-check "metrics count the protocol errors" test "$(awk '$1 == "archd_protocol_errors_total" {print $2}' metrics.txt)" -ge 4
+check "metrics count the protocol errors" test "$(awk '$1 == "archd_protocol_errors_total" {print $2}' metrics.txt)" -ge 5
 check "metrics count the rejected jobs" test "$(awk '$1 == "archd_jobs_rejected_total" {print $2}' metrics.txt)" -ge 1
 kill -TERM "$PID"
 wait "$PID"
