@@ -8,8 +8,11 @@
  * explicit state (dm_conn_state), changed only through one setter that logs
  * the transition at debug level:
  *
- *     NEW --first byte--> READING --response written--> IDLE --byte--> READING
- *      any state --evhttp frees it--> CLOSED
+ *     NEW --first byte--> READING --final response queued--> IDLE
+ *     IDLE --byte of the next request--> READING
+ *     any state --evhttp frees it--> CLOSED
+ *
+ * (A "100 Continue" is not a final response: the body is still to come.)
  *
  * A connection that stays READING past the request timeout (a body that
  * never ends, a client sending a byte a second) gets a 408 and is closed;
@@ -27,7 +30,9 @@
  * libevent 2.1.12 has no evhttp_set_errorcb, so its own error pages (400 for
  * malformed HTTP, 413 for a body over the cap, 417, 501 ...) would be HTML.
  * This module rewrites them, as they are queued, into the JSON form every
- * other reply has: {"error":{"code":"...","message":"..."}}.
+ * other reply has: {"error":{"code":"...","message":"..."}} (a 400 for
+ * headers over the limit becomes 431).  It tells them by their text/html
+ * type: archd's own replies are never HTML.
  */
 #ifndef ARCHD_DAEMON_CONN_H
 #define ARCHD_DAEMON_CONN_H
