@@ -71,18 +71,18 @@ static size_t encode_header(uint8_t *h, const uint8_t key[16], size_t nparams,
 static int write_floats(FILE *f, XXH3_state_t *xs, const float *x, size_t n)
 {
 	uint8_t buf[4 * CKPT_CHUNK];
-	while (n) {
-		size_t k = n < CKPT_CHUNK ? n : CKPT_CHUNK;
+	for (size_t at = 0; at < n; at += CKPT_CHUNK) {
+		size_t k = n - at;
+		if (k > CKPT_CHUNK)
+			k = CKPT_CHUNK;
 		for (size_t i = 0; i < k; i++) {
 			uint32_t u;
-			memcpy(&u, &x[i], 4);
+			memcpy(&u, &x[at + i], 4);
 			put_le(buf + 4 * i, u, 4);
 		}
 		if (fwrite(buf, 4, k, f) != k)
 			return -1;
 		XXH3_64bits_update(xs, buf, 4 * k);
-		x += k;
-		n -= k;
 	}
 	return 0;
 }

@@ -68,11 +68,12 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	f->m = ua_compile(src);
-	if (!f->m)
+	f->sn = f->m ? build(f->m, "tiny", 1) : NULL;
+	if (!f->sn) {
+		ir_module_free(f->m);
+		free(f);
 		return -1;
-	f->sn = build(f->m, "tiny", 1);
-	if (!f->sn)
-		return -1;
+	}
 	memcpy(f->key, f->m->tasks[0].supernet_key, 16);
 	size_t np = sn_supernet_nparams(f->sn), ns = sn_supernet_nstats(f->sn);
 	fill(sn_supernet_weights(f->sn), np, 1.0f);
@@ -87,11 +88,11 @@ static int setup(void **state)
 	rt_rng_seed(&f->st.rng[1], 43);
 	snprintf(f->path, sizeof f->path, "/tmp/test_checkpoint.%ld", (long)getpid());
 	char err[256];
+	*state = f;
 	if (rt_ckpt_save(f->path, f->sn, f->key, &f->st, err, sizeof err) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
-	*state = f;
 	return 0;
 }
 
