@@ -21,25 +21,34 @@ typedef struct bn_job {
 	const float *bwd_mean, *bwd_invstd; /* the forward's saved statistics */
 } bn_job;
 
-/* act(v) and act'(v) as ops.h defines them (op_eltwise.c's formulas). */
-static inline __attribute__((always_inline)) float act_f(rt_act a, float v)
+/*
+ * act(v) and act'(v) as ops.h defines them (op_eltwise.c's formulas),
+ * written as selects between values computed unconditionally: GCC does not
+ * if-convert a conditional float expression (it might trap), and a loop
+ * with control flow is not vectorised.
+ */
+RT_INLINE float act_f(rt_act a, float v)
 {
 	if (a == RT_ACT_RELU)
 		return v > 0.0f ? v : 0.0f;
 	if (a == RT_ACT_HSWISH) {
 		float t = v + 3.0f;
-		t = t < 0.0f ? 0.0f : (t > 6.0f ? 6.0f : t);
+		t = t < 0.0f ? 0.0f : t;
+		t = t > 6.0f ? 6.0f : t;
 		return v * t * (1.0f / 6.0f);
 	}
 	return v;
 }
 
-static inline __attribute__((always_inline)) float act_d(rt_act a, float v)
+RT_INLINE float act_d(rt_act a, float v)
 {
 	if (a == RT_ACT_RELU)
 		return v > 0.0f ? 1.0f : 0.0f;
-	if (a == RT_ACT_HSWISH)
-		return v < -3.0f ? 0.0f : (v <= 3.0f ? v * (1.0f / 3.0f) + 0.5f : 1.0f);
+	if (a == RT_ACT_HSWISH) {
+		float lin = v * (1.0f / 3.0f) + 0.5f;
+		float d = v < -3.0f ? 0.0f : lin;
+		return v > 3.0f ? 1.0f : d;
+	}
 	return 1.0f;
 }
 
@@ -71,8 +80,7 @@ RT_KERNEL static void bn_stats(const bn_job *j, int c0, int nb, double *mean, do
 }
 
 /* y = act(x a + b) per channel, a and b folding the statistics and the affine. */
-static inline __attribute__((always_inline)) void bn_apply_act(const bn_job *j, int c0, int nb,
-							       rt_act act)
+RT_INLINE void bn_apply_act(const bn_job *j, int c0, int nb, rt_act act)
 {
 	const rt_bn_p *p = j->p;
 	float a[RT_CBLOCK], b[RT_CBLOCK];
@@ -176,8 +184,7 @@ void rt_bn_forward(const rt_bn_p *p, const float *x, const float *gamma,
  * activation, g = dy act'(xhat gamma + beta) is recomputed in each pass
  * from x and the saved statistics (the forward did not store the BN output).
  */
-static inline __attribute__((always_inline)) void bn_bwd_act(const bn_job *j, int c0, int nb,
-							     rt_act act)
+RT_INLINE void bn_bwd_act(const bn_job *j, int c0, int nb, rt_act act)
 {
 	const rt_bn_p *p = j->p;
 	const float *mu = j->bwd_mean + c0, *is = j->bwd_invstd + c0;

@@ -88,8 +88,8 @@ static inline int imin(int a, int b) { return a < b ? a : b; }
  * Output row (n, oh), channels [c0, c0 + nb).  `xr[ki]` is input row
  * oh * s - pad + ki (NULL when outside the map), offset to channel c0.
  */
-static inline __attribute__((always_inline)) void
-dw_fwd_vec(const dw_job *j, const float *const *xr, float *yrow, int c0, int nb)
+RT_INLINE void dw_fwd_vec(const dw_job *j, const float *const *xr, float *yrow, int c0,
+			    int nb)
 {
 	const rt_dwconv_p *p = j->p;
 	int k = p->k, s = p->stride, C = p->c, pad = j->pad;
@@ -213,8 +213,8 @@ void rt_dwconv_forward(const rt_dwconv_p *p, const float *x, const float *w,
  * channel c0.  dx[iw] = sum over ki, kj of gr[ki][(iw + pad - kj) / s] *
  * w[ki][kj] for the kj where that is a whole output column.
  */
-static inline __attribute__((always_inline)) void
-dw_bwd_dx_vec(const dw_job *j, const float *const *gr, float *dxrow, int c0, int nb)
+RT_INLINE void dw_bwd_dx_vec(const dw_job *j, const float *const *gr, float *dxrow, int c0,
+			       int nb)
 {
 	const rt_dwconv_p *p = j->p;
 	int k = p->k, s = p->stride, C = p->c, pad = j->pad, wo = j->wo;
@@ -318,8 +318,8 @@ static void dw_bwd_dx_rows(void *ctx, int64_t b, int64_t e)
  * for tap t, summed over every (n, oh, ow) in order; each (ki, kj) pass
  * over an output row keeps its two sums in registers.
  */
-static inline __attribute__((always_inline)) void
-dw_bwd_dw_block(const dw_job *j, int c0, int nlo, int nhi, v8 (*acc)[2])
+RT_INLINE void dw_bwd_dw_block(const dw_job *j, int c0, int nlo, int nhi,
+				 v8 (*acc)[2])
 {
 	const rt_dwconv_p *p = j->p;
 	int k = p->k, s = p->stride, C = p->c, pad = j->pad, wo = j->wo, nb = nlo + nhi;

@@ -6,7 +6,10 @@
  * whose trip count is unknown, so those functions ask for it, and on x86-64
  * they are also built for AVX2 and picked at load time.  -std=c11 keeps
  * -ffp-contract=off and no reassociation, so every clone computes bitwise
- * the same result.
+ * the same result.  They also drop -ftrapping-math, which changes no result
+ * (we never read the floating-point exception flags) but otherwise stops
+ * GCC from turning a conditional float expression such as the h-swish
+ * derivative into a select, leaving such loops scalar.
  */
 #ifndef ARCHD_RUNTIME_OP_UTIL_H
 #define ARCHD_RUNTIME_OP_UTIL_H
@@ -17,9 +20,22 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define RT_KERNEL \
-	__attribute__((optimize("tree-vectorize"), target_clones("arch=x86-64-v3", "default")))
+	__attribute__((optimize("tree-vectorize", "no-trapping-math"),                 \
+		       target_clones("arch=x86-64-v3", "default")))
 #else
 #define RT_KERNEL
+#endif
+
+/*
+ * RT_INLINE marks a kernel body that RT_KERNEL functions instantiate with
+ * constant arguments (an activation kind, a full vector width): always
+ * inlined, and with the same floating-point options, since GCC keeps an
+ * inlined body's own -ftrapping-math.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define RT_INLINE static inline __attribute__((always_inline, optimize("no-trapping-math")))
+#else
+#define RT_INLINE static inline
 #endif
 
 /* Below this many floats touched, a job is not worth waking the pool. */

@@ -42,6 +42,41 @@ static void bn_bwd(sn_supernet *sn, sn_bn *bn, int m, int c, const float *x,
 		       sn->g + bn->gamma, sn->g + bn->beta);
 }
 
+static rt_act rt_act_of(ir_act a)
+{
+	return a == IR_ACT_RELU ? RT_ACT_RELU : a == IR_ACT_HSWISH ? RT_ACT_HSWISH : RT_ACT_NONE;
+}
+
+/*
+ * y = act(BN(x)) in one fused op, written to `a` (the activation buffer),
+ * or to `b` when there is no activation; returns where it went.  The BN
+ * output is not kept: the backward recomputes what it needs from x.
+ */
+static const float *bn_act_fwd(sn_supernet *sn, sn_bn *bn, ir_act act, int m, int c,
+			       const float *x, float *b, float *a)
+{
+	rt_bn_p p = bn_params(sn, bn, m, c);
+	float *y = act == IR_ACT_NONE ? b : a;
+	rt_bn_act_forward(&p, rt_act_of(act), x, sn->w + bn->gamma, sn->w + bn->beta,
+			  sn->st + bn->rmean, sn->st + bn->rvar, bn->save_mean, bn->save_invstd,
+			  y);
+	if (sn->mode == RT_BN_MODE_RECAL)
+		bn->seen++;
+	return y;
+}
+
+/* d (in place) = the gradient reaching x through act(BN(x)) from d. */
+static void bn_act_bwd(sn_supernet *sn, sn_bn *bn, ir_act act, int m, int c, const float *x,
+		       float *d)
+{
+	rt_bn_p p = bn_params(sn, bn, m, c);
+	if (sn->mode == RT_BN_MODE_RECAL)
+		p.batches_seen = bn->seen - 1;
+	rt_bn_act_backward(&p, rt_act_of(act), x, sn->w + bn->gamma, sn->w + bn->beta,
+			   bn->save_mean, bn->save_invstd, d, d, sn->g + bn->gamma,
+			   sn->g + bn->beta);
+}
+
 /* y = act(x); returns the output (x itself for IR_ACT_NONE). */
 static const float *act_fwd(ir_act a, size_t n, const float *x, float *y)
 {
@@ -99,8 +134,7 @@ static const float *conv_fwd(sn_supernet *sn, sn_unit *u, const sn_layer_plan *p
 	rt_conv2d_p cp = conv_p(n, p, p->h, p->cin, p->cout, p->k, u->l->stride, ldw);
 	rt_conv2d_forward(&cp, x, W, u->z1, sn->conv_ws);
 	int m = n * p->ho * p->wo;
-	bn_fwd(sn, &u->bn1, m, p->cout, u->z1, u->b1);
-	return act_fwd(u->l->act, (size_t)m * p->cout, u->b1, u->a1);
+	return bn_act_fwd(sn, &u->bn1, u->l->act, m, p->cout, u->z1, u->b1, u->a1);
 }
 
 static rt_se_p se_p(const sn_unit *u, const sn_layer_plan *p, int n)
@@ -120,16 +154,14 @@ static const float *mbconv_fwd(sn_supernet *sn, sn_unit *u, const sn_layer_plan 
 		rt_linear_p lp = { .m = min_, .cin = p->cin, .cout = mid, .ldx = p->cin,
 				   .ldw = u->w1.cout, .ldy = mid };
 		rt_linear_forward(&lp, x, sn->w + u->w1.off, NULL, u->z1);
-		bn_fwd(sn, &u->bn1, min_, mid, u->z1, u->b1);
-		a = act_fwd(l->act, (size_t)min_ * mid, u->b1, u->a1);
+		a = bn_act_fwd(sn, &u->bn1, l->act, min_, mid, u->z1, u->b1, u->a1);
 	}
 	int ldk;
 	const float *K = sn_kernel_forward(sn, u, p->k, mid, &ldk);
 	rt_dwconv_p dp = { .n = n, .h = p->h, .w = p->w, .c = mid, .k = p->k,
 			   .stride = l->stride, .ldw = ldk };
 	rt_dwconv_forward(&dp, a, K, NULL, u->z2);
-	bn_fwd(sn, &u->bn2, mout, mid, u->z2, u->b2);
-	const float *t = act_fwd(l->act, (size_t)mout * mid, u->b2, u->a2);
+	const float *t = bn_act_fwd(sn, &u->bn2, l->act, mout, mid, u->z2, u->b2, u->a2);
 	if (p->se_r) {
 		rt_se_p sp = se_p(u, p, n);
 		rt_se_forward(&sp, t, sn->w + u->se_w1, sn->w + u->se_b1, sn->w + u->se_w2,
@@ -154,8 +186,7 @@ static const float *residual_fwd(sn_supernet *sn, sn_unit *u, const sn_layer_pla
 	const float *W = sn_conv_weight(sn, u, 1, p->k, p->cin, p->mid, &ldw);
 	rt_conv2d_p c1 = conv_p(n, p, p->h, p->cin, p->mid, p->k, l->stride, ldw);
 	rt_conv2d_forward(&c1, x, W, u->z1, sn->conv_ws);
-	bn_fwd(sn, &u->bn1, mout, p->mid, u->z1, u->b1);
-	rt_relu_forward((size_t)mout * p->mid, u->b1, u->a1);
+	bn_act_fwd(sn, &u->bn1, IR_ACT_RELU, mout, p->mid, u->z1, u->b1, u->a1);
 	W = sn_conv_weight(sn, u, 2, p->k, p->mid, p->cout, &ldw);
 	rt_conv2d_p c2 = conv_p(n, p, p->ho, p->mid, p->cout, p->k, 1, ldw);
 	rt_conv2d_forward(&c2, u->a1, W, u->z2, sn->conv_ws);
@@ -181,12 +212,9 @@ static const float *dense_fwd(sn_supernet *sn, sn_unit *u, const sn_layer_plan *
 	rt_linear_p lp = { .m = n, .cin = p->cin, .cout = p->cout, .ldx = p->cin,
 			   .ldw = u->w1.cout, .ldy = p->cout };
 	rt_linear_forward(&lp, x, sn->w + u->w1.off, fc ? sn->w + u->bias : NULL, u->z1);
-	const float *t = u->z1;
-	if (!fc) {
-		bn_fwd(sn, &u->bn1, n, p->cout, u->z1, u->b1);
-		t = u->b1;
-	}
-	return act_fwd(u->l->act, (size_t)n * p->cout, t, u->a1);
+	if (!fc)
+		return bn_act_fwd(sn, &u->bn1, u->l->act, n, p->cout, u->z1, u->b1, u->a1);
+	return act_fwd(u->l->act, (size_t)n * p->cout, u->z1, u->a1);
 }
 
 const float *sn_pass_forward(sn_supernet *sn, const float *x, int n, rt_bn_mode mode)
@@ -244,8 +272,7 @@ typedef struct bufs {
 static void conv_bwd(sn_supernet *sn, sn_unit *u, const sn_layer_plan *p, bufs *b)
 {
 	int n = sn->n, m = n * p->ho * p->wo, ldw;
-	act_bwd(u->l->act, (size_t)m * p->cout, u->b1, b->d);
-	bn_bwd(sn, &u->bn1, m, p->cout, u->z1, b->d, b->d);
+	bn_act_bwd(sn, &u->bn1, u->l->act, m, p->cout, u->z1, b->d);
 	const float *W = sn_conv_weight(sn, u, 1, p->k, p->cin, p->cout, &ldw);
 	float *dW = sn_conv_grad_begin(sn, u, 1, p->k, p->cin, p->cout);
 	rt_conv2d_p cp = conv_p(n, p, p->h, p->cin, p->cout, p->k, u->l->stride, ldw);
@@ -274,8 +301,7 @@ static void mbconv_bwd(sn_supernet *sn, sn_unit *u, const sn_layer_plan *p, bufs
 		cur = other;
 		other = tmp;
 	}
-	act_bwd(l->act, (size_t)mout * mid, u->b2, cur);
-	bn_bwd(sn, &u->bn2, mout, mid, u->z2, cur, cur);
+	bn_act_bwd(sn, &u->bn2, l->act, mout, mid, u->z2, cur);
 	int ldk;
 	const float *K = sn_kernel_forward(sn, u, p->k, mid, &ldk);
 	float *dK = sn_kernel_grad_begin(sn, u, p->k, mid, &ldk);
@@ -291,8 +317,7 @@ static void mbconv_bwd(sn_supernet *sn, sn_unit *u, const sn_layer_plan *p, bufs
 		rt_dwconv_backward(&dp, a, K, cur, other, dK, NULL);
 	sn_kernel_backward(sn, u, p->k, mid);
 	if (u->has_expand) {
-		act_bwd(l->act, (size_t)min_ * mid, u->b1, other);
-		bn_bwd(sn, &u->bn1, min_, mid, u->z1, other, other);
+		bn_act_bwd(sn, &u->bn1, l->act, min_, mid, u->z1, other);
 		rt_linear_p ep = { .m = min_, .cin = p->cin, .cout = mid, .ldx = p->cin,
 				   .ldw = u->w1.cout, .ldy = mid };
 		rt_linear_backward(&ep, u->x, sn->w + u->w1.off, other, b->dx,
@@ -328,8 +353,7 @@ static void residual_bwd(sn_supernet *sn, sn_unit *u, const sn_layer_plan *p, bu
 	rt_conv2d_p c2 = conv_p(n, p, p->ho, p->mid, p->cout, p->k, 1, ldw);
 	rt_conv2d_backward(&c2, u->a1, W, main_d, da1, dW, sn->conv_ws);
 	sn_conv_grad_end(sn, u, 2, p->k, p->mid, p->cout);
-	rt_relu_backward((size_t)mout * p->mid, u->b1, da1, da1);
-	bn_bwd(sn, &u->bn1, mout, p->mid, u->z1, da1, da1);
+	bn_act_bwd(sn, &u->bn1, IR_ACT_RELU, mout, p->mid, u->z1, da1);
 	W = sn_conv_weight(sn, u, 1, p->k, p->cin, p->mid, &ldw);
 	dW = sn_conv_grad_begin(sn, u, 1, p->k, p->cin, p->mid);
 	rt_conv2d_p c1 = conv_p(n, p, p->h, p->cin, p->mid, p->k, l->stride, ldw);
@@ -346,10 +370,10 @@ static void residual_bwd(sn_supernet *sn, sn_unit *u, const sn_layer_plan *p, bu
 static void dense_bwd(sn_supernet *sn, sn_unit *u, const sn_layer_plan *p, bufs *b)
 {
 	int n = sn->n, fc = u->l->kind == IR_BLOCK_FC;
-	const float *pre = fc ? u->z1 : u->b1;
-	act_bwd(u->l->act, (size_t)n * p->cout, pre, b->d);
-	if (!fc)
-		bn_bwd(sn, &u->bn1, n, p->cout, u->z1, b->d, b->d);
+	if (fc)
+		act_bwd(u->l->act, (size_t)n * p->cout, u->z1, b->d);
+	else
+		bn_act_bwd(sn, &u->bn1, u->l->act, n, p->cout, u->z1, b->d);
 	rt_linear_p lp = { .m = n, .cin = p->cin, .cout = p->cout, .ldx = p->cin,
 			   .ldw = u->w1.cout, .ldy = p->cout };
 	rt_linear_backward(&lp, u->x, sn->w + u->w1.off, b->d, b->dx, sn->g + u->w1.off,
