@@ -185,12 +185,58 @@ start
 req GET /v1/health
 check "archd runs with every example setting" test "$code" = 200
 
-# --- loopback TCP ------------------------------------------------------------------------------------
+# --- SIGTERM while a compile runs: its reply is sent, then exit 0 ------------------------------
+# The connection is accepted first (a health request), then a new source is
+# sent on it and the daemon is stopped while it compiles.
 kill -TERM "$PID"
+wait "$PID"
+: >"$T/archd.conf"
+start
+sed 's/^task fashion/# compiled during SIGTERM\ntask fashion/' fashion.arch >term.arch
+"$PY" - "$SOCK" "$PID" term.arch >term.out <<'PYEOF'
+import os, signal, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+def ask(req):
+    s.sendall(req)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1])
+    while len(body) < n:
+        body += s.recv(65536)
+    return head.split(b"\r\n")[0].decode()
+ask(b"GET /v1/health HTTP/1.1\r\nHost: a\r\n\r\n")
+src = open(sys.argv[3], "rb").read()
+s.sendall(b"POST /v1/specs HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(src) + src)
+time.sleep(0.02)
+os.kill(int(sys.argv[2]), signal.SIGTERM)
+data = b""
+while b"\r\n" not in data:
+    data += s.recv(65536)
+print(data.split(b"\r\n")[0].decode())
+PYEOF
 wait "$PID"
 check "SIGTERM exits 0" test $? -eq 0
 PID=
+check "after answering the upload it was compiling" test "$(cat term.out)" = "HTTP/1.1 200 OK"
 check "and removes the socket" test ! -e "$SOCK"
+
+# --- the log file is reopened on SIGHUP (rotation) ----------------------------------------------
+echo "log_file = $T/archd.log" >"$T/archd.conf"
+start
+mv "$T/archd.log" "$T/archd.log.1"
+kill -HUP "$PID"
+i=0
+while [ ! -s "$T/archd.log" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "SIGHUP reopens a rotated log file" grep -q "reloaded the settings" "$T/archd.log"
+check "the old one kept its lines" grep -q "ready" "$T/archd.log.1"
+kill -TERM "$PID"
+wait "$PID"
+PID=
+
+# --- loopback TCP ------------------------------------------------------------------------------------
 : >"$T/archd.conf"
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start --listen "127.0.0.1:$PORT"
