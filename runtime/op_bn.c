@@ -1,8 +1,9 @@
 /*
  * op_bn.c — batch normalisation over the channels of an [m, c] view, alone
- * or fused with the activation that follows it (see ops.h).  Work is split over blocks of RT_CBLOCK channels: each block's
- * statistics are summed in double, row by row, by one thread, so results do
- * not depend on the thread count.  y may be x and dx may be dy, hence no
+ * or fused with the activation that follows it (see ops.h).  Work is split
+ * over blocks of RT_CBLOCK channels: each block's statistics are summed in
+ * double, row by row, by one thread, so results do not depend on the
+ * thread count.  y may be x and dx may be dy, hence no
  * `restrict` on those.
  */
 #include "runtime/ops.h"
