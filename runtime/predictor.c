@@ -262,9 +262,38 @@ int pred_encode_width(const ir_space *s)
 	return w;
 }
 
+/* Marks in live[] the genes that shape subnet sub: resolution and depth
+ * genes, and the genes of the layers its depths keep. */
+static void live_genes(const ir_space *s, const sn_subnet *sub, unsigned char *live)
+{
+	memset(live, 0, (size_t)s->ngenes);
+	if (s->g_resolution >= 0)
+		live[s->g_resolution] = 1;
+	for (int i = 0; i < s->nlayers; i++) {
+		const ir_layer *l = &s->layers[i];
+		if (l->stage >= 0) {
+			const ir_stage *st = &s->stages[l->stage];
+			int depth = st->g_depth < 0 ? st->count
+						    : (int)sn_subnet_value(s, sub, st->g_depth);
+			if (st->g_depth >= 0)
+				live[st->g_depth] = 1;
+			if (l->index >= depth)
+				continue;
+		}
+		if (l->g_kernel >= 0)
+			live[l->g_kernel] = 1;
+		if (l->g_expand >= 0)
+			live[l->g_expand] = 1;
+		if (l->g_out >= 0)
+			live[l->g_out] = 1;
+	}
+}
+
 void pred_encode(const ir_space *s, const sn_subnet *sub, double *out)
 {
-	assert(sub->ngenes == s->ngenes);
+	assert(sub->ngenes == s->ngenes && s->ngenes <= SN_MAX_GENES);
+	unsigned char live[SN_MAX_GENES];
+	live_genes(s, sub, live);
 	int at = 0;
 	for (int g = 0; g < s->ngenes; g++) {
 		int nv = s->genes[g].nvalues;
@@ -272,7 +301,7 @@ void pred_encode(const ir_space *s, const sn_subnet *sub, double *out)
 			continue;
 		assert(sub->g[g] < nv);
 		for (int v = 0; v < nv; v++)
-			out[at + v] = v == sub->g[g];
+			out[at + v] = live[g] && v == sub->g[g];
 		at += nv;
 	}
 }

@@ -138,9 +138,11 @@ int pred_model_encode(const pred_model *m, uint8_t **out, size_t *len);
  * over genes with more than one value (a fixed gene tells nothing). */
 int pred_encode_width(const ir_space *s);
 
-/* One-hot encoding of sub: for each gene with more than one value, a 1 at
- * the chosen index among nvalues 0s, in gene order.  out holds
- * pred_encode_width(s) doubles. */
+/* One-hot encoding of sub: for each gene with more than one value, in gene
+ * order, nvalues slots holding a 1 at the chosen index, or all 0 when the
+ * gene shapes nothing in this subnet (the kernel of a block its stage's
+ * depth leaves out), so subnets that are the same network encode alike.
+ * out holds pred_encode_width(s) doubles. */
 void pred_encode(const ir_space *s, const sn_subnet *sub, double *out);
 
 /*

@@ -143,6 +143,24 @@ static void test_encoding(void **state)
 	for (int j = 0; j < D->d; j++)
 		sum += x[j];
 	assert_true(sum == ones);
+	/* The min subnet keeps one block of s1: its second block's kernel and
+	 * expand genes shape nothing, encode as zeros, and changing them does
+	 * not change the encoding. */
+	double *y = malloc((size_t)D->d * sizeof(double));
+	sn_subnet_min(D->s, &sub);
+	pred_encode(D->s, &sub, x);
+	int g = ir_space_find_gene(D->s, "s1.b1.kernel");
+	assert_true(g >= 0);
+	sub.g[g] = 1;
+	pred_encode(D->s, &sub, y);
+	assert_memory_equal(x, y, (size_t)D->d * sizeof(double));
+	sum = 0;
+	for (int j = 0; j < D->d; j++)
+		sum += x[j];
+	/* ones - 2 (s1.b1's kernel and expand) - 2 * 2 (s2's last two blocks)
+	 * - 2 * 2 (s3's) - 2 * 2 (s4's). */
+	assert_true(sum == ones - 14);
+	free(y);
 	free(x);
 }
 
