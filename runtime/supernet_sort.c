@@ -118,10 +118,8 @@ static int sort_mbconv(sn_supernet *sn, sn_unit *u)
 	}
 	rank_channels(sn->w + u->w3.off, mid, 1, cout, s, src);
 	perm_ctx p = {.n = mid, .src = src, .tmp = tmp};
-	if (u->has_expand) {
-		param_cols(sn, &p, u->w1.off, u->w1.cin, mid); /* [cin, mid] */
-		permute_bn(sn, &p, &u->bn1);
-	}
+	param_cols(sn, &p, u->w1.off, u->w1.cin, mid); /* expand [cin, mid] */
+	permute_bn(sn, &p, &u->bn1);
 	param_cols(sn, &p, u->w2.off, k2, mid); /* depthwise [k*k, mid] */
 	permute_bn(sn, &p, &u->bn2);
 	if (u->l->se) {
@@ -169,7 +167,9 @@ int sn_supernet_sort_channels(sn_supernet *sn)
 	for (int i = 0; i < s->nlayers; i++) {
 		sn_unit *u = &sn->unit[i];
 		int rc = 0;
-		if (u->l->kind == IR_BLOCK_MBCONV && u->mid_max > 1)
+		/* Without an expand conv an MBCONV's inner channels are its input
+		 * channels, which the previous layer orders: nothing to sort. */
+		if (u->l->kind == IR_BLOCK_MBCONV && u->has_expand && u->mid_max > 1)
 			rc = sort_mbconv(sn, u);
 		else if (u->l->kind == IR_BLOCK_RESIDUAL && u->mid_max > 1)
 			rc = sort_residual(sn, u);
