@@ -39,8 +39,10 @@ typedef struct job {
 	struct job *next;  /* every job, newest first */
 	struct job *qnext; /* the queue */
 	char id[DM_JOB_ID_LEN + 1];
-	const dm_spec *spec;
+	const dm_spec *spec; /* held until the job finishes, then NULL */
 	int task;
+	char spec_id[IR_ID_STRLEN + 1];
+	char task_name[128];
 	uint8_t key[16]; /* the checkpoint's key (rt_train_key) */
 	atomic_int cancel;
 	/* Guarded by the lock from here on. */
@@ -85,8 +87,8 @@ static double now_s(void)
 static void job_set_state(job *jb, dm_job_state to)
 {
 	assert(to >= 0 && to < DM_JOB_STATE_COUNT);
-	dm_log(DM_LOG_INFO, "%s (task %s of %s): %s -> %s", jb->id, jb->spec->m->tasks[jb->task].name,
-	       jb->spec->id_str, dm_job_state_names[jb->state], dm_job_state_names[to]);
+	dm_log(DM_LOG_INFO, "%s (task %s of %s): %s -> %s", jb->id, jb->task_name, jb->spec_id,
+	       dm_job_state_names[jb->state], dm_job_state_names[to]);
 	jb->state = to;
 }
 
@@ -111,10 +113,12 @@ static void forget_old(dm_jobs *js)
 	}
 }
 
-/* Marks jb finished in state `to`; lock held. */
+/* Marks jb finished in state `to` and lets its spec go; lock held. */
 static void job_finish(dm_jobs *js, job *jb, dm_job_state to)
 {
 	job_set_state(jb, to);
+	dm_specs_release(jb->spec);
+	jb->spec = NULL;
 	js->nfinished++;
 	if (js->nfinished > JOBS_KEEP_FINISHED)
 		forget_old(js);
@@ -313,7 +317,10 @@ int dm_jobs_train(dm_jobs *js, const dm_spec *spec, int task, char id[DM_JOB_ID_
 			    ++js->seq};
 	snprintf(jb->id, sizeof jb->id, "job-%016llx", (unsigned long long)XXH3_64bits(seed, sizeof seed));
 	jb->spec = spec;
+	dm_specs_hold(spec);
 	jb->task = task;
+	memcpy(jb->spec_id, spec->id_str, sizeof jb->spec_id);
+	snprintf(jb->task_name, sizeof jb->task_name, "%s", spec->m->tasks[task].name);
 	memcpy(jb->key, key, 16);
 	atomic_init(&jb->cancel, 0);
 	jb->state = DM_JOB_QUEUED;
@@ -325,8 +332,8 @@ int dm_jobs_train(dm_jobs *js, const dm_spec *spec, int task, char id[DM_JOB_ID_
 		js->qhead = jb;
 	js->qtail = jb;
 	js->nqueued++;
-	dm_log(DM_LOG_INFO, "%s: train task %s of %s (queued behind %u)", jb->id, spec->m->tasks[task].name,
-	       spec->id_str, js->nqueued - 1 + (js->running != NULL));
+	dm_log(DM_LOG_INFO, "%s: train task %s of %s (queued behind %u)", jb->id, jb->task_name,
+	       jb->spec_id, js->nqueued - 1 + (js->running != NULL));
 	memcpy(id, jb->id, DM_JOB_ID_LEN + 1);
 	pthread_cond_signal(&js->cond);
 	pthread_mutex_unlock(&js->lock);
@@ -373,7 +380,7 @@ json_t *dm_jobs_json(dm_jobs *js, const char *id, int *found)
 		have_eta = 1;
 	}
 	json_t *v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:f,s:o,s:o,s:o,s:o,s:o}", "id",
-			      jb->id, "spec", jb->spec->id_str, "task", jb->spec->m->tasks[jb->task].name,
+			      jb->id, "spec", jb->spec_id, "task", jb->task_name,
 			      "supernet", key, "state", dm_job_state_names[jb->state], "phase",
 			      started ? json_string(jb->phase) : json_null(), "epoch",
 			      started ? json_integer(jb->epoch) : json_null(), "epochs",

@@ -51,9 +51,9 @@ dm_jobs *dm_jobs_new(const char *root, unsigned max_queued, char *err, size_t er
 void dm_jobs_set_max_queued(dm_jobs *j, unsigned max_queued);
 
 /*
- * Queues training of task `task` of spec (which must stay in the cache for
- * the life of the job; the cache never drops one), or finds the job
- * already queued or running for the same supernet.  Writes its id into id.
+ * Queues training of task `task` of spec (held in the cache until the job
+ * finishes: dm_specs_hold), or finds the job already queued or running for
+ * the same supernet.  Writes its id into id.
  * Returns 0 for a new job, 1 for an existing one, -1 when max_queued jobs
  * already wait (the caller answers 503), -2 on out-of-memory.
  */

@@ -85,6 +85,7 @@ int dm_settings_init(dm_settings *s)
 	s->request_timeout = 30;
 	s->max_jobs = 64;
 	s->max_queue = 256;
+	s->max_specs = 1024;
 	s->log_level = DM_LOG_INFO;
 	if (s->socket_path == NULL || s->state_dir == NULL) {
 		dm_settings_free(s);
@@ -225,6 +226,11 @@ static int set_max_queue(dm_settings *s, const char *v, char *why, size_t n)
 	return set_count(&s->max_queue, v, 1, 1000000, why, n);
 }
 
+static int set_max_specs(dm_settings *s, const char *v, char *why, size_t n)
+{
+	return set_count(&s->max_specs, v, 1, 1000000, why, n);
+}
+
 static int set_size(uint64_t *slot, const char *v, uint64_t lo, uint64_t hi, char *why, size_t n)
 {
 	if (dm_parse_size(v, lo, hi, slot) != 0) {
@@ -309,6 +315,7 @@ static const struct {
 	{"request_timeout", set_request_timeout},
 	{"max_jobs", set_max_jobs},
 	{"max_queue", set_max_queue},
+	{"max_specs", set_max_specs},
 	{"include_dir", set_include_dir},
 	{"stdlib_dir", set_stdlib_dir},
 	{"log_file", set_log_file},

@@ -30,6 +30,7 @@ typedef struct dm_settings {
 	unsigned request_timeout; /* seconds to receive one whole request */
 	unsigned max_jobs;     /* queued training jobs before 503 */
 	unsigned max_queue;    /* requests waiting for a worker before 503 */
+	unsigned max_specs;    /* specs kept in memory (the rest on disk) */
 	char **include_dirs;   /* searched by `import`, in order */
 	int ninclude_dirs;
 	char *stdlib_dir;      /* holding std/...; NULL = the compiler's default */
@@ -54,6 +55,8 @@ typedef struct dm_settings {
  *   max_jobs         64 queued training jobs
  *   max_queue        256 compiles (and other worker requests) waiting for
  *                    a thread: past it a request gets 503 and Retry-After
+ *   max_specs        1024 specs in memory; the least recently used go back
+ *                    to the state dir
  *   include_dirs     none
  *   stdlib_dir       NULL: the compiler's default
  *   log_file         NULL: stderr

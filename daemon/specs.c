@@ -126,13 +126,21 @@ typedef struct config {
 	int ninclude_dirs;
 } config;
 
+/* A cached spec on the recency list. */
+typedef struct entry {
+	dm_spec spec; /* first: a dm_spec pointer is its entry */
+	struct entry *prev, *next;
+} entry;
+
 struct dm_specs {
 	char *root;
 	dm_workers *workers;
 	dm_metrics *metrics;
 	config *conf;
-	tab by_id;     /* id -> dm_spec */
-	tab by_source; /* upload hash -> dm_spec (borrowed from by_id) */
+	unsigned max;  /* specs kept in memory */
+	tab by_id;     /* id -> entry */
+	entry *mru, *lru; /* recency list of by_id's entries */
+	tab by_source; /* upload hash -> its spec's id (16 malloc'd bytes) */
 	tab pending;   /* upload hash -> job */
 };
 
@@ -176,7 +184,68 @@ static void spec_free(void *p)
 {
 	dm_spec *s = p;
 	ir_module_free(s->m);
-	free(s);
+	free(s); /* the entry it starts */
+}
+
+static void lru_unlink(dm_specs *s, entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		s->mru = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		s->lru = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void lru_push(dm_specs *s, entry *e)
+{
+	e->prev = NULL;
+	e->next = s->mru;
+	if (s->mru)
+		s->mru->prev = e;
+	s->mru = e;
+	if (s->lru == NULL)
+		s->lru = e;
+}
+
+/* Drops the least recently used unheld specs past s->max from memory;
+ * never the most recent, which a caller is about to use. */
+static void evict(dm_specs *s)
+{
+	for (entry *e = s->lru, *prev; e != NULL && e != s->mru && s->by_id.n > s->max; e = prev) {
+		prev = e->prev;
+		if (atomic_load(&e->spec.holds) > 0)
+			continue;
+		dm_log(DM_LOG_DEBUG, "spec %s leaves memory", e->spec.id_str);
+		lru_unlink(s, e);
+		tab_del(&s->by_id, e->spec.id);
+		spec_free(&e->spec);
+	}
+	/* The upload index is only a shortcut to files in the state dir:
+	 * past a bound it starts again. */
+	if (s->by_source.n > 4 * (size_t)s->max)
+		tab_free(&s->by_source, free);
+}
+
+void dm_specs_hold(const dm_spec *spec)
+{
+	atomic_fetch_add(&((dm_spec *)spec)->holds, 1);
+}
+
+void dm_specs_release(const dm_spec *spec)
+{
+	int before = atomic_fetch_sub(&((dm_spec *)spec)->holds, 1);
+	assert(before > 0);
+	(void)before;
+}
+
+void dm_specs_set_max(dm_specs *s, unsigned max)
+{
+	s->max = max > 0 ? max : 1;
+	evict(s);
 }
 
 dm_specs *dm_specs_new(const char *root, dm_workers *workers, dm_metrics *metrics, char *err,
@@ -199,6 +268,7 @@ dm_specs *dm_specs_new(const char *root, dm_workers *workers, dm_metrics *metric
 	}
 	s->workers = workers;
 	s->metrics = metrics;
+	s->max = DM_SPECS_DEFAULT_MAX;
 	return s;
 }
 
@@ -250,27 +320,34 @@ static void index_path(const char *root, const uint8_t key[16], char *buf, size_
 	snprintf(buf, n, "%s/sources/%s", root, hex);
 }
 
-/* Adds a spec for m (taken) under id; returns it, or NULL on out-of-memory
- * (m is then freed). */
+/* Adds a spec for m (taken) under id as the most recently used, evicting
+ * others past the bound; returns it, or NULL on out-of-memory (m is then
+ * freed). */
 static dm_spec *cache_add(dm_specs *s, ir_module *m, const uint8_t id[16])
 {
-	dm_spec *sp = malloc(sizeof *sp);
-	if (sp == NULL || tab_put(&s->by_id, id, sp) != 0) {
-		free(sp);
+	entry *e = calloc(1, sizeof *e);
+	if (e == NULL || tab_put(&s->by_id, id, e) != 0) {
+		free(e);
 		ir_module_free(m);
 		return NULL;
 	}
-	memcpy(sp->id, id, 16);
-	ir_id_format(id, sp->id_str);
-	sp->m = m;
-	return sp;
+	memcpy(e->spec.id, id, 16);
+	ir_id_format(id, e->spec.id_str);
+	e->spec.m = m;
+	atomic_init(&e->spec.holds, 0);
+	lru_push(s, e);
+	evict(s);
+	return &e->spec;
 }
 
 const dm_spec *dm_specs_get(dm_specs *s, const uint8_t id[16])
 {
-	dm_spec *sp = tab_get(&s->by_id, id);
-	if (sp != NULL)
-		return sp;
+	entry *e = tab_get(&s->by_id, id);
+	if (e != NULL) {
+		lru_unlink(s, e);
+		lru_push(s, e);
+		return &e->spec;
+	}
 	char path[RT_STATE_PATH_MAX], err[512];
 	if (rt_state_ir_path(s->root, id, path, sizeof path) != 0 || access(path, F_OK) != 0)
 		return NULL;
@@ -290,13 +367,27 @@ const dm_spec *dm_specs_get(dm_specs *s, const uint8_t id[16])
 	return cache_add(s, m, id);
 }
 
+/* Notes in memory that upload key came to spec id; on out-of-memory the
+ * index file still says so. */
+static void remember_upload(dm_specs *s, const uint8_t key[16], const uint8_t id[16])
+{
+	if (tab_get(&s->by_source, key) != NULL)
+		return;
+	uint8_t *copy = malloc(16);
+	if (copy == NULL)
+		return;
+	memcpy(copy, id, 16);
+	if (tab_put(&s->by_source, key, copy) != 0)
+		free(copy);
+}
+
 /* The spec an earlier identical upload came to, from memory or the index
  * in the state dir. */
 static const dm_spec *lookup_upload(dm_specs *s, const uint8_t key[16])
 {
-	const dm_spec *sp = tab_get(&s->by_source, key);
-	if (sp != NULL)
-		return sp;
+	const uint8_t *known = tab_get(&s->by_source, key);
+	if (known != NULL)
+		return dm_specs_get(s, known);
 	char path[RT_STATE_PATH_MAX], text[INDEX_MAX + 1];
 	index_path(s->root, key, path, sizeof path);
 	FILE *f = fopen(path, "r");
@@ -311,9 +402,9 @@ static const dm_spec *lookup_upload(dm_specs *s, const uint8_t key[16])
 		dm_log(DM_LOG_WARN, "%s: not a spec id; ignoring it", path);
 		return NULL;
 	}
-	sp = dm_specs_get(s, id);
-	if (sp != NULL && tab_put(&s->by_source, key, (void *)sp) != 0)
-		return NULL;
+	const dm_spec *sp = dm_specs_get(s, id);
+	if (sp != NULL)
+		remember_upload(s, key, id);
 	return sp;
 }
 
@@ -440,15 +531,20 @@ static void job_done(void *arg)
 	if (j->status == 0 || j->status == -1) {
 		if (j->status == -1)
 			dm_metrics_count(s->metrics, DM_COUNTER_STORE_ERRORS);
-		dm_spec *sp = tab_get(&s->by_id, j->id);
-		r.status = sp != NULL || j->existed ? 200 : 201;
-		if (sp == NULL)
+		entry *e = tab_get(&s->by_id, j->id);
+		const dm_spec *sp;
+		r.status = e != NULL || j->existed ? 200 : 201;
+		if (e == NULL) {
 			sp = cache_add(s, j->m, j->id);
-		else
+		} else {
 			ir_module_free(j->m);
+			lru_unlink(s, e);
+			lru_push(s, e);
+			sp = &e->spec;
+		}
 		j->m = NULL;
-		if (sp != NULL && tab_get(&s->by_source, j->key) == NULL)
-			tab_put(&s->by_source, j->key, sp); /* on failure, the index file still works */
+		if (sp != NULL)
+			remember_upload(s, j->key, j->id);
 		r.spec = sp;
 		if (sp == NULL) {
 			r.status = 503;
@@ -587,7 +683,7 @@ void dm_specs_free(dm_specs *s)
 		return;
 	assert(s->pending.n == 0);
 	tab_free(&s->pending, NULL);
-	tab_free(&s->by_source, NULL);
+	tab_free(&s->by_source, free);
 	tab_free(&s->by_id, spec_free);
 	config_unref(s->conf);
 	free(s->root);

@@ -15,10 +15,16 @@
  * Compiles run on the worker pool; identical uploads in flight at the same
  * time share one compile.  Everything here is called on the loop thread;
  * results come back there too.
+ *
+ * Memory is bounded: past dm_specs_set_max specs, the least recently used
+ * one nobody holds (dm_specs_hold) leaves memory; the state dir still has
+ * it, and the next request for it loads it again.  A dm_spec pointer
+ * returned here is valid until the next call into the cache, unless held.
  */
 #ifndef ARCHD_DAEMON_SPECS_H
 #define ARCHD_DAEMON_SPECS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +38,7 @@ typedef struct dm_spec {
 	uint8_t id[16];
 	char id_str[IR_ID_STRLEN + 1]; /* "xxh3:..." */
 	ir_module *m;                  /* owned by the cache */
+	atomic_int holds;              /* dm_specs_hold minus dm_specs_release */
 } dm_spec;
 
 /* What an upload came to.  Pointers are valid during the callback only. */
@@ -88,6 +95,17 @@ const dm_spec *dm_specs_get(dm_specs *s, const uint8_t id[16]);
  * out-of-memory.
  */
 json_t *dm_specs_json(dm_specs *s, const dm_spec *spec);
+
+/* Keeps spec in memory, unchanged, until a matching dm_specs_release
+ * (for a training job that reads its module on another thread).  Hold on
+ * the loop thread; release from any thread. */
+void dm_specs_hold(const dm_spec *spec);
+void dm_specs_release(const dm_spec *spec);
+
+/* At most max specs stay in memory (at least 1; held ones may exceed it).
+ * The default is DM_SPECS_DEFAULT_MAX. */
+#define DM_SPECS_DEFAULT_MAX 1024
+void dm_specs_set_max(dm_specs *s, unsigned max);
 
 /* Specs held in memory; compiles queued or running. */
 unsigned dm_specs_count(const dm_specs *s);

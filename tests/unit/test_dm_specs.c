@@ -302,6 +302,57 @@ static void test_task_state(void **state)
 	dm_specs_free(s);
 }
 
+/* Past max_specs the least recently used unheld spec leaves memory; it
+ * comes back from the state dir when asked for; a held one stays. */
+static void test_bounded_memory(void **state)
+{
+	fixture *f = *state;
+	dm_specs *s = new_specs(f);
+	dm_specs_set_max(s, 1);
+	/* Two specs: the example, and one with a different target. */
+	char *other = malloc(f->len + 64);
+	assert_non_null(other);
+	memcpy(other, f->source, f->len);
+	int olen = (int)f->len + snprintf(other + f->len, 64, "\ntarget extra { macs <= 3M; }\n");
+	seen a = {0}, b = {0};
+	dm_specs_submit(s, "a.arch", f->source, f->len, on_result, &a);
+	run_until(f->base, &a.called);
+	dm_specs_submit(s, "b.arch", other, (size_t)olen, on_result, &b);
+	run_until(f->base, &b.called);
+	assert_int_equal(a.status, 201);
+	assert_int_equal(b.status, 201);
+	assert_string_not_equal(a.id, b.id);
+	assert_int_equal(dm_specs_count(s), 1);
+	/* a went back to the state dir; asking loads it, and b leaves. */
+	uint8_t ida[16], idb[16];
+	assert_int_equal(ir_id_parse(a.id, ida), 0);
+	assert_int_equal(ir_id_parse(b.id, idb), 0);
+	uint64_t loads = dm_metrics_get(f->metrics, DM_COUNTER_SPEC_LOADS);
+	const dm_spec *sa = dm_specs_get(s, ida);
+	assert_non_null(sa);
+	assert_string_equal(sa->id_str, a.id);
+	assert_int_equal(dm_metrics_get(f->metrics, DM_COUNTER_SPEC_LOADS), loads + 1);
+	assert_int_equal(dm_specs_count(s), 1);
+	/* Held, a stays in memory while b comes in. */
+	dm_specs_hold(sa);
+	const dm_spec *sb = dm_specs_get(s, idb);
+	assert_non_null(sb);
+	assert_int_equal(dm_specs_count(s), 2);
+	assert_string_equal(sa->id_str, a.id); /* still valid */
+	/* Released, the bound holds again at the next eviction; a, just used,
+	 * is the one that stays. */
+	dm_specs_release(sa);
+	seen c = {0};
+	assert_int_equal(dm_specs_submit(s, "a.arch", f->source, f->len, on_result, &c), 0);
+	assert_int_equal(c.status, 200);
+	dm_specs_set_max(s, 1);
+	assert_int_equal(dm_specs_count(s), 1);
+	assert_non_null(dm_specs_get(s, ida));
+	assert_int_equal(dm_metrics_get(f->metrics, DM_COUNTER_SPEC_LOADS), loads + 2);
+	free(other);
+	dm_specs_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +361,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shared_compile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compile_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_task_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bounded_memory, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
