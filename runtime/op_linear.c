@@ -16,6 +16,62 @@ int rt_conv_out_size(int in, int k, int stride, int pad)
 	return (in + 2 * pad - k) / stride + 1;
 }
 
+/* ---- sgemm on the pool -------------------------------------------------- */
+
+/*
+ * Row-major C [m, n] = alpha op(A) op(B) + beta C, cut into contiguous
+ * slices of C's rows (when m >= n) or columns, one slice per pool thread,
+ * each a single-threaded OpenBLAS call.  OpenBLAS itself runs on one
+ * thread (threads.c): its own helpers spin-wait after every call, so they
+ * would compete for the cores with the pool's next op.  Every element of C
+ * is still summed by one call over the whole k, so the result depends on
+ * the thread count at most through OpenBLAS's blocking of a slice.
+ */
+typedef struct gemm_job {
+	int ta, tb; /* 1: transposed */
+	int m, n, k;
+	float alpha, beta;
+	const float *a, *b;
+	int lda, ldb, ldc;
+	float *c;
+	int by_rows;
+} gemm_job;
+
+static void gemm_slice(void *ctx, int64_t lo, int64_t hi)
+{
+	const gemm_job *g = ctx;
+	int len = (int)(hi - lo);
+	const float *a = g->a, *b = g->b;
+	float *c = g->c;
+	int m = g->m, n = g->n;
+	if (g->by_rows) { /* rows lo..hi of op(A) and C */
+		a += g->ta ? lo : lo * g->lda;
+		c += lo * g->ldc;
+		m = len;
+	} else { /* columns lo..hi of op(B) and C */
+		b += g->tb ? lo * g->ldb : lo;
+		c += lo;
+		n = len;
+	}
+	cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+		    g->tb ? CblasTrans : CblasNoTrans, m, n, g->k, g->alpha, a, g->lda, b, g->ldb,
+		    g->beta, c, g->ldc);
+}
+
+/* Below this many flops a GEMM runs on the calling thread alone. */
+#define GEMM_PAR_MIN_FLOPS (1 << 21)
+
+static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+		 const float *b, int ldb, float beta, float *c, int ldc)
+{
+	gemm_job g = {ta, tb, m, n, k, alpha, beta, a, b, lda, ldb, ldc, c, m >= n};
+	double flops = 2.0 * m * n * k;
+	if (flops < GEMM_PAR_MIN_FLOPS)
+		gemm_slice(&g, 0, g.by_rows ? m : n);
+	else
+		rt_parallel_for(g.by_rows ? m : n, gemm_slice, &g);
+}
+
 /* db[j] += sum over the m rows of dy[i, j], summed in double, in row order. */
 RT_KERNEL static void colsum_add(int m, int n, int ld, const float *restrict dy,
 				 float *restrict db)
@@ -47,8 +103,7 @@ void rt_linear_forward(const rt_linear_p *p, const float *x, const float *w,
 		beta = 1.0f;
 	}
 	/* [m, cin] x [cin, cout] -> [m, cout] */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->m, p->cout, p->cin,
-		    1.0f, x, p->ldx, w, p->ldw, beta, y, p->ldy);
+	gemm(0, 0, p->m, p->cout, p->cin, 1.0f, x, p->ldx, w, p->ldw, beta, y, p->ldy);
 }
 
 void rt_linear_backward(const rt_linear_p *p, const float *x, const float *w,
@@ -58,12 +113,10 @@ void rt_linear_backward(const rt_linear_p *p, const float *x, const float *w,
 	assert(p->ldx >= p->cin && p->ldw >= p->cout && p->ldy >= p->cout);
 	/* dx [m, cin] = dy [m, cout] x w^T [cout, cin] */
 	if (dx != NULL)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p->m, p->cin, p->cout,
-			    1.0f, dy, p->ldy, w, p->ldw, 0.0f, dx, p->ldx);
+		gemm(0, 1, p->m, p->cin, p->cout, 1.0f, dy, p->ldy, w, p->ldw, 0.0f, dx, p->ldx);
 	/* dw [cin, cout] += x^T [cin, m] x dy [m, cout] */
 	if (dw != NULL)
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p->cin, p->cout, p->m,
-			    1.0f, x, p->ldx, dy, p->ldy, 1.0f, dw, p->ldw);
+		gemm(1, 0, p->cin, p->cout, p->m, 1.0f, x, p->ldx, dy, p->ldy, 1.0f, dw, p->ldw);
 	if (db != NULL)
 		colsum_add(p->m, p->cout, p->ldy, dy, db);
 }
@@ -177,8 +230,7 @@ void rt_conv2d_forward(const rt_conv2d_p *p, const float *x, const float *w,
 	/* x [n, h, w, cin] -> cols [n*ho*wo, k*k*cin] */
 	rt_op_parallel((int64_t)p->n * ho, (int64_t)m * kkc, im2col_rows, &j);
 	/* cols [m, kkc] x w [kkc, cout] -> y [m, cout] */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, p->cout, kkc, 1.0f, ws,
-		    kkc, w, p->ldw, 0.0f, y, p->cout);
+	gemm(0, 0, m, p->cout, kkc, 1.0f, ws, kkc, w, p->ldw, 0.0f, y, p->cout);
 }
 
 void rt_conv2d_backward(const rt_conv2d_p *p, const float *x, const float *w,
@@ -198,13 +250,11 @@ void rt_conv2d_backward(const rt_conv2d_p *p, const float *x, const float *w,
 		conv_job j = {p, ho, wo, x, ws};
 		rt_op_parallel((int64_t)p->n * ho, (int64_t)m * kkc, im2col_rows, &j);
 		/* dw [kkc, cout] += cols^T [kkc, m] x dy [m, cout] */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kkc, p->cout, m, 1.0f, ws,
-			    kkc, dy, p->cout, 1.0f, dw, p->ldw);
+		gemm(1, 0, kkc, p->cout, m, 1.0f, ws, kkc, dy, p->cout, 1.0f, dw, p->ldw);
 	}
 	if (dx != NULL) {
 		/* dcols [m, kkc] = dy [m, cout] x w^T [cout, kkc] */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, kkc, p->cout, 1.0f, dy,
-			    p->cout, w, p->ldw, 0.0f, ws, kkc);
+		gemm(0, 1, m, kkc, p->cout, 1.0f, dy, p->cout, w, p->ldw, 0.0f, ws, kkc);
 		conv_job j = {p, ho, wo, ws, dx};
 		rt_op_parallel((int64_t)p->n * p->h, (int64_t)m * kkc, col2im_rows, &j);
 	}

@@ -132,7 +132,8 @@ static int start_pool(int count, char *err, int errlen)
 		pool.started = t;
 	}
 	pool.count = count;
-	openblas_set_num_threads(count);
+	/* the ops split their GEMMs over the pool (op_linear.c) */
+	openblas_set_num_threads(1);
 	return count;
 }
 

@@ -5,9 +5,11 @@
  * One pool per process: cores are a process-wide resource, so every user
  * (the ops of any graph, any daemon worker thread) shares it.  The pool has
  * T threads in all, the calling thread included (T - 1 helper pthreads wait
- * on a condition variable between jobs).  OpenBLAS is told to use the same T
- * threads at most; since one op runs at a time, OpenBLAS's threads and ours
- * are never busy together and at most T cores are in use.
+ * on a condition variable between jobs).  OpenBLAS is told to use one
+ * thread: the ops split their matrix products over this pool instead
+ * (op_linear.c), because OpenBLAS's own helper threads spin for a while
+ * after each call and would then compete with the pool's next op.  So at
+ * most T cores are in use.
  *
  * Concurrency: rt_parallel_for() may be called from any thread.  Jobs from
  * different threads are serialised by a mutex (one job at a time in the
@@ -32,7 +34,7 @@ typedef void (*rt_parallel_fn)(void *ctx, int64_t begin, int64_t end);
 /*
  * Sets the pool to `n` threads in all (n >= 1), or when n == 0 to
  * $ARCHD_THREADS if set to a positive integer, else to the number of online
- * CPUs; also calls openblas_set_num_threads() with the same number.  May be
+ * CPUs; also calls openblas_set_num_threads(1) (see above).  May be
  * called again to resize (it waits for a running job).  Returns the thread
  * count, or -1 with `err` (size `errlen`) naming the bad $ARCHD_THREADS value
  * or the failed pthread call; the pool then keeps its previous size.
