@@ -31,6 +31,7 @@
 #include "runtime/subnet.h"
 #include "runtime/supernet.h"
 #include "runtime/threads.h"
+#include "util_export.h"
 #include "util_grad.h"
 #include "util_supernet_fixture.h"
 
@@ -41,28 +42,6 @@
 #define NSUB 5
 
 static const uint8_t KEY[16] = { 9 };
-
-/* A supernet on space s taking h x w inputs with every parameter and
- * statistic perturbed (variances kept positive). */
-static sn_supernet *perturbed_supernet(const ir_space *s, int h, int w, uint64_t seed)
-{
-	char err[256];
-	sn_supernet *sn = sn_supernet_new(s, NCLS, h, w, NIMG, seed, err, sizeof err);
-	assert_non_null(sn);
-	rt_rng rng;
-	rt_rng_seed(&rng, seed + 100);
-	int np;
-	rt_param *params = sn_supernet_params(sn, &np);
-	for (int i = 0; i < np; i++)
-		if (params[i].no_decay)
-			for (size_t j = 0; j < params[i].n; j++)
-				params[i].w[j] += (float)(0.3 * rt_rng_normal(&rng));
-	float *st = sn_supernet_stats(sn);
-	for (size_t i = 0; i < sn_supernet_nstats(sn); i++)
-		st[i] = st[i] == 1.0f ? (float)(0.5 + rt_rng_uniform(&rng))
-				      : (float)(0.3 * rt_rng_normal(&rng));
-	return sn;
-}
 
 /* Floats of weights once every BN (4 vectors) has become a bias (1). */
 static size_t folded_floats(const rt_model *m)
@@ -88,14 +67,6 @@ static size_t folded_floats(const rt_model *m)
 		n -= 3 * bn;
 	}
 	return n;
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
 }
 
 /* A driver running every exported net0..net{n-1} on each image of its
@@ -125,15 +96,6 @@ static void write_driver(const char *path, int n)
 	assert_int_equal(fclose(f), 0);
 }
 
-static int argmax(const float *v, int n)
-{
-	int b = 0;
-	for (int i = 1; i < n; i++)
-		if (v[i] > v[b])
-			b = i;
-	return b;
-}
-
 /* Exports max, min and random subnets of space `make` on h x w inputs,
  * compiles them into one program with a driver, and checks every output
  * against rt_model_forward. */
@@ -142,7 +104,7 @@ static void check_space(ir_space *(*make)(int, int), int h, int w, uint64_t seed
 	char dir[] = "/tmp/test_export_c.XXXXXX", path[256], cmd[2048], err[256];
 	assert_non_null(mkdtemp(dir));
 	ir_space *s = make(C, R);
-	sn_supernet *sn = perturbed_supernet(s, h, w, seed);
+	sn_supernet *sn = ue_perturbed_supernet(s, NCLS, h, w, NIMG, seed);
 	rt_rng rng;
 	rt_rng_seed(&rng, seed);
 	size_t in_size = (size_t)h * w * C;
@@ -182,7 +144,7 @@ static void check_space(ir_space *(*make)(int, int), int h, int w, uint64_t seed
 		fail_msg("the exported C does not compile cleanly");
 	}
 	snprintf(path, sizeof path, "%s/in.bin", dir);
-	write_file(path, x, NIMG * in_size * sizeof(float));
+	ue_write_file(path, x, NIMG * in_size * sizeof(float));
 	snprintf(cmd, sizeof cmd, "%s/drv %s/in.bin %s/out.bin", dir, dir, dir);
 	assert_int_equal(system(cmd), 0);
 
@@ -205,8 +167,8 @@ static void check_space(ir_space *(*make)(int, int), int h, int w, uint64_t seed
 			const float *ref = want[i] + img * NCLS;
 			for (int k = 0; k < NCLS; k++)
 				worst = fmax(worst, fabs((double)got[k] - ref[k]));
-			assert_int_equal(best, argmax(ref, NCLS));
-			assert_int_equal(best, argmax(got, NCLS));
+			assert_int_equal(best, ue_argmax(ref, NCLS));
+			assert_int_equal(best, ue_argmax(got, NCLS));
 		}
 	assert_int_equal(fread(&worst, 1, 1, f), 0);
 	fclose(f);
@@ -264,7 +226,7 @@ static void test_nonfinite(void **state)
 {
 	(void)state;
 	ir_space *s = tiny_space(C, R);
-	sn_supernet *sn = perturbed_supernet(s, R, R, 7);
+	sn_supernet *sn = ue_perturbed_supernet(s, NCLS, R, R, NIMG, 7);
 	sn_subnet sub;
 	char err[256];
 	sn_subnet_min(s, &sub);

@@ -1,0 +1,294 @@
+/*
+ * archc_export.c — `archc export SUBNET (--c OUT | --onnx OUT.onnx)`: a
+ * subnet written as a standalone C source and header (runtime/export_c.h)
+ * or as an ONNX model (runtime/export_onnx.h).
+ *
+ * SUBNET is either a model file (`archc eval -o`, or a subnet archd
+ * served), recognised by its magic, or `FILE.arch [--task T] --subnet
+ * SPEC [--state DIR] [--recal N]`: the subnet is then cut out of the
+ * task's trained supernet as `archc eval -o` does it (batch norm
+ * recalibrated in memory, the data set's input normalisation recorded),
+ * and the state dir is left untouched.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "compiler/archc.h"
+#include "compiler/archc_task.h"
+#include "runtime/checkpoint.h"
+#include "runtime/data.h"
+#include "runtime/evaluate.h"
+#include "runtime/export_c.h"
+#include "runtime/export_onnx.h"
+#include "runtime/extract.h"
+#include "runtime/statedir.h"
+#include "runtime/subnet.h"
+#include "runtime/supernet.h"
+#include "runtime/threads.h"
+
+#define DEFAULT_BATCH 128
+#define MAX_RECAL 1000000
+
+/* The command line, parsed and checked. */
+typedef struct export_args {
+	archc_task_args a;
+	const char *c_out, *onnx_out; /* --c, --onnx */
+	const char *subnet, *state, *recal_s;
+	int recal; /* -1: the recipe's */
+} export_args;
+
+/* Takes --c and --onnx out of argv (archc_task_parse reads one-letter
+ * names as short options), leaving the rest in rest[] for it. */
+static int take_outputs(int argc, char **argv, char **rest, int *nrest, export_args *e)
+{
+	*nrest = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i], *v = NULL;
+		const char **slot = NULL;
+		const char *opt = NULL;
+		if (i > 0 && !strcmp(s, "--")) { /* the rest is the input, untouched */
+			while (i < argc)
+				rest[(*nrest)++] = argv[i++];
+			break;
+		}
+		if (i > 0 && (!strcmp(s, "--c") || !strncmp(s, "--c=", 4))) {
+			slot = &e->c_out;
+			opt = "--c";
+		} else if (i > 0 && (!strcmp(s, "--onnx") || !strncmp(s, "--onnx=", 7))) {
+			slot = &e->onnx_out;
+			opt = "--onnx";
+		}
+		if (!slot) {
+			rest[(*nrest)++] = argv[i];
+			continue;
+		}
+		const char *eq = strchr(s, '=');
+		if (eq)
+			v = eq + 1;
+		else if (i + 1 < argc)
+			v = argv[++i];
+		if (!v || !*v)
+			return archc_usage_error(&archc_cmd_export, "option '%s' needs a value", opt);
+		if (*slot)
+			return archc_usage_error(&archc_cmd_export, "option '%s' given twice", opt);
+		*slot = v;
+	}
+	return 0;
+}
+
+static int parse(int argc, char **argv, char **rest, export_args *e)
+{
+	memset(e, 0, sizeof *e);
+	int nrest;
+	int st = take_outputs(argc, argv, rest, &nrest, e);
+	if (st)
+		return st;
+	const archc_task_opt opts[] = { { "subnet", &e->subnet },
+					{ "state", &e->state },
+					{ "recal", &e->recal_s } };
+	st = archc_task_parse(&archc_cmd_export, nrest, rest, opts,
+			      (int)(sizeof opts / sizeof opts[0]), &e->a);
+	if (st)
+		return st;
+	if (!e->c_out == !e->onnx_out)
+		return archc_usage_error(&archc_cmd_export, "give one of --c OUT and --onnx OUT.onnx");
+	e->recal = -1;
+	if (e->recal_s) {
+		int64_t v;
+		st = archc_task_number(&archc_cmd_export, "recal", e->recal_s, 0, MAX_RECAL, &v);
+		if (st)
+			return st;
+		e->recal = (int)v;
+	}
+	return 0;
+}
+
+/* 1 when `path` starts with the model file magic, 0 when not, -1 when it
+ * cannot be read (archc_load reports that for a source). */
+static int is_model_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	char magic[8];
+	int yes = fread(magic, 1, sizeof magic, f) == sizeof magic &&
+		  !memcmp(magic, RT_MODEL_MAGIC, sizeof magic);
+	fclose(f);
+	return yes;
+}
+
+/* Cuts subnet e->subnet out of the task's trained supernet, recalibrated
+ * and with the data set's normalisation; NULL after printing why. */
+static rt_model *cut_model(const export_args *e, int *status)
+{
+	char err[1024], root[RT_STATE_PATH_MAX], path[RT_STATE_PATH_MAX];
+	int t;
+	rt_model *model = NULL;
+	sn_supernet *sn = NULL;
+	rt_data *data = NULL;
+	ir_module *m = archc_task_load(&archc_cmd_export, &e->a, &t, status);
+	if (!m)
+		return NULL;
+	*status = ARCHC_EINPUT;
+	const ir_task *task = &m->tasks[t];
+	const ir_dataset *ds = &m->datasets[task->dataset];
+	sn_subnet sub;
+	if (sn_subnet_parse_spec(&m->spaces[task->space], e->subnet, &sub, err, sizeof err) != 0) {
+		*status = archc_usage_error(&archc_cmd_export, "%s", err);
+		goto out;
+	}
+	if (rt_state_root(e->state, root, sizeof root, err, sizeof err) != 0 ||
+	    rt_state_checkpoint_path(root, task->supernet_key, path, sizeof path) != 0) {
+		fprintf(stderr, "archc export: state dir: %s\n", err);
+		goto out;
+	}
+	struct stat stt;
+	if (stat(path, &stt) != 0) {
+		fprintf(stderr, "archc export: task %s has no trained supernet in %s (no %s)\n",
+			task->name, root, path);
+		fprintf(stderr, "  train it first: archc train %s --task %s%s%s\n", e->a.input,
+			task->name, e->state ? " --state " : "", e->state ? e->state : "");
+		goto out;
+	}
+	int batch = task->recipe.batch > 0 ? task->recipe.batch : DEFAULT_BATCH;
+	sn = sn_supernet_new(&m->spaces[task->space], ds->nclasses, ds->height, ds->width, batch,
+			     task->recipe.seed, err, sizeof err);
+	if (!sn) {
+		fprintf(stderr, "archc export: task %s: %s\n", task->name, err);
+		goto out;
+	}
+	rt_ckpt_state pos;
+	int rc = rt_ckpt_load(path, sn, task->supernet_key, &pos, err, sizeof err);
+	if (rc != 0) {
+		if (rc == RT_CKPT_MISSING)
+			fprintf(stderr, "archc export: %s disappeared while loading\n", path);
+		else
+			fprintf(stderr, "archc export: %s\n", err);
+		goto out;
+	}
+	data = rt_data_load(ds, err, sizeof err);
+	int nrecal = e->recal >= 0 ? e->recal : rt_eval_calib_images(&task->recipe);
+	if (!data || (nrecal > 0 && rt_eval_recalibrate(sn, &sub, data, nrecal, task->recipe.seed,
+							err, sizeof err) < 0)) {
+		fprintf(stderr, "archc export: %s\n", err);
+		goto out;
+	}
+	model = rt_model_extract(sn, &sub, task->supernet_key, err, sizeof err);
+	if (!model) {
+		fprintf(stderr, "archc export: %s\n", err);
+		goto out;
+	}
+	/* IDX bytes are scaled to [0, 1] before the data set's normalisation
+	 * (data.h): the raw mean and deviation are 255 times larger */
+	float scale = ds->format == IR_FORMAT_IDX ? 255.0f : 1.0f;
+	for (int c = 0; c < model->in_channels; c++) {
+		model->in_mean[c] = data->mean[c] * scale;
+		model->in_std[c] = data->std[c] * scale;
+	}
+	*status = ARCHC_OK;
+out:
+	rt_data_free(data);
+	sn_supernet_free(sn);
+	ir_module_free(m);
+	return model;
+}
+
+/* Writes the model in the format asked for and says where. */
+static int write_model(const export_args *e, const rt_model *model)
+{
+	char err[1024];
+	if (e->c_out) {
+		rt_export_c_info info;
+		if (rt_export_c_save(model, e->c_out, &info, err, sizeof err) != 0) {
+			fprintf(stderr, "archc export: %s\n", err);
+			return ARCHC_EINPUT;
+		}
+		printf("subnet    %s\n", model->genes);
+		printf("c         %s.c %s.h\n", e->c_out, e->c_out);
+		printf("flash     %zu bytes\n", info.flash);
+		printf("ram       %zu bytes\n", info.ram);
+	} else {
+		if (rt_export_onnx_save(model, e->onnx_out, err, sizeof err) != 0) {
+			fprintf(stderr, "archc export: %s\n", err);
+			return ARCHC_EINPUT;
+		}
+		printf("subnet    %s\n", model->genes);
+		printf("onnx      %s\n", e->onnx_out);
+	}
+	return fflush(stdout) == 0 ? ARCHC_OK : ARCHC_EINPUT;
+}
+
+static int archc_export_run(int argc, char **argv)
+{
+	export_args e;
+	char **rest = calloc((size_t)argc + 1, sizeof *rest);
+	if (!rest) {
+		fputs("archc export: out of memory\n", stderr);
+		return ARCHC_EINPUT;
+	}
+	int st = parse(argc, argv, rest, &e);
+	rt_model *model = NULL;
+	char err[1024];
+	if (st)
+		goto out;
+	st = ARCHC_EINPUT;
+	if (rt_threads_init(0, err, (int)sizeof err) < 0) {
+		fprintf(stderr, "archc export: %s\n", err);
+		goto out;
+	}
+	if (is_model_file(e.a.input) == 1) {
+		if (e.subnet || e.a.task || e.state || e.recal_s || e.a.nincludes) {
+			st = archc_usage_error(&archc_cmd_export,
+					       "%s is a model file: no --subnet, --task, --state, --recal or -I",
+					       e.a.input);
+			goto out;
+		}
+		model = rt_model_load(e.a.input, err, sizeof err);
+		if (!model)
+			fprintf(stderr, "archc export: %s\n", err);
+	} else if (!e.subnet) {
+		st = archc_usage_error(&archc_cmd_export,
+				       "%s is not a model file: give --subnet SPEC (max, min, random:SEED "
+				       "or a gene string) to cut one from its task's supernet",
+				       e.a.input);
+		goto out;
+	} else {
+		model = cut_model(&e, &st);
+	}
+	if (model)
+		st = write_model(&e, model);
+out:
+	rt_model_free(model);
+	archc_task_args_free(&e.a);
+	free(rest);
+	return st;
+}
+
+const archc_cmd archc_cmd_export = {
+	"export",
+	"write a subnet as standalone C or ONNX",
+	"usage: archc export IN.model (--c OUT | --onnx OUT.onnx)\n"
+	"       archc export [-I DIR]... FILE.arch [--task T] --subnet SPEC [--state DIR]\n"
+	"                    [--recal N] (--c OUT | --onnx OUT.onnx)\n"
+	"\n"
+	"Writes a subnet for deployment.  The subnet is a model file (`archc eval -o`,\n"
+	"or the weights archd serves), or subnet SPEC (max, min, random:SEED or a\n"
+	"gene string) cut out of the supernet `archc train` left for task T in the\n"
+	"state dir, its batch norm recalibrated on N training images (default: the\n"
+	"recipe's calib_images) as `archc eval` does.  Nothing in the state dir is\n"
+	"changed.\n"
+	"\n"
+	"--c OUT writes OUT.c and OUT.h: one function `int NAME_predict(const float\n"
+	"*input, float *logits)` (NAME is OUT's file name made a C identifier)\n"
+	"returning the arg-max, with the weights as static const arrays, batch norm\n"
+	"folded, one static scratch buffer, no allocation and no library; C99.  The\n"
+	"header states the input shape, the normalisation the caller applies, and\n"
+	"the flash (weights) and RAM (scratch) bytes, which are also printed.\n"
+	"\n"
+	"--onnx OUT.onnx writes an ONNX model (see runtime/export_onnx.h): input\n"
+	"\"input\" [N, C, H, W] float32, normalised as for --c; output \"logits\"\n"
+	"[N, classes]; the batch size N is symbolic.\n",
+	archc_export_run,
+};

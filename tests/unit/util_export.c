@@ -1,0 +1,51 @@
+/*
+ * util_export.c — helpers of the exporters' tests (see util_export.h).
+ */
+#include "util_export.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "runtime/rng.h"
+
+sn_supernet *ue_perturbed_supernet(const ir_space *s, int nclasses, int h, int w,
+				   int max_batch, uint64_t seed)
+{
+	char err[256];
+	sn_supernet *sn = sn_supernet_new(s, nclasses, h, w, max_batch, seed, err, sizeof err);
+	if (!sn) {
+		fprintf(stderr, "ue_perturbed_supernet: %s\n", err);
+		abort();
+	}
+	rt_rng rng;
+	rt_rng_seed(&rng, seed + 100);
+	int np;
+	rt_param *params = sn_supernet_params(sn, &np);
+	for (int i = 0; i < np; i++)
+		if (params[i].no_decay)
+			for (size_t j = 0; j < params[i].n; j++)
+				params[i].w[j] += (float)(0.3 * rt_rng_normal(&rng));
+	float *st = sn_supernet_stats(sn);
+	for (size_t i = 0; i < sn_supernet_nstats(sn); i++)
+		st[i] = st[i] == 1.0f ? (float)(0.5 + rt_rng_uniform(&rng))
+				      : (float)(0.3 * rt_rng_normal(&rng));
+	return sn;
+}
+
+int ue_argmax(const float *v, int n)
+{
+	int b = 0;
+	for (int i = 1; i < n; i++)
+		if (v[i] > v[b])
+			b = i;
+	return b;
+}
+
+void ue_write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+		fprintf(stderr, "ue_write_file: cannot write %s\n", path);
+		abort();
+	}
+}
