@@ -9,7 +9,9 @@
  * distinct seeded random subnets after batch-norm recalibration
  * (rt_train_eval, as the search's training pairs are measured), fits the
  * MLP, the RBF ensemble and auto on the first NTRAIN and reports Kendall's
- * tau and the RMSE of each on the others.  Prints key=value lines.
+ * tau and the RMSE of each on the others, beside the tau of ranking the
+ * others by MACs alone.  Prints key=value lines; with PAIRS_OUT=FILE set,
+ * also writes every (gene string, accuracy) pair to FILE.
  */
 #include <math.h>
 #include <stdio.h>
@@ -97,6 +99,30 @@ int main(int argc, char **argv)
 	       nsub, ntrain, now_s() - t0, lo, hi);
 
 	int ntest = nsub - ntrain;
+	/* The baseline a predictor must beat: ranking by MACs alone. */
+	sn_plan *plan = malloc(sizeof(*plan));
+	double *macs = malloc((size_t)ntest * sizeof(double));
+	if (!plan || !macs)
+		die("memory", "out of memory");
+	for (int i = 0; i < ntest; i++) {
+		sn_cost c;
+		sn_plan_build(s, mod->datasets[mod->tasks[task].dataset].nclasses, &subs[ntrain + i],
+			      plan);
+		sn_plan_cost(s, plan, &c);
+		macs[i] = c.macs;
+	}
+	printf("macs_rank_tau=%.3f\n", pred_kendall_tau(ntest, macs, y + ntrain));
+	free(plan);
+	free(macs);
+	const char *dump = getenv("PAIRS_OUT");
+	FILE *df = dump ? fopen(dump, "w") : NULL;
+	for (int i = 0; df && i < nsub; i++) {
+		char genes[SN_GENE_STRLEN];
+		sn_subnet_format(s, &subs[i], genes, sizeof(genes));
+		fprintf(df, "%s %.4f\n", genes, y[i]);
+	}
+	if (df)
+		fclose(df);
 	for (int k = 0; k < PRED_KIND_COUNT; k++) {
 		pred_settings ps;
 		pred_settings_init(&ps);
