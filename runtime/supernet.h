@@ -127,4 +127,13 @@ void sn_supernet_recal_begin(sn_supernet *sn);
  */
 int sn_supernet_sort_channels(sn_supernet *sn);
 
+/*
+ * The same before an elastic width phase, for output channels: each
+ * channel space with a width gene (a layer's outputs and those of the
+ * identity-shortcut blocks after it) is put in decreasing order of the L1
+ * norm of the weights that read it, and every layer writing or reading it
+ * is permuted to match.  Same guarantees and return values.
+ */
+int sn_supernet_sort_widths(sn_supernet *sn);
+
 #endif

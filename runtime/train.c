@@ -457,9 +457,25 @@ static int step(rt_trainer *t, int n, double lr, double *loss, int *correct)
 	return 0;
 }
 
-static int expand_unlocked(const rt_trainer *t, int phase)
+static int unlocked(const rt_trainer *t, int phase, ir_shrink d)
 {
-	return !(t->locked[phase] >> IR_SHRINK_EXPAND & 1u);
+	return !(t->locked[phase] >> d & 1u);
+}
+
+/* OFA's re-sorting when epoch e starts a phase that unlocks expand or
+ * width; 0 or -1 when memory is short. */
+static int sort_for_phase(rt_trainer *t, int e)
+{
+	if (e == 0 || t->pos.step != 0)
+		return 0;
+	int cur = phase_of(t, e), prev = phase_of(t, e - 1);
+	if (unlocked(t, cur, IR_SHRINK_EXPAND) && !unlocked(t, prev, IR_SHRINK_EXPAND) &&
+	    sn_supernet_sort_channels(t->sn) != 0)
+		return -1;
+	if (unlocked(t, cur, IR_SHRINK_WIDTH) && !unlocked(t, prev, IR_SHRINK_WIDTH) &&
+	    sn_supernet_sort_widths(t->sn) != 0)
+		return -1;
+	return 0;
 }
 
 /* The evaluation split of the end of an epoch. */
@@ -497,9 +513,7 @@ int rt_train_run(rt_trainer *t, char *err, size_t errlen)
 	while (t->pos.epoch < epochs) {
 		int e = t->pos.epoch;
 		t->pos.phase = phase_of(t, e);
-		if (t->pos.step == 0 && e > 0 && expand_unlocked(t, t->pos.phase) &&
-		    !expand_unlocked(t, phase_of(t, e - 1)) &&
-		    sn_supernet_sort_channels(t->sn) != 0) {
+		if (sort_for_phase(t, e) != 0) {
 			seterr(err, errlen, "task %s: out of memory sorting channels", t->task->name);
 			return RT_TRAIN_ERROR;
 		}

@@ -23,10 +23,9 @@
  * the last phases (8 epochs, 4 phases: 2, 2, 2, 2; 10 epochs: 2, 2, 3, 3);
  * a phase with no epoch is skipped.  The learning rate schedule runs once
  * over all epochs.  When a phase unlocking expand starts, the inner
- * channels are re-sorted by importance (sn_supernet_sort_channels).  Output
- * widths are not re-sorted when a width phase starts: their channels chain
- * through identity shortcuts across a stage and into the next layers, so a
- * width phase trains the first channels as they stand.
+ * channels are re-sorted by importance (sn_supernet_sort_channels); when
+ * one unlocking width starts, the output channels
+ * (sn_supernet_sort_widths).
  *
  * Evaluation: at the end of each epoch, the largest subnet (or the fixed
  * one) on the holdout split, or on test when there is no holdout.  A subnet

@@ -45,6 +45,18 @@
 	"    stage r1 { depth in 1..2; block = residual(kernel = 3, out in {8, 16}, "           \
 	"stride = 1); }\n"                                                                     \
 	"    head pool, fc(classes);\n"                                                        \
+	"}\n"                                                                                  \
+	"space wide {\n"                                                                       \
+	"    input channels = 1;\n"                                                            \
+	"    resolution in {12, 16};\n"                                                        \
+	"    stem conv(kernel = 3, out = 12, stride = 2, act = relu);\n"                       \
+	"    stage s1 { depth in 1..3; block = mbconv(kernel in {3, 5}, expand in {2, 3}, "    \
+	"out in {8, 12}, stride = 1, se = true); }\n"                                          \
+	"    stage s2 { depth in 1..2; block = mbconv(kernel = 3, expand = 1, out in {12, 16}, "\
+	"stride = 2, se = true); }\n"                                                          \
+	"    stage r1 { depth in 1..2; block = residual(kernel = 3, out in {16, 24}, "          \
+	"stride = 1); }\n"                                                                     \
+	"    head pool, fc(out = 32, act = relu), fc(classes);\n"                              \
 	"}\n"
 
 static const char *src =
@@ -52,9 +64,9 @@ static const char *src =
 	      "  optimizer = sgd(lr = 0.1, momentum = 0.9, nesterov = true, wd = 1e-4);\n"
 	      "  schedule = cosine(warmup = 0.5); sampler = sandwich(3); distill = inplace;\n"
 	      "  calib = 500; } }\n"
-	      "task shrink { data = small; space = tiny; train { epochs = 5; batch = 100;\n"
+	      "task shrink { data = small; space = wide; train { epochs = 5; batch = 100;\n"
 	      "  sampler = sandwich(3); distill = inplace;\n"
-	      "  shrink = progressive(kernel, depth, expand); calib = 200; } }\n"
+	      "  shrink = progressive(kernel, expand, width); calib = 200; } }\n"
 	      "task fixed { data = small; space = tiny; train { epochs = 3; batch = 50;\n"
 	      "  label_smoothing = 0.1; } }\n";
 
@@ -201,9 +213,9 @@ static void test_fixed(void **state)
 	rt_train_free(t);
 }
 
-/* Re-sorting on space `name` keeps the largest subnet's logits and moves a
- * smaller subnet's; a second sort is a no-op. */
-static void sort_check(const ir_module *m, const char *name)
+/* Re-sorting by `sort` on space `name` keeps the largest subnet's logits
+ * and moves a smaller subnet's; a second sort is a no-op. */
+static void sort_check(const ir_module *m, const char *name, int (*sort)(sn_supernet *))
 {
 	const ir_space *s = NULL;
 	for (int i = 0; i < m->nspaces; i++)
@@ -240,7 +252,7 @@ static void sort_check(const ir_module *m, const char *name)
 	float *copy = malloc(np * sizeof(float));
 	assert_non_null(copy);
 	memcpy(copy, w, np * sizeof(float));
-	assert_int_equal(sn_supernet_sort_channels(sn), 0);
+	assert_int_equal(sort(sn), 0);
 	assert_memory_not_equal(copy, w, np * sizeof(float));
 
 	sn_supernet_set_subnet(sn, &mx);
@@ -263,7 +275,7 @@ static void sort_check(const ir_module *m, const char *name)
 
 	/* Sorted already: a second sort changes nothing. */
 	memcpy(copy, w, np * sizeof(float));
-	assert_int_equal(sn_supernet_sort_channels(sn), 0);
+	assert_int_equal(sort(sn), 0);
 	assert_memory_equal(copy, w, np * sizeof(float));
 	free(copy);
 	sn_supernet_free(sn);
@@ -272,14 +284,18 @@ static void sort_check(const ir_module *m, const char *name)
 static void test_sort_keeps_function(void **state)
 {
 	const fixture *f = *state;
-	sort_check(f->m, "tiny");
+	sort_check(f->m, "tiny", sn_supernet_sort_channels);
 	/* an MBCONV without expand conv (nothing to sort), and RESIDUAL blocks */
-	sort_check(f->m, "mixed");
+	sort_check(f->m, "mixed", sn_supernet_sort_channels);
+	/* output widths: a chain of identity blocks after the stem, MBCONV
+	 * readers with and without expand conv, RESIDUAL blocks with and
+	 * without projection, the head past the pool */
+	sort_check(f->m, "wide", sn_supernet_sort_widths);
 }
 
 /* Final weights of an uninterrupted run, then of a run cancelled at global
  * step 23 (mid-epoch, in the "kernel" phase) and resumed through the
- * channel re-sorting of the "expand" phase: identical. */
+ * channel re-sorting of the "expand" and "width" phases: identical. */
 static void test_resume_exact(void **state)
 {
 	fixture *f = *state;
@@ -288,11 +304,13 @@ static void test_resume_exact(void **state)
 
 	rt_train_opts o;
 	rt_train_opts_init(&o);
+	o.eval_each_epoch = 0; /* evaluation is not what this test is about */
 	run_log l = {0};
 	rt_trainer *a = trainer(f, "shrink", &o, &l);
 	assert_int_equal(rt_train_nphases(a), 4);
 	assert_string_equal(rt_train_phase_name(a, 0), "full");
-	assert_string_equal(rt_train_phase_name(a, 3), "expand");
+	assert_string_equal(rt_train_phase_name(a, 2), "expand");
+	assert_string_equal(rt_train_phase_name(a, 3), "width");
 	/* 5 epochs over 4 phases: the remainder goes to the last. */
 	assert_int_equal(rt_train_phase_epochs(a, 0), 1);
 	assert_int_equal(rt_train_phase_epochs(a, 2), 1);
@@ -305,6 +323,7 @@ static void test_resume_exact(void **state)
 	atomic_int cancel = 0;
 	run_log l1 = {.cancel = &cancel, .cancel_at = 23};
 	rt_train_opts_init(&o);
+	o.eval_each_epoch = 0;
 	o.checkpoint = path;
 	o.checkpoint_every = 10;
 	o.cancel = &cancel;
@@ -321,6 +340,7 @@ static void test_resume_exact(void **state)
 
 	run_log l2 = {0};
 	rt_train_opts_init(&o);
+	o.eval_each_epoch = 0;
 	o.checkpoint = path;
 	o.resume = 1;
 	rt_trainer *c = trainer(f, "shrink", &o, &l2);
