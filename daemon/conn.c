@@ -29,6 +29,12 @@ static_assert(DM_CONN_STATE_COUNT == 4, "a name for every connection state");
 
 /* How much of a queued response head is copied out to be read. */
 #define HEAD_MAX 8192
+/* After refusing a request whose body is still coming, the socket is kept
+ * open this long, reading and dropping what arrives, so the client gets to
+ * read the refusal instead of a reset (at most LINGER_MAX connections at a
+ * time, so lingering cannot pile up file descriptors). */
+#define LINGER_MS 2000
+#define LINGER_MAX 64
 
 typedef struct conn {
 	struct conn *prev, *next;
@@ -43,6 +49,7 @@ typedef struct conn {
 	int resp_track;   /* 0 once the output cannot be followed (no length) */
 	int rewriting;    /* our own edit of the output is in progress */
 	int over_cap;     /* accepted past max_conns: its requests get 503 */
+	int linger;       /* refused mid-request: drain before closing */
 	uint64_t req_bytes; /* bytes of the request arriving (state READING) */
 	uint64_t head_len;  /* its request line and headers, once complete */
 	int head_seen;      /* the blank line closing them has arrived */
@@ -58,6 +65,7 @@ struct dm_conns {
 	conn *head;
 	unsigned open;
 	unsigned nover; /* open connections with over_cap set */
+	unsigned nlinger; /* closed connections still draining */
 	uint64_t accepted, timed_out, error_pages, over_cap;
 };
 
@@ -168,6 +176,8 @@ static void rewrite_page(conn *c, struct evbuffer *out, const dm_http_response *
 	c->rewriting = 0;
 	c->resp_pos += newlen;
 	c->owner->error_pages++;
+	/* The client may still be sending what was refused. */
+	c->linger = 1;
 	dm_log(DM_LOG_DEBUG, "refused a request: %d %s", status, message);
 out:
 	free(body);
@@ -315,6 +325,8 @@ static void conn_release(conn *c)
 		c->next->prev = c->prev;
 	evbuffer_remove_cb(bufferevent_get_input(c->bev), on_input, c);
 	evbuffer_remove_cb(bufferevent_get_output(c->bev), on_output, c);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	event_free(c->attach_ev);
 	event_free(c->deadline_ev);
 	event_free(c->release_ev);
@@ -322,11 +334,49 @@ static void conn_release(conn *c)
 	free(c);
 }
 
+static void on_linger_read(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+/* EOF or an error from a lingering client: done. */
+static void on_linger_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	conn *c = arg;
+	c->owner->nlinger--;
+	conn_release(c);
+}
+
 static void on_release(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	conn_release(arg);
+	conn *c = arg;
+	/* A second firing is the linger timer running out. */
+	if (c->linger == 2) {
+		c->owner->nlinger--;
+		conn_release(c);
+		return;
+	}
+	/* evhttp is done with the bufferevent (our reference keeps it and its
+	 * socket); shut our side of the socket after the refusal, then read and
+	 * drop until the client closes or the timer ends. */
+	if (c->linger && c->owner->nlinger < LINGER_MAX && bufferevent_getfd(c->bev) >= 0) {
+		c->linger = 2;
+		c->owner->nlinger++;
+		evbuffer_remove_cb(bufferevent_get_input(c->bev), on_input, c);
+		evbuffer_remove_cb(bufferevent_get_output(c->bev), on_output, c);
+		shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+		bufferevent_setcb(c->bev, on_linger_read, NULL, on_linger_event, c);
+		bufferevent_enable(c->bev, EV_READ);
+		struct timeval tv = {LINGER_MS / 1000, (LINGER_MS % 1000) * 1000};
+		event_add(c->release_ev, &tv);
+		return;
+	}
+	conn_release(c);
 }
 
 static void conn_closed(conn *c)

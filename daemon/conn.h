@@ -32,7 +32,10 @@
  * This module rewrites them, as they are queued, into the JSON form every
  * other reply has: {"error":{"code":"...","message":"..."}} (a 400 for
  * headers over the limit becomes 431).  It tells them by their text/html
- * type: archd's own replies are never HTML.
+ * type: archd's own replies are never HTML.  After such a refusal the
+ * client may still be sending (a 100 MB body): the socket is half-closed
+ * and drained for up to two seconds before it is closed, so the client
+ * reads the refusal rather than a connection reset.
  */
 #ifndef ARCHD_DAEMON_CONN_H
 #define ARCHD_DAEMON_CONN_H
