@@ -227,7 +227,9 @@ RT_INLINE void dw_bwd_dx_vec(const dw_job *j, const float *const *gr, float *dxr
 	int iw = r;
 	while (iw < p->w) {
 		int t0 = iw + pad, kj0 = t0 % s, kjl = kj0 + (k - 1 - kj0) / s * s;
-		if (nb == VW && iw + 3 * s < p->w && t0 - kjl >= 0 && (t0 - kj0) / s + 3 < wo) {
+		/* (kj0 >= k: no tap reaches this pixel, k = 1 with stride 2) */
+		if (nb == VW && kj0 < k && iw + 3 * s < p->w && t0 - kjl >= 0 &&
+		    (t0 - kj0) / s + 3 < wo) {
 			v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
 			for (int ki = 0; ki < k; ki++) {
 				if (gr[ki] == NULL)

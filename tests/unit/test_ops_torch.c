@@ -370,6 +370,8 @@ static void make_cases(void)
 		for (int s = 1; s <= 2; s++)
 			case_dwconv(rnd(1, 3), rnd(1, 11), rnd(1, 11), rnd(1, 37), k, s);
 	case_dwconv(2, 1, 1, 5, 3, 1);
+	case_dwconv(2, 9, 11, 24, 1, 2); /* k = 1, stride 2: odd columns get no tap */
+	case_dwconv(1, 9, 9, 16, 9, 1);
 	case_dwconv(8, 14, 14, 72, 5, 1); /* large: threaded */
 	case_dwconv(8, 14, 14, 96, 7, 2);
 	/* batch norm: train, eval, recalibration (cumulative average) */
