@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/export_c_priv.h"
 #include "runtime/statedir.h"
 
 #define BN_EPS 1e-5
@@ -199,218 +200,8 @@ typedef struct gen {
 	const rt_model *m;
 	size_t flash;   /* floats of weights emitted */
 	int nonfinite;  /* a weight was NaN or infinite */
-	unsigned kernels; /* KERNEL_* bits the model uses */
+	unsigned kernels; /* RT_EXPORT_C_K_* bits the model uses */
 } gen;
-
-/* The kernels of the generated file, emitted only when used (an unused
- * static function would fail the user's -Werror build). */
-enum {
-	KERNEL_ACT,
-	KERNEL_CONV,
-	KERNEL_POINTWISE,
-	KERNEL_DEPTHWISE,
-	KERNEL_SE,
-	KERNEL_POOL,
-	KERNEL_SHORTCUT,
-	KERNEL_RESIZE,
-	KERNEL_COUNT
-};
-
-static const char *const kernel_src[] = {
-	[KERNEL_ACT] =
-		"#define ACT_NONE 0\n"
-		"#define ACT_RELU 1\n"
-		"#define ACT_HSWISH 2\n"
-		"\n"
-		"/* relu(v) = max(v, 0); hswish(v) = v relu6(v + 3) / 6. */\n"
-		"static float act(float v, int a)\n"
-		"{\n"
-		"\tif (a == ACT_RELU)\n"
-		"\t\treturn v > 0.0f ? v : 0.0f;\n"
-		"\tif (a == ACT_HSWISH) {\n"
-		"\t\tfloat t = v + 3.0f;\n"
-		"\t\tt = t < 0.0f ? 0.0f : (t > 6.0f ? 6.0f : t);\n"
-		"\t\treturn v * t * (1.0f / 6.0f);\n"
-		"\t}\n"
-		"\treturn v;\n"
-		"}\n",
-	[KERNEL_CONV] =
-		"/* y [ho][wo][cout] = act(conv(x [h][w][cin], wt [k*k*cin][cout]) + b), zero\n"
-		" * padding k / 2; row (ki * k + kj) * cin + ci of wt is tap (ki, kj), channel ci. */\n"
-		"static void conv(const float *x, int h, int w, int cin, const float *wt, const float *b,\n"
-		"\t\t int cout, int k, int stride, int a, float *y)\n"
-		"{\n"
-		"\tint pad = k / 2, ho = (h + 2 * pad - k) / stride + 1, wo = (w + 2 * pad - k) / stride + 1;\n"
-		"\tfor (int oy = 0; oy < ho; oy++)\n"
-		"\t\tfor (int ox = 0; ox < wo; ox++) {\n"
-		"\t\t\tfloat *o = y + ((size_t)oy * wo + ox) * cout;\n"
-		"\t\t\tfor (int co = 0; co < cout; co++)\n"
-		"\t\t\t\to[co] = b[co];\n"
-		"\t\t\tfor (int ki = 0; ki < k; ki++) {\n"
-		"\t\t\t\tint iy = oy * stride - pad + ki;\n"
-		"\t\t\t\tif (iy < 0 || iy >= h)\n"
-		"\t\t\t\t\tcontinue;\n"
-		"\t\t\t\tfor (int kj = 0; kj < k; kj++) {\n"
-		"\t\t\t\t\tint ix = ox * stride - pad + kj;\n"
-		"\t\t\t\t\tif (ix < 0 || ix >= w)\n"
-		"\t\t\t\t\t\tcontinue;\n"
-		"\t\t\t\t\tconst float *xp = x + ((size_t)iy * w + ix) * cin;\n"
-		"\t\t\t\t\tconst float *wp = wt + (size_t)(ki * k + kj) * cin * cout;\n"
-		"\t\t\t\t\tfor (int ci = 0; ci < cin; ci++, wp += cout)\n"
-		"\t\t\t\t\t\tfor (int co = 0; co < cout; co++)\n"
-		"\t\t\t\t\t\t\to[co] += xp[ci] * wp[co];\n"
-		"\t\t\t\t}\n"
-		"\t\t\t}\n"
-		"\t\t\tfor (int co = 0; co < cout; co++)\n"
-		"\t\t\t\to[co] = act(o[co], a);\n"
-		"\t\t}\n"
-		"}\n",
-	[KERNEL_POINTWISE] =
-		"/* y [m][cout] = act(x [m][cin] wt [cin][cout] + b): a 1x1 convolution over m\n"
-		" * pixels, or a dense layer (m = 1). */\n"
-		"static void pointwise(const float *x, int m, int cin, const float *wt, const float *b,\n"
-		"\t\t      int cout, int a, float *y)\n"
-		"{\n"
-		"\tfor (int r = 0; r < m; r++) {\n"
-		"\t\tconst float *xr = x + (size_t)r * cin;\n"
-		"\t\tfloat *o = y + (size_t)r * cout;\n"
-		"\t\tfor (int co = 0; co < cout; co++)\n"
-		"\t\t\to[co] = b[co];\n"
-		"\t\tfor (int ci = 0; ci < cin; ci++) {\n"
-		"\t\t\tconst float *wr = wt + (size_t)ci * cout;\n"
-		"\t\t\tfor (int co = 0; co < cout; co++)\n"
-		"\t\t\t\to[co] += xr[ci] * wr[co];\n"
-		"\t\t}\n"
-		"\t\tfor (int co = 0; co < cout; co++)\n"
-		"\t\t\to[co] = act(o[co], a);\n"
-		"\t}\n"
-		"}\n",
-	[KERNEL_DEPTHWISE] =
-		"/* y [ho][wo][c] = act(depthwise conv(x [h][w][c], wt [k*k][c]) + b), zero\n"
-		" * padding k / 2. */\n"
-		"static void depthwise(const float *x, int h, int w, int c, const float *wt, const float *b,\n"
-		"\t\t      int k, int stride, int a, float *y)\n"
-		"{\n"
-		"\tint pad = k / 2, ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;\n"
-		"\tfor (int oy = 0; oy < ho; oy++)\n"
-		"\t\tfor (int ox = 0; ox < wo; ox++) {\n"
-		"\t\t\tfloat *o = y + ((size_t)oy * wo + ox) * c;\n"
-		"\t\t\tfor (int ch = 0; ch < c; ch++)\n"
-		"\t\t\t\to[ch] = b[ch];\n"
-		"\t\t\tfor (int ki = 0; ki < k; ki++) {\n"
-		"\t\t\t\tint iy = oy * stride - pad + ki;\n"
-		"\t\t\t\tif (iy < 0 || iy >= h)\n"
-		"\t\t\t\t\tcontinue;\n"
-		"\t\t\t\tfor (int kj = 0; kj < k; kj++) {\n"
-		"\t\t\t\t\tint ix = ox * stride - pad + kj;\n"
-		"\t\t\t\t\tif (ix < 0 || ix >= w)\n"
-		"\t\t\t\t\t\tcontinue;\n"
-		"\t\t\t\t\tconst float *xp = x + ((size_t)iy * w + ix) * c;\n"
-		"\t\t\t\t\tconst float *wp = wt + (size_t)(ki * k + kj) * c;\n"
-		"\t\t\t\t\tfor (int ch = 0; ch < c; ch++)\n"
-		"\t\t\t\t\t\to[ch] += xp[ch] * wp[ch];\n"
-		"\t\t\t\t}\n"
-		"\t\t\t}\n"
-		"\t\t\tfor (int ch = 0; ch < c; ch++)\n"
-		"\t\t\t\to[ch] = act(o[ch], a);\n"
-		"\t\t}\n"
-		"}\n",
-	[KERNEL_SE] =
-		"/* Squeeze-excite in place: x [hw][c] *= hsigmoid(relu(mean(x) w1 [c][r] + b1)\n"
-		" * w2 [r][c] + b2); pooled [c] and hidden [r] are scratch. */\n"
-		"static void squeeze_excite(float *x, int hw, int c, const float *w1, const float *b1,\n"
-		"\t\t\t   int r, const float *w2, const float *b2, float *pooled, float *hidden)\n"
-		"{\n"
-		"\tfor (int ch = 0; ch < c; ch++)\n"
-		"\t\tpooled[ch] = 0.0f;\n"
-		"\tfor (int p = 0; p < hw; p++)\n"
-		"\t\tfor (int ch = 0; ch < c; ch++)\n"
-		"\t\t\tpooled[ch] += x[(size_t)p * c + ch];\n"
-		"\tfor (int ch = 0; ch < c; ch++)\n"
-		"\t\tpooled[ch] /= (float)hw;\n"
-		"\tfor (int j = 0; j < r; j++) {\n"
-		"\t\tfloat s = b1[j];\n"
-		"\t\tfor (int ch = 0; ch < c; ch++)\n"
-		"\t\t\ts += pooled[ch] * w1[(size_t)ch * r + j];\n"
-		"\t\thidden[j] = s > 0.0f ? s : 0.0f;\n"
-		"\t}\n"
-		"\tfor (int ch = 0; ch < c; ch++) {\n"
-		"\t\tfloat s = b2[ch] + 3.0f;\n"
-		"\t\tfor (int j = 0; j < r; j++)\n"
-		"\t\t\ts += hidden[j] * w2[(size_t)j * c + ch];\n"
-		"\t\ts = s < 0.0f ? 0.0f : (s > 6.0f ? 6.0f : s);\n"
-		"\t\tpooled[ch] = s * (1.0f / 6.0f);\n"
-		"\t}\n"
-		"\tfor (int p = 0; p < hw; p++)\n"
-		"\t\tfor (int ch = 0; ch < c; ch++)\n"
-		"\t\t\tx[(size_t)p * c + ch] *= pooled[ch];\n"
-		"}\n",
-	[KERNEL_POOL] =
-		"/* y [c] = mean over the hw pixels of x [hw][c]. */\n"
-		"static void mean_pool(const float *x, int hw, int c, float *y)\n"
-		"{\n"
-		"\tfor (int ch = 0; ch < c; ch++)\n"
-		"\t\ty[ch] = 0.0f;\n"
-		"\tfor (int p = 0; p < hw; p++)\n"
-		"\t\tfor (int ch = 0; ch < c; ch++)\n"
-		"\t\t\ty[ch] += x[(size_t)p * c + ch];\n"
-		"\tfor (int ch = 0; ch < c; ch++)\n"
-		"\t\ty[ch] /= (float)hw;\n"
-		"}\n",
-	[KERNEL_SHORTCUT] =
-		"/* y [n][cy] = act(y + s) with the shortcut s [n][cs] added to the first\n"
-		" * min(cy, cs) channels of each of the n pixels. */\n"
-		"static void shortcut(float *y, int n, int cy, const float *s, int cs, int a)\n"
-		"{\n"
-		"\tint c = cy < cs ? cy : cs;\n"
-		"\tfor (int p = 0; p < n; p++) {\n"
-		"\t\tfloat *o = y + (size_t)p * cy;\n"
-		"\t\tconst float *sp = s + (size_t)p * cs;\n"
-		"\t\tfor (int ch = 0; ch < c; ch++)\n"
-		"\t\t\to[ch] += sp[ch];\n"
-		"\t\tfor (int ch = 0; ch < cy; ch++)\n"
-		"\t\t\to[ch] = act(o[ch], a);\n"
-		"\t}\n"
-		"}\n",
-	[KERNEL_RESIZE] =
-		"/* Source rows (or columns) of output index o and the weight of the second,\n"
-		" * half-pixel centres. */\n"
-		"static void resize_taps(int in, int out, int o, int *i0, int *i1, float *l1)\n"
-		"{\n"
-		"\tfloat src = (float)in / (float)out * ((float)o + 0.5f) - 0.5f;\n"
-		"\tif (src < 0.0f)\n"
-		"\t\tsrc = 0.0f;\n"
-		"\tint lo = (int)src;\n"
-		"\tif (lo > in - 1)\n"
-		"\t\tlo = in - 1;\n"
-		"\t*i0 = lo;\n"
-		"\t*i1 = lo < in - 1 ? lo + 1 : lo;\n"
-		"\t*l1 = src - (float)lo;\n"
-		"}\n"
-		"\n"
-		"/* y [ho][wo][c] = bilinear resize of x [h][w][c] (align_corners = false). */\n"
-		"static void resize(const float *x, int h, int w, int c, int ho, int wo, float *y)\n"
-		"{\n"
-		"\tfor (int oy = 0; oy < ho; oy++) {\n"
-		"\t\tint y0, y1;\n"
-		"\t\tfloat ly;\n"
-		"\t\tresize_taps(h, ho, oy, &y0, &y1, &ly);\n"
-		"\t\tfor (int ox = 0; ox < wo; ox++) {\n"
-		"\t\t\tint x0, x1;\n"
-		"\t\t\tfloat lx;\n"
-		"\t\t\tresize_taps(w, wo, ox, &x0, &x1, &lx);\n"
-		"\t\t\tfloat w00 = (1.0f - ly) * (1.0f - lx), w01 = (1.0f - ly) * lx;\n"
-		"\t\t\tfloat w10 = ly * (1.0f - lx), w11 = ly * lx;\n"
-		"\t\t\tconst float *a = x + ((size_t)y0 * w + x0) * c, *b = x + ((size_t)y0 * w + x1) * c;\n"
-		"\t\t\tconst float *d = x + ((size_t)y1 * w + x0) * c, *e = x + ((size_t)y1 * w + x1) * c;\n"
-		"\t\t\tfloat *o = y + ((size_t)oy * wo + ox) * c;\n"
-		"\t\t\tfor (int ch = 0; ch < c; ch++)\n"
-		"\t\t\t\to[ch] = w00 * a[ch] + w01 * b[ch] + w10 * d[ch] + w11 * e[ch];\n"
-		"\t\t}\n"
-		"\t}\n"
-		"}\n",
-};
-_Static_assert(sizeof kernel_src / sizeof kernel_src[0] == KERNEL_COUNT, "one source per kernel");
 
 /* Emits `static const float NAME[n]` with a comment; v holds n floats. */
 static void emit_array(gen *g, const char *name, const char *what, const float *v, size_t n)
@@ -541,26 +332,26 @@ static int emit_weights(gen *g, int i, const rt_model_layer *l)
 /* The kernels layer l calls. */
 static unsigned layer_kernels(const rt_model_layer *l)
 {
-	unsigned k = 1u << KERNEL_ACT;
+	unsigned k = 1u << RT_EXPORT_C_K_ACT;
 	switch (l->kind) {
 	case IR_BLOCK_CONV:
-		return k | 1u << KERNEL_CONV;
+		return k | 1u << RT_EXPORT_C_K_CONV;
 	case IR_BLOCK_MBCONV:
-		k |= 1u << KERNEL_DEPTHWISE | 1u << KERNEL_POINTWISE;
+		k |= 1u << RT_EXPORT_C_K_DEPTHWISE | 1u << RT_EXPORT_C_K_POINTWISE;
 		if (l->se_r)
-			k |= 1u << KERNEL_SE;
+			k |= 1u << RT_EXPORT_C_K_SE;
 		if (l->shortcut)
-			k |= 1u << KERNEL_SHORTCUT;
+			k |= 1u << RT_EXPORT_C_K_SHORTCUT;
 		return k;
 	case IR_BLOCK_RESIDUAL:
-		k |= 1u << KERNEL_CONV | 1u << KERNEL_SHORTCUT;
+		k |= 1u << RT_EXPORT_C_K_CONV | 1u << RT_EXPORT_C_K_SHORTCUT;
 		if (l->shortcut == 2 && l->stride == 1)
-			k |= 1u << KERNEL_POINTWISE;
+			k |= 1u << RT_EXPORT_C_K_POINTWISE;
 		return k;
 	case IR_BLOCK_POOL:
-		return 1u << KERNEL_POOL;
+		return 1u << RT_EXPORT_C_K_POOL;
 	default:
-		return k | 1u << KERNEL_POINTWISE;
+		return k | 1u << RT_EXPORT_C_K_POINTWISE;
 	}
 }
 
@@ -737,7 +528,7 @@ int rt_export_c_write(const rt_model *m, const char *name, FILE *src, FILE *hdr,
 	for (int i = 0; i < m->nlayers; i++)
 		g.kernels |= layer_kernels(&m->layers[i]);
 	if (resized.where == LOC_SCRATCH)
-		g.kernels |= 1u << KERNEL_RESIZE;
+		g.kernels |= 1u << RT_EXPORT_C_K_RESIZE;
 
 	fprintf(src, "/*\n * %s.c — subnet %s as standalone C, written by `archc export --c`.\n"
 		     " * See %s.h.  Layers run in order on one static scratch buffer; every\n"
@@ -754,9 +545,11 @@ int rt_export_c_write(const rt_model *m, const char *name, FILE *src, FILE *hdr,
 	}
 	fprintf(src, "/* Activations, placed by a first-fit plan over their lifetimes. */\n"
 		     "static float scratch[%zu];\n\n", scratch ? scratch : 1);
-	for (int k = 0; k < KERNEL_COUNT; k++)
-		if (g.kernels & 1u << k)
-			fprintf(src, "%s\n", kernel_src[k]);
+	for (int k = 0; k < RT_EXPORT_C_K_COUNT; k++)
+		if (g.kernels & 1u << k) {
+			assert(rt_export_c_kernel_src[k]);
+			fprintf(src, "%s\n", rt_export_c_kernel_src[k]);
+		}
 	fprintf(src, "int %s_predict(const float *input, float *logits)\n{\n", name);
 	if (resized.where == LOC_SCRATCH) {
 		char b[40];
