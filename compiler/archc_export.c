@@ -10,6 +10,7 @@
  * recalibrated in memory, the data set's input normalisation recorded),
  * and the state dir is left untouched.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,8 +106,8 @@ static int parse(int argc, char **argv, char **rest, export_args *e)
 	return 0;
 }
 
-/* 1 when `path` starts with the model file magic, 0 when not, -1 when it
- * cannot be read (archc_load reports that for a source). */
+/* 1 when `path` starts with the model file magic, 0 when not, -1 with
+ * errno set when it cannot be opened. */
 static int is_model_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -238,7 +239,12 @@ static int archc_export_run(int argc, char **argv)
 		fprintf(stderr, "archc export: %s\n", err);
 		goto out;
 	}
-	if (is_model_file(e.a.input) == 1) {
+	int kind = is_model_file(e.a.input);
+	if (kind < 0) {
+		fprintf(stderr, "archc export: %s: %s\n", e.a.input, strerror(errno));
+		goto out;
+	}
+	if (kind == 1) {
 		if (e.subnet || e.a.task || e.state || e.recal_s || e.a.nincludes) {
 			st = archc_usage_error(&archc_cmd_export,
 					       "%s is a model file: no --subnet, --task, --state, --recal or -I",

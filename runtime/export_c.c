@@ -382,7 +382,7 @@ static const char *act_word(ir_act a)
 static void emit_layer(gen *g, int i, const rt_model_layer *l, const lplan *p)
 {
 	FILE *f = g->f;
-	char bx[40], by[40], b1[40], b2[40], b3[40], b4[40];
+	char bx[40], by[40], b1[40], b2[40];
 	const char *x = locstr(p->x, bx), *y = locstr(p->y, by);
 	int hw = l->h * l->w, howo = l->ho * l->wo;
 	switch (l->kind) {
@@ -407,11 +407,13 @@ static void emit_layer(gen *g, int i, const rt_model_layer *l, const lplan *p)
 		}
 		fprintf(f, "\tdepthwise(%s, %d, %d, %d, l%d_depthwise_w, l%d_depthwise_b, %d, %d, %s, %s);\n",
 			e, l->h, l->w, l->mid, i, i, l->k, l->stride, act_name(l->act), d);
-		if (l->se_r)
+		if (l->se_r) {
+			char b3[40], b4[40];
 			fprintf(f, "\tsqueeze_excite(%s, %d, %d, l%d_se_w1, l%d_se_b1, %d, l%d_se_w2, "
 				   "l%d_se_b2, %s, %s);\n",
 				d, howo, l->mid, i, i, l->se_r, i, i, locstr(p->pool, b3),
 				locstr(p->hidden, b4));
+		}
 		fprintf(f, "\tpointwise(%s, %d, %d, l%d_project_w, l%d_project_b, %d, ACT_NONE, %s);\n",
 			d, howo, l->mid, i, i, l->cout, y);
 		if (l->shortcut)

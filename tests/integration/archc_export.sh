@@ -71,6 +71,7 @@ check "--c needs a value" status 2 "$ARCHC" export tiny.arch --subnet max --c
 check "a source needs --subnet" status 2 "$ARCHC" export tiny.arch --c a
 check "it says so" grep -q "tiny.arch is not a model file: give --subnet SPEC" err.txt
 check "a missing input is an input error" status 1 "$ARCHC" export none.model --c a
+check "it is named" grep -q "none.model: No such file or directory" err.txt
 check "a subnet of an untrained supernet is an input error" status 1 "$ARCHC" export tiny.arch --subnet max --state "$STATE" --c a
 check "naming the archc train command" grep -q "train it first: archc train tiny.arch --task t --state $STATE" err.txt
 check "and nothing is written" test ! -e a.c -a ! -e a.h
