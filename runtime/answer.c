@@ -1,0 +1,521 @@
+/*
+ * answer.c — building a task's measured archive from its trained supernet,
+ * and answering specs from it (see answer.h).
+ */
+#include "runtime/answer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "runtime/checkpoint.h"
+#include "runtime/data.h"
+#include "runtime/evaluate.h"
+#include "runtime/latency.h"
+#include "runtime/moo.h"
+#include "runtime/rng.h"
+#include "runtime/statedir.h"
+#include "runtime/supernet.h"
+
+#define DEFAULT_BATCH 128
+#define LUT_REPS 5
+/* A targeted search is small: it starts from the archive's members. */
+#define SPEC_POP 40
+#define SPEC_GENERATIONS 10
+
+struct rt_answer_env {
+	const ir_module *m;
+	const ir_task *task;
+	const ir_space *space;
+	int nclasses, in_res;
+	rt_answer_settings set;
+	char root[RT_STATE_PATH_MAX];
+	char ckpt[RT_STATE_PATH_MAX], archive_path[RT_STATE_PATH_MAX];
+	char pred_path[RT_STATE_PATH_MAX];
+	search_archive *archive; /* NULL until built or loaded */
+	pred_model *pred;
+	/* loaded on demand */
+	sn_supernet *sn;
+	rt_data *data;
+	lat_table *lut;
+};
+
+static const ir_param *param(const ir_task *t, const char *key)
+{
+	return ir_call_param(&t->search, key);
+}
+
+/* An integer parameter in [lo, hi], `def` when absent. */
+static int int_param(const ir_task *t, const char *key, int def, int lo, int hi, int *out,
+		     char *err, size_t errlen)
+{
+	const ir_param *p = param(t, key);
+	double v = p ? p->number : def;
+	if (p && p->kind != IR_VALUE_NUMBER)
+		v = NAN;
+	if (!(v >= lo && v <= hi) || v != floor(v)) {
+		snprintf(err, errlen, "task %s: search %s must be an integer in [%d, %d]", t->name, key,
+			 lo, hi);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+int rt_answer_settings_get(const ir_task *t, rt_answer_settings *out, char *err, size_t errlen)
+{
+	const ir_param *p = param(t, "predictor");
+	const char *name = p && p->string ? p->string : "auto";
+	if (pred_kind_parse(name, &out->predictor) != 0) {
+		snprintf(err, errlen, "task %s: unknown search predictor '%s' (auto, mlp, rbf)",
+			 t->name, name);
+		return -1;
+	}
+	int seed;
+	if (int_param(t, "samples", 300, 2, 100000, &out->samples, err, errlen) ||
+	    int_param(t, "population", 100, 4, 100000, &out->population, err, errlen) ||
+	    int_param(t, "generations", 50, 0, 100000, &out->generations, err, errlen) ||
+	    int_param(t, "seed", 0, 0, 2147483647, &seed, err, errlen))
+		return -1;
+	out->seed = (uint64_t)seed;
+	return 0;
+}
+
+rt_answer_env *rt_answer_open(const ir_module *m, int t, const char *root, char *err,
+			      size_t errlen)
+{
+	rt_answer_env *e = calloc(1, sizeof *e);
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	e->m = m;
+	e->task = &m->tasks[t];
+	e->space = &m->spaces[e->task->space];
+	const ir_dataset *ds = &m->datasets[e->task->dataset];
+	e->nclasses = ds->nclasses;
+	e->in_res = ds->height;
+	char dir[RT_STATE_PATH_MAX];
+	if (rt_answer_settings_get(e->task, &e->set, err, errlen) != 0)
+		goto fail;
+	if (snprintf(e->root, sizeof e->root, "%s", root) >= (int)sizeof e->root ||
+	    rt_state_checkpoint_path(root, e->task->supernet_key, e->ckpt, sizeof e->ckpt) ||
+	    rt_state_archive_path(root, e->task->supernet_key, e->archive_path,
+				  sizeof e->archive_path) ||
+	    rt_state_supernet_dir(root, e->task->supernet_key, dir, sizeof dir) ||
+	    snprintf(e->pred_path, sizeof e->pred_path, "%s/predictor", dir) >=
+		    (int)sizeof e->pred_path) {
+		snprintf(err, errlen, "state dir %s: path too long", root);
+		goto fail;
+	}
+	struct stat st;
+	if (stat(e->archive_path, &st) == 0) {
+		e->archive = search_archive_load(e->space, e->archive_path, err, errlen);
+		if (!e->archive)
+			goto fail;
+	}
+	if (stat(e->pred_path, &st) == 0) {
+		e->pred = pred_model_load(e->pred_path, err, errlen);
+		if (!e->pred)
+			goto fail;
+	}
+	return e;
+fail:
+	rt_answer_free(e);
+	return NULL;
+}
+
+void rt_answer_free(rt_answer_env *e)
+{
+	if (!e)
+		return;
+	search_archive_free(e->archive);
+	pred_model_free(e->pred);
+	sn_supernet_free(e->sn);
+	rt_data_free(e->data);
+	lat_table_free(e->lut);
+	free(e);
+}
+
+int rt_answer_trained(const rt_answer_env *e)
+{
+	struct stat st;
+	return stat(e->ckpt, &st) == 0;
+}
+
+const char *rt_answer_checkpoint_path(const rt_answer_env *e)
+{
+	return e->ckpt;
+}
+
+const search_archive *rt_answer_archive(const rt_answer_env *e)
+{
+	return e->archive;
+}
+
+const char *rt_answer_archive_path(const rt_answer_env *e)
+{
+	return e->archive_path;
+}
+
+/* Progress of the latency table's build, passed on as phase "latency". */
+typedef struct lut_progress {
+	rt_answer_progress_fn fn;
+	void *ctx;
+} lut_progress;
+
+static void on_lut(void *ctx, int done, int total)
+{
+	lut_progress *p = ctx;
+	if (p->fn)
+		p->fn(p->ctx, "latency", done, total);
+}
+
+/* Loads the supernet, its data and the latency table unless loaded. */
+static int load_heavy(rt_answer_env *e, rt_answer_progress_fn progress, void *pctx, char *err,
+		      size_t errlen)
+{
+	if (e->sn && e->data && e->lut)
+		return 0;
+	if (!rt_answer_trained(e))
+		return RT_ANSWER_UNTRAINED;
+	const ir_dataset *ds = &e->m->datasets[e->task->dataset];
+	if (!e->sn) {
+		int batch = e->task->recipe.batch > 0 ? e->task->recipe.batch : DEFAULT_BATCH;
+		e->sn = sn_supernet_new(e->space, e->nclasses, ds->height, ds->width, batch,
+					e->task->recipe.seed, err, errlen);
+		if (!e->sn)
+			return RT_ANSWER_ERROR;
+		rt_ckpt_state pos;
+		int rc = rt_ckpt_load(e->ckpt, e->sn, e->task->supernet_key, &pos, err, errlen);
+		if (rc != 0) {
+			if (rc == RT_CKPT_MISSING)
+				snprintf(err, errlen, "%s disappeared while loading", e->ckpt);
+			sn_supernet_free(e->sn);
+			e->sn = NULL;
+			return rc == RT_CKPT_MISSING ? RT_ANSWER_UNTRAINED : RT_ANSWER_ERROR;
+		}
+	}
+	if (!e->data && !(e->data = rt_data_load(ds, err, errlen)))
+		return RT_ANSWER_ERROR;
+	if (!e->lut) {
+		char cpu[RT_STATE_NAME_MAX], path[RT_STATE_PATH_MAX];
+		lat_cpu_model(cpu, sizeof cpu);
+		if (rt_state_lut_path(e->root, cpu, ARCHD_VERSION, path, sizeof path) != 0) {
+			snprintf(err, errlen, "state dir %s: no usable latency table path", e->root);
+			return RT_ANSWER_ERROR;
+		}
+		lut_progress lp = { progress, pctx };
+		e->lut = lat_table_open(path, cpu, ARCHD_VERSION, e->space, e->nclasses, e->in_res,
+					LUT_REPS, on_lut, &lp, err, errlen);
+		if (!e->lut)
+			return RT_ANSWER_ERROR;
+	}
+	return 0;
+}
+
+static search_ctx make_ctx(const rt_answer_env *e)
+{
+	search_ctx c = { e->space, e->nclasses, e->pred, e->lut, e->in_res };
+	return c;
+}
+
+/* Measures sub into *m: holdout accuracy, exact costs, latency, and the
+ * predictor's accuracy when there is one. */
+static int measure(rt_answer_env *e, const sn_subnet *sub, sn_plan *plan, search_member *m,
+		   char *err, size_t errlen)
+{
+	rt_eval_result r;
+	if (rt_eval_measure(e->sn, sub, e->data, RT_SPLIT_HOLDOUT,
+			    rt_eval_calib_images(&e->task->recipe), e->task->recipe.seed, &r, err,
+			    errlen) != 0)
+		return RT_ANSWER_ERROR;
+	search_ctx c = make_ctx(e);
+	if (search_evaluate(&c, sub, plan, &m->eval, err, errlen) != 0)
+		return RT_ANSWER_ERROR;
+	m->sub = *sub;
+	m->predicted = e->pred ? m->eval.v[IR_METRIC_ACCURACY] : NAN;
+	m->eval.v[IR_METRIC_ACCURACY] = r.accuracy;
+	return 0;
+}
+
+static int cancelled(const volatile int *cancel)
+{
+	return cancel && *cancel;
+}
+
+/* Samples n distinct subnets (max, min, then seeded random ones; fewer
+ * when the space has fewer) into subs; returns how many. */
+static int sample(const rt_answer_env *e, int n, sn_subnet *subs)
+{
+	rt_rng rng;
+	rt_rng_seed(&rng, e->set.seed);
+	int k = 0;
+	for (int tries = 0; k < n && tries < 20 * n + 2; tries++) {
+		sn_subnet s;
+		if (tries == 0)
+			sn_subnet_max(e->space, &s);
+		else if (tries == 1)
+			sn_subnet_min(e->space, &s);
+		else
+			sn_subnet_random(e->space, &rng, &s);
+		int dup = 0;
+		for (int i = 0; i < k && !dup; i++)
+			dup = sn_subnet_equal(&subs[i], &s);
+		if (!dup)
+			subs[k++] = s;
+	}
+	return k;
+}
+
+/* Trains the predictor on the n measured members into e->pred. */
+static int fit_predictor(rt_answer_env *e, const search_member *ms, int n, char *err,
+			 size_t errlen)
+{
+	int d = pred_encode_width(e->space);
+	if (d < 1)
+		d = 1;
+	double *x = calloc((size_t)n * (size_t)d, sizeof *x), *y = malloc((size_t)n * sizeof *y);
+	int rc = RT_ANSWER_ERROR;
+	if (!x || !y) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		if (pred_encode_width(e->space) > 0)
+			pred_encode(e->space, &ms[i].sub, x + (size_t)i * (size_t)d);
+		y[i] = ms[i].eval.v[IR_METRIC_ACCURACY];
+	}
+	pred_settings ps;
+	pred_settings_init(&ps);
+	ps.kind = e->set.predictor;
+	ps.seed = e->set.seed + 1;
+	if (ps.kind == PRED_KIND_AUTO && n < 2 * ps.cv_folds)
+		ps.kind = PRED_KIND_RBF; /* too few samples to cross-validate */
+	pred_model *p = pred_train(&ps, n, d, x, y, err, errlen);
+	if (!p)
+		goto out;
+	pred_model_free(e->pred);
+	e->pred = p;
+	rc = 0;
+out:
+	free(x);
+	free(y);
+	return rc;
+}
+
+/* The objective a build searches with: accuracy up, every cost down. */
+static const ir_metric all_metrics[IR_METRIC_COUNT] = { IR_METRIC_ACCURACY, IR_METRIC_MACS,
+						       IR_METRIC_PARAMS, IR_METRIC_LATENCY,
+						       IR_METRIC_MEMORY };
+static int all_maximize[IR_METRIC_COUNT] = { 1, 0, 0, 0, 0 };
+
+int rt_answer_build(rt_answer_env *e, rt_answer_progress_fn progress, void *ctx,
+		    const volatile int *cancel, char *err, size_t errlen)
+{
+	int rc = load_heavy(e, progress, ctx, err, errlen);
+	if (rc)
+		return rc;
+	int n = e->set.samples;
+	sn_subnet *subs = calloc((size_t)n, sizeof *subs);
+	search_member *ms = calloc((size_t)n, sizeof *ms);
+	sn_plan *plan = calloc(1, sizeof *plan);
+	search_archive *a = search_archive_new(e->space);
+	search_result *front = NULL;
+	pred_model_free(e->pred); /* the samples are measured without one */
+	e->pred = NULL;
+	rc = RT_ANSWER_ERROR;
+	if (!subs || !ms || !plan || !a) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	n = sample(e, n, subs);
+	for (int i = 0; i < n; i++) {
+		if (cancelled(cancel)) {
+			rc = RT_ANSWER_CANCELLED;
+			goto out;
+		}
+		if (measure(e, &subs[i], plan, &ms[i], err, errlen) != 0)
+			goto out;
+		if (progress)
+			progress(ctx, "sample", i + 1, n);
+	}
+	if (fit_predictor(e, ms, n, err, errlen) != 0)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		search_ctx c = make_ctx(e);
+		search_eval pe;
+		if (search_evaluate(&c, &ms[i].sub, plan, &pe, err, errlen) != 0)
+			goto out;
+		ms[i].predicted = pe.v[IR_METRIC_ACCURACY];
+		if (search_archive_add(a, &ms[i]) < 0) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+	if (cancelled(cancel)) {
+		rc = RT_ANSWER_CANCELLED;
+		goto out;
+	}
+	if (progress)
+		progress(ctx, "search", 0, 1);
+	ir_objective obj = { "archive", IR_METRIC_COUNT, (ir_metric *)all_metrics, all_maximize };
+	moo_settings mset;
+	moo_settings_init(&mset);
+	mset.pop = e->set.population;
+	mset.generations = e->set.generations;
+	mset.seed = e->set.seed;
+	search_ctx c = make_ctx(e);
+	front = search_run(&c, &obj, NULL, 0, &mset, subs, n, err, errlen);
+	if (!front)
+		goto out;
+	if (progress)
+		progress(ctx, "search", 1, 1);
+	for (int i = 0; i < front->n; i++) {
+		if (cancelled(cancel)) {
+			rc = RT_ANSWER_CANCELLED;
+			goto out;
+		}
+		int known = 0;
+		for (int j = 0; j < n && !known; j++)
+			known = sn_subnet_equal(&subs[j], &front->subs[i]);
+		if (!known) {
+			search_member m;
+			if (measure(e, &front->subs[i], plan, &m, err, errlen) != 0)
+				goto out;
+			if (search_archive_add(a, &m) < 0) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+		}
+		if (progress)
+			progress(ctx, "front", i + 1, front->n);
+	}
+	if (rt_state_mkparents(e->archive_path, err, errlen) != 0 ||
+	    pred_model_save(e->pred, e->pred_path, err, errlen) != 0 ||
+	    search_archive_save(a, e->archive_path, err, errlen) != 0)
+		goto out;
+	search_archive_free(e->archive);
+	e->archive = a;
+	a = NULL;
+	rc = 0;
+out:
+	if (rc != 0 && rc != RT_ANSWER_UNTRAINED) {
+		/* a half-built predictor is not one the saved archive goes with */
+		pred_model_free(e->pred);
+		e->pred = NULL;
+		char ignored[256];
+		struct stat st;
+		if (stat(e->pred_path, &st) == 0)
+			e->pred = pred_model_load(e->pred_path, ignored, sizeof ignored);
+	}
+	search_result_free(front);
+	search_archive_free(a);
+	free(plan);
+	free(ms);
+	free(subs);
+	return rc;
+}
+
+/* The objective a spec without one is answered with. */
+static const ir_metric acc_metric[1] = { IR_METRIC_ACCURACY };
+static int acc_maximize[1] = { 1 };
+
+static const ir_objective *spec_objective(const rt_answer_env *e, const ir_objective *obj,
+					  ir_objective *def)
+{
+	if (obj)
+		return obj;
+	if (e->task->objective >= 0)
+		return &e->m->objectives[e->task->objective];
+	*def = (ir_objective){ "accuracy", 1, (ir_metric *)acc_metric, acc_maximize };
+	return def;
+}
+
+/* The archive's answer into *out: 0, or RT_ANSWER_INFEASIBLE with the
+ * nearest member (or -1 members: *out untouched but tightest). */
+static int from_archive(const rt_answer_env *e, const ir_objective *obj,
+			const ir_constraint *cons, int ncons, rt_answer *out)
+{
+	int nearest, tightest;
+	int i = search_archive_answer(e->archive, obj, cons, ncons, &nearest, &tightest);
+	if (i < 0 && nearest < 0)
+		return RT_ANSWER_INFEASIBLE;
+	out->m = *search_archive_member(e->archive, i >= 0 ? i : nearest);
+	out->searched = 0;
+	out->tightest = i >= 0 ? -1 : tightest;
+	return i >= 0 ? 0 : RT_ANSWER_INFEASIBLE;
+}
+
+int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constraint *cons,
+		   int ncons, int allow_search, rt_answer *out, char *err, size_t errlen)
+{
+	if (!e->archive || !e->pred) {
+		if (!rt_answer_trained(e))
+			return RT_ANSWER_UNTRAINED;
+		snprintf(err, errlen, "task %s has no archive yet (%s)", e->task->name,
+			 e->archive_path);
+		return RT_ANSWER_NO_ARCHIVE;
+	}
+	ir_objective def;
+	obj = spec_objective(e, obj, &def);
+	memset(out, 0, sizeof *out);
+	out->tightest = -1;
+	int rc = from_archive(e, obj, cons, ncons, out);
+	if (rc == 0)
+		return 0;
+	if (!allow_search)
+		return RT_ANSWER_NEED_SEARCH;
+	rc = load_heavy(e, NULL, NULL, err, errlen);
+	if (rc)
+		return rc;
+	int n = search_archive_size(e->archive);
+	sn_subnet *seeds = calloc((size_t)n + 1, sizeof *seeds);
+	sn_plan *plan = calloc(1, sizeof *plan);
+	search_result *r = NULL;
+	rc = RT_ANSWER_ERROR;
+	if (!seeds || !plan) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		seeds[i] = search_archive_member(e->archive, i)->sub;
+	moo_settings mset;
+	moo_settings_init(&mset);
+	mset.pop = SPEC_POP;
+	mset.generations = SPEC_GENERATIONS;
+	mset.seed = e->set.seed;
+	search_ctx c = make_ctx(e);
+	r = search_run(&c, obj, cons, ncons, &mset, seeds, n, err, errlen);
+	if (!r)
+		goto out;
+	int nearest, tightest;
+	int best = search_pick(r->evals, r->n, obj, cons, ncons, &nearest, &tightest);
+	search_member m;
+	if (measure(e, &r->subs[best >= 0 ? best : nearest], plan, &m, err, errlen) != 0)
+		goto out;
+	int added = search_archive_add(e->archive, &m);
+	if (added < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (added && search_archive_save(e->archive, e->archive_path, err, errlen) != 0)
+		goto out;
+	rc = from_archive(e, obj, cons, ncons, out);
+	if (rc == 0) {
+		out->searched = sn_subnet_equal(&out->m.sub, &m.sub);
+	} else {
+		/* nothing measured meets it: the nearest is the subnet the
+		 * search got closest with, as measured */
+		out->m = m;
+		search_pick(&m.eval, 1, obj, cons, ncons, &nearest, &out->tightest);
+		out->searched = 1;
+	}
+out:
+	search_result_free(r);
+	free(plan);
+	free(seeds);
+	return rc;
+}

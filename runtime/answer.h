@@ -1,0 +1,133 @@
+/*
+ * answer.h — a trained supernet turned into answers: a task's measured
+ * Pareto archive built from its supernet, and a spec (constraints plus an
+ * objective) answered from that archive or, when no member meets it, by a
+ * targeted predictor-driven search whose choice is measured and joins the
+ * archive.  Prefix: rt_answer_.
+ *
+ * Building (rt_answer_build), as NAT does for its surrogate:
+ *   1. the recipe's `samples` subnets (max, min, then seeded random ones,
+ *      distinct) are measured: batch norm recalibrated, accuracy on the
+ *      holdout split (rt_eval_measure);
+ *   2. the predictor the task asks for (mlp, rbf, or auto by cross-validated
+ *      Kendall tau) is trained on those pairs;
+ *   3. search_run, over all five metrics (predicted accuracy, exact costs,
+ *      the host's latency table), with the recipe's population and
+ *      generations, seeded with the measured samples;
+ *   4. the front's members are measured; every measured subnet is offered
+ *      to the archive, which keeps the non-dominated ones;
+ *   5. archive and predictor are saved atomically in the state dir
+ *      (supernets/<key>/archive and supernets/<key>/predictor).
+ *
+ * An environment (rt_answer_env) borrows the module and is used by one
+ * thread at a time; the supernet, its data and the latency table are
+ * loaded only when a build or a targeted search needs them.
+ */
+#ifndef ARCHD_RUNTIME_ANSWER_H
+#define ARCHD_RUNTIME_ANSWER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compiler/ir.h"
+#include "runtime/archive.h"
+#include "runtime/predictor.h"
+#include "runtime/search.h"
+
+/* Return values besides 0 (success). */
+enum {
+	RT_ANSWER_ERROR = -1,      /* err says why */
+	RT_ANSWER_UNTRAINED = -2,  /* no checkpoint of the task's supernet */
+	RT_ANSWER_NO_ARCHIVE = -3, /* the archive has not been built */
+	RT_ANSWER_INFEASIBLE = -4, /* nothing meets the spec: see rt_answer */
+	RT_ANSWER_CANCELLED = -5,  /* *cancel became nonzero */
+	RT_ANSWER_NEED_SEARCH = -6 /* no member meets it and search was not allowed */
+};
+
+/* The task's `search { }` settings, defaults filled in by the compiler. */
+typedef struct rt_answer_settings {
+	pred_kind predictor;
+	int samples;     /* subnets measured to train the predictor, >= 2 */
+	int population;  /* NSGA-II/III population, >= 4 */
+	int generations; /* >= 0 */
+	uint64_t seed;
+} rt_answer_settings;
+
+/*
+ * Reads task t's search settings into *out.  Returns 0, or -1 with a
+ * message naming the parameter (an unknown predictor, a count out of range).
+ */
+int rt_answer_settings_get(const ir_task *t, rt_answer_settings *out, char *err, size_t errlen);
+
+typedef struct rt_answer_env rt_answer_env;
+
+/*
+ * An environment for task t of module m (borrowed, must outlive it) in the
+ * state dir `root`: loads the archive and predictor when they exist.
+ * Returns it, or NULL with a message in err (bad settings, an unreadable or
+ * corrupt archive or predictor file, out of memory).
+ */
+rt_answer_env *rt_answer_open(const ir_module *m, int t, const char *root, char *err,
+			      size_t errlen);
+void rt_answer_free(rt_answer_env *e);
+
+/* 1 when the task's supernet has a checkpoint in the state dir. */
+int rt_answer_trained(const rt_answer_env *e);
+/* The checkpoint path looked for (valid while e lives). */
+const char *rt_answer_checkpoint_path(const rt_answer_env *e);
+/* The archive, or NULL before it is built (valid until the next call that
+ * may add to it: rt_answer_build, rt_answer_spec). */
+const search_archive *rt_answer_archive(const rt_answer_env *e);
+/* The archive's path in the state dir. */
+const char *rt_answer_archive_path(const rt_answer_env *e);
+
+/* Progress of a build: what runs ("sample", "search", "front") and how far. */
+typedef void (*rt_answer_progress_fn)(void *ctx, const char *phase, int done, int total);
+
+/*
+ * Builds the archive as described above, replacing any the environment
+ * holds.  progress may be NULL; cancel (may be NULL) is polled between
+ * measurements.  Returns 0, RT_ANSWER_UNTRAINED, RT_ANSWER_CANCELLED
+ * (nothing saved), or RT_ANSWER_ERROR with a message in err.
+ */
+int rt_answer_build(rt_answer_env *e, rt_answer_progress_fn progress, void *ctx,
+		    const volatile int *cancel, char *err, size_t errlen);
+
+/* A spec's answer. */
+typedef struct rt_answer {
+	search_member m;  /* the subnet; eval's accuracy measured on holdout */
+	int searched;     /* 1 when a targeted search found it */
+	int tightest;     /* infeasible: the constraint missed most, else -1 */
+} rt_answer;
+
+/*
+ * Answers constraints cons[0, ncons) with objective obj (NULL: the task's,
+ * else maximal accuracy).  The archive's best member meeting them when
+ * there is one (0).  Else, when allow_search, a targeted search (predictor,
+ * exact costs, latency; seeded with the archive) whose best subnet is
+ * measured, joins the archive, and the archive is saved: 0 when the
+ * archive's answer now exists.  RT_ANSWER_INFEASIBLE fills *out with the
+ * nearest subnet and its tightest constraint.  Also RT_ANSWER_NO_ARCHIVE,
+ * RT_ANSWER_NEED_SEARCH (allow_search 0), RT_ANSWER_UNTRAINED, and
+ * RT_ANSWER_ERROR with a message in err.
+ */
+int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constraint *cons,
+		   int ncons, int allow_search, rt_answer *out, char *err, size_t errlen);
+
+/*
+ * Parses a constraint's right-hand side for metric `metric`, such as
+ * "<=2M", ">= 90%", "<1.5ms", "<=300K": a comparison, a number, and an
+ * optional unit suffix (K, M, G for counts and bytes (KB, MB too); s, ms,
+ * us for latency; % for accuracy).  Returns 0 with *out filled, or -1 with
+ * a message quoting the text.
+ */
+int rt_answer_parse_bound(ir_metric metric, const char *text, ir_constraint *out, char *err,
+			  size_t errlen);
+
+/*
+ * Parses "METRIC OP VALUE" (e.g. "macs<=2M") into *out; see
+ * rt_answer_parse_bound.  Returns 0, or -1 with a message quoting it.
+ */
+int rt_answer_parse_constraint(const char *text, ir_constraint *out, char *err, size_t errlen);
+
+#endif
