@@ -117,7 +117,7 @@ int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constrain
 /*
  * Parses a constraint's right-hand side for metric `metric`, such as
  * "<=2M", ">= 90%", "<1.5ms", "<=300K": a comparison, a number, and an
- * optional unit suffix (K, M, G for counts and bytes (KB, MB too); s, ms,
+ * optional unit suffix (K, M, G for counts and bytes (B, KB, MB, GB, KiB, MiB, GiB too); s, ms,
  * us for latency; % for accuracy).  Returns 0 with *out filled, or -1 with
  * a message quoting the text.
  */

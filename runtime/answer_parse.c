@@ -31,6 +31,9 @@ static const unit units[] = {
 	{ "KB", 1e3, BIT(IR_METRIC_MEMORY) },
 	{ "MB", 1e6, BIT(IR_METRIC_MEMORY) },
 	{ "GB", 1e9, BIT(IR_METRIC_MEMORY) },
+	{ "KiB", 1024.0, BIT(IR_METRIC_MEMORY) },
+	{ "MiB", 1024.0 * 1024, BIT(IR_METRIC_MEMORY) },
+	{ "GiB", 1024.0 * 1024 * 1024, BIT(IR_METRIC_MEMORY) },
 	{ "s", 1, BIT(IR_METRIC_LATENCY) },
 	{ "ms", 1e-3, BIT(IR_METRIC_LATENCY) },
 	{ "us", 1e-6, BIT(IR_METRIC_LATENCY) },
@@ -94,7 +97,7 @@ int rt_answer_parse_bound(ir_metric metric, const char *text, ir_constraint *out
 	static const char *const want[IR_METRIC_COUNT] = {
 		"a fraction or a percentage (0.9, 90%)", "a count with an optional K, M or G",
 		"a count with an optional K, M or G", "a time with a unit (s, ms, us)",
-		"bytes with an optional K, M, G, KB, MB or GB"
+		"bytes with an optional K, M, G, KB, MB, GB, KiB, MiB or GiB"
 	};
 	snprintf(err, errlen, "'%s' is not a bound on %s: expected %s", text, ir_metric_names[metric],
 		 want[metric]);
