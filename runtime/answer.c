@@ -503,15 +503,28 @@ int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constrain
 	}
 	if (added && search_archive_save(e->archive, e->archive_path, err, errlen) != 0)
 		goto out;
+	rt_answer near = *out; /* the archive's nearest, when it has members */
 	rc = from_archive(e, obj, cons, ncons, out);
 	if (rc == 0) {
 		out->searched = sn_subnet_equal(&out->m.sub, &m.sub);
-	} else {
-		/* nothing measured meets it: the nearest is the subnet the
-		 * search got closest with, as measured */
+	} else if (search_violation(&m.eval, cons, ncons) == 0) {
+		/* it meets the spec but a member dominates it over all five
+		 * metrics (a spec with a lower bound on a cost) */
 		out->m = m;
-		search_pick(&m.eval, 1, obj, cons, ncons, &nearest, &out->tightest);
 		out->searched = 1;
+		out->tightest = -1;
+		rc = 0;
+	} else {
+		/* the nearest of the archive's and the measured one */
+		if (near.tightest < 0 || search_violation(&m.eval, cons, ncons) <
+						 search_violation(&near.m.eval, cons, ncons)) {
+			out->m = m;
+			out->searched = 1;
+		} else {
+			out->m = near.m;
+			out->searched = 0;
+		}
+		search_pick(&out->m.eval, 1, obj, cons, ncons, &nearest, &out->tightest);
 	}
 out:
 	search_result_free(r);
