@@ -27,9 +27,12 @@ const char *const dm_route_names[DM_ROUTE_COUNT] = {
 	[DM_ROUTE_SPEC] = "/v1/specs/{id}",
 	[DM_ROUTE_TRAIN] = "/v1/specs/{id}/tasks/{task}/train",
 	[DM_ROUTE_JOB] = "/v1/jobs/{job}",
+	[DM_ROUTE_SUBNETS] = "/v1/subnets",
+	[DM_ROUTE_SUBNET] = "/v1/subnets/{id}",
+	[DM_ROUTE_SUBNET_WEIGHTS] = "/v1/subnets/{id}/weights",
 	[DM_ROUTE_NONE] = "none",
 };
-static_assert(DM_ROUTE_COUNT == 7, "a name for every route");
+static_assert(DM_ROUTE_COUNT == 10, "a name for every route");
 
 /* Longest path archd routes; anything longer is a 404. */
 #define PATH_MAX_SEGS 8
@@ -113,6 +116,20 @@ static void dispatch(dm_server *srv, dm_call *c)
 			if (m == EVHTTP_REQ_DELETE)
 				return dm_route_job_delete(srv, c, seg[2]);
 			return method_not_allowed(c, "GET, DELETE");
+		}
+		if (n == 2 && strcmp(seg[1], "subnets") == 0) {
+			dm_call_set_route(c, DM_ROUTE_SUBNETS);
+			if (m != EVHTTP_REQ_POST)
+				return method_not_allowed(c, "POST");
+			return dm_subnets_post(srv->subnets, c);
+		}
+		if ((n == 3 || (n == 4 && strcmp(seg[3], "weights") == 0)) &&
+		    strcmp(seg[1], "subnets") == 0) {
+			dm_call_set_route(c, n == 3 ? DM_ROUTE_SUBNET : DM_ROUTE_SUBNET_WEIGHTS);
+			if (m != EVHTTP_REQ_GET)
+				return method_not_allowed(c, "GET");
+			return n == 3 ? dm_subnets_get(srv->subnets, c, seg[2])
+				      : dm_subnets_weights(srv->subnets, c, seg[2]);
 		}
 	}
 	dm_reply_error(c, 404, NULL, "no such endpoint: %s %s", method_name(m),
@@ -260,6 +277,9 @@ dm_server *dm_server_new(struct event_base *base, dm_settings *s, char *err, siz
 	srv->jobs = dm_jobs_new(st->state_dir, st->max_jobs, err, errlen);
 	if (srv->jobs == NULL)
 		goto fail;
+	srv->subnets = dm_subnets_new(st->state_dir, srv->workers, srv->specs, err, errlen);
+	if (srv->subnets == NULL)
+		goto fail;
 	/* Every method evhttp knows but TRACE and CONNECT reaches dispatch, which
 	 * answers 405 with Allow where the path exists. */
 	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
@@ -369,6 +389,7 @@ void dm_server_free(dm_server *srv)
 	dm_workers_free(srv->workers);
 	/* Jobs point into the spec cache: they go first. */
 	dm_jobs_free(srv->jobs);
+	dm_subnets_free(srv->subnets);
 	dm_specs_free(srv->specs);
 	rt_threads_shutdown();
 	if (srv->http != NULL)

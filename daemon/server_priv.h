@@ -13,6 +13,7 @@
 #include "daemon/reply.h"
 #include "daemon/server.h"
 #include "daemon/specs.h"
+#include "daemon/subnets.h"
 #include "daemon/workers.h"
 
 struct evhttp;
@@ -26,6 +27,9 @@ typedef enum dm_route {
 	DM_ROUTE_SPEC,
 	DM_ROUTE_TRAIN,
 	DM_ROUTE_JOB,
+	DM_ROUTE_SUBNETS,
+	DM_ROUTE_SUBNET,
+	DM_ROUTE_SUBNET_WEIGHTS,
 	DM_ROUTE_NONE, /* no route matched, or refused before matching */
 	DM_ROUTE_COUNT
 } dm_route;
@@ -46,6 +50,7 @@ struct dm_server {
 	dm_metrics *metrics;
 	dm_specs *specs;
 	dm_jobs *jobs;
+	dm_subnets *subnets;
 	unsigned inflight; /* calls not yet answered */
 	int draining;
 	struct event *drain_ev;
