@@ -13,6 +13,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/data.h"
 #include "runtime/evaluate.h"
+#include "runtime/extract.h"
 #include "runtime/latency.h"
 #include "runtime/moo.h"
 #include "runtime/rng.h"
@@ -531,4 +532,28 @@ out:
 	free(plan);
 	free(seeds);
 	return rc;
+}
+
+rt_model *rt_answer_extract(rt_answer_env *e, const sn_subnet *sub, int *status, char *err,
+			    size_t errlen)
+{
+	*status = load_heavy(e, NULL, NULL, err, errlen);
+	if (*status)
+		return NULL;
+	*status = RT_ANSWER_ERROR;
+	if (rt_eval_recalibrate(e->sn, sub, e->data, rt_eval_calib_images(&e->task->recipe),
+				e->task->recipe.seed, err, errlen) < 0)
+		return NULL;
+	rt_model *model = rt_model_extract(e->sn, sub, e->task->supernet_key, err, errlen);
+	if (!model)
+		return NULL;
+	/* The model takes raw values: IDX bytes are scaled to [0, 1] before
+	 * the data set's normalisation (data.h). */
+	float scale = e->m->datasets[e->task->dataset].format == IR_FORMAT_IDX ? 255.0f : 1.0f;
+	for (int c = 0; c < model->in_channels; c++) {
+		model->in_mean[c] = e->data->mean[c] * scale;
+		model->in_std[c] = e->data->std[c] * scale;
+	}
+	*status = 0;
+	return model;
 }

@@ -115,6 +115,15 @@ int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constrain
 		   int ncons, int allow_search, rt_answer *out, char *err, size_t errlen);
 
 /*
+ * The subnet as a standalone model (extract.h): batch norm recalibrated
+ * as for its measurement, the data set's input normalisation recorded.
+ * Returns a new model (rt_model_free), or NULL with *status set to
+ * RT_ANSWER_UNTRAINED or RT_ANSWER_ERROR (message in err).
+ */
+struct rt_model *rt_answer_extract(rt_answer_env *e, const sn_subnet *sub, int *status,
+				   char *err, size_t errlen);
+
+/*
  * Parses a constraint's right-hand side for metric `metric`, such as
  * "<=2M", ">= 90%", "<1.5ms", "<=300K": a comparison, a number, and an
  * optional unit suffix (K, M, G for counts and bytes (B, KB, MB, GB, KiB, MiB, GiB too); s, ms,

@@ -1,0 +1,650 @@
+/*
+ * subnets.c — POST /v1/subnets, GET /v1/subnets/{id} and its weights (see
+ * subnets.h).
+ */
+#include "daemon/subnets.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <xxhash.h>
+
+#include "daemon/json.h"
+#include "daemon/log.h"
+#include "runtime/answer.h"
+#include "runtime/extract.h"
+#include "runtime/statedir.h"
+
+/* Computations on supernets whose keys share a stripe run one at a time. */
+#define STRIPES 16
+/* Cached answers; past this the cache starts afresh (the archive still
+ * answers, through a worker). */
+#define MAX_CACHED 10000
+#define MAX_CONS 16
+/* "<32 hex>-<16 hex>" */
+#define ID_LEN (32 + 1 + 16)
+
+/* A computation in flight and the calls waiting for it. */
+typedef struct waiter {
+	dm_call *call;
+	struct waiter *next;
+} waiter;
+
+typedef struct pending {
+	struct pending *next;
+	dm_subnets *s;
+	char *key; /* the request key; NULL for a weights job */
+	waiter *waiters;
+	const dm_spec *spec; /* held */
+	int task, objective; /* objective -1: the task's */
+	ir_constraint cons[MAX_CONS];
+	int ncons;
+	/* weights jobs */
+	char genes[SN_GENE_STRLEN];
+	char model_path[RT_STATE_PATH_MAX];
+	/* results, from the worker */
+	int rc;
+	json_t *body;
+	uint8_t *bytes;
+	size_t nbytes;
+	char err[1024];
+} pending;
+
+struct dm_subnets {
+	char root[RT_STATE_PATH_MAX];
+	dm_workers *workers;
+	dm_specs *specs;
+	json_t *answers; /* request key -> subnet */
+	json_t *byid;    /* subnet id -> subnet */
+	pending *inflight;
+	pthread_mutex_t stripe[STRIPES];
+};
+
+dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *specs, char *err,
+			   size_t errlen)
+{
+	dm_subnets *s = calloc(1, sizeof *s);
+	if (s == NULL || snprintf(s->root, sizeof s->root, "%s", root) >= (int)sizeof s->root ||
+	    (s->answers = json_object()) == NULL || (s->byid = json_object()) == NULL) {
+		snprintf(err, errlen, "subnets: out of memory or state dir path too long");
+		dm_subnets_free(s);
+		return NULL;
+	}
+	s->workers = workers;
+	s->specs = specs;
+	for (int i = 0; i < STRIPES; i++)
+		pthread_mutex_init(&s->stripe[i], NULL);
+	return s;
+}
+
+void dm_subnets_free(dm_subnets *s)
+{
+	if (s == NULL)
+		return;
+	json_decref(s->answers);
+	json_decref(s->byid);
+	if (s->answers != NULL && s->byid != NULL)
+		for (int i = 0; i < STRIPES; i++)
+			pthread_mutex_destroy(&s->stripe[i]);
+	free(s);
+}
+
+/* --- the subnet as JSON (worker threads) -------------------------------------------- */
+
+static json_t *number_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* "<key hex>-<hash of the genes>" */
+static void subnet_id(const uint8_t key[16], const char *genes, char id[ID_LEN + 1])
+{
+	char hex[33];
+	rt_state_hex(key, hex);
+	snprintf(id, ID_LEN + 1, "%s-%016llx", hex,
+		 (unsigned long long)XXH3_64bits(genes, strlen(genes)));
+}
+
+/* The active layers: kind, stage, channels, kernel, stride, sides. */
+static json_t *architecture(const ir_space *sp, int nclasses, const sn_subnet *sub)
+{
+	sn_plan *plan = malloc(sizeof *plan);
+	json_t *a = json_array();
+	if (plan == NULL || a == NULL)
+		goto fail;
+	sn_plan_build(sp, nclasses, sub, plan);
+	for (int i = 0; i < sp->nlayers; i++) {
+		const sn_layer_plan *lp = &plan->layer[i];
+		const ir_layer *l = &sp->layers[i];
+		if (!lp->active)
+			continue;
+		json_t *o = json_pack("{s:s,s:s?,s:i,s:i,s:i,s:i,s:i,s:i}", "kind",
+				      ir_block_names[l->kind], "stage",
+				      l->stage >= 0 ? sp->stages[l->stage].name : NULL, "in", lp->cin,
+				      "out", lp->cout, "kernel", lp->k, "stride", l->stride, "side",
+				      lp->h, "mid", lp->mid);
+		if (o == NULL || json_array_append_new(a, o) != 0)
+			goto fail;
+	}
+	free(plan);
+	return a;
+fail:
+	free(plan);
+	json_decref(a);
+	return NULL;
+}
+
+/* The API's view of an answer: id, genes, architecture, metrics, links. */
+static json_t *subnet_json(const dm_spec *spec, int t, const rt_answer *a)
+{
+	const ir_module *m = spec->m;
+	const ir_task *task = &m->tasks[t];
+	const ir_space *sp = &m->spaces[task->space];
+	char genes[SN_GENE_STRLEN], id[ID_LEN + 1], self[128], weights[160];
+	sn_subnet_format(sp, &a->m.sub, genes, sizeof genes);
+	subnet_id(task->supernet_key, genes, id);
+	snprintf(self, sizeof self, "/v1/subnets/%s", id);
+	snprintf(weights, sizeof weights, "%s/weights", self);
+	const double *v = a->m.eval.v;
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o*,s:{s:o*,s:o*,s:o*,s:o*,s:o*,s:o*},s:{s:s,s:s}}",
+			 "id", id, "spec", spec->id_str, "task", task->name, "genes", genes, "source",
+			 a->searched ? "search" : "archive", "architecture",
+			 architecture(sp, m->datasets[task->dataset].nclasses, &a->m.sub), "metrics",
+			 "accuracy", number_or_null(v[IR_METRIC_ACCURACY]), "predicted_accuracy",
+			 number_or_null(a->m.predicted), "macs", number_or_null(v[IR_METRIC_MACS]),
+			 "params", number_or_null(v[IR_METRIC_PARAMS]), "memory",
+			 number_or_null(v[IR_METRIC_MEMORY]), "latency",
+			 number_or_null(v[IR_METRIC_LATENCY]), "links", "self", self, "weights",
+			 weights);
+}
+
+/* supernets/<key>/subnets/<hash><suffix> of a subnet id; -1 when id is
+ * not one. */
+static int record_path(const char *root, const char *id, const char *suffix, char *buf,
+		       size_t len)
+{
+	if (strlen(id) != ID_LEN || id[32] != '-')
+		return -1;
+	uint8_t key[16];
+	for (int i = 0; i < ID_LEN; i++)
+		if (i != 32 && !strchr("0123456789abcdef", id[i]))
+			return -1;
+	for (int i = 0; i < 16; i++) {
+		unsigned b;
+		if (sscanf(id + 2 * i, "%2x", &b) != 1)
+			return -1;
+		key[i] = (uint8_t)b;
+	}
+	char name[64];
+	snprintf(name, sizeof name, "%s%s", id + 33, suffix);
+	return rt_state_subnet_path(root, key, name, buf, len);
+}
+
+/* Writes the subnet's record atomically; failures are logged (the answer
+ * stands; GET after a restart then misses it). */
+static void save_record(const dm_subnets *s, json_t *body)
+{
+	const char *id = json_string_value(json_object_get(body, "id"));
+	char path[RT_STATE_PATH_MAX], err[512];
+	char *text = json_dumps(body, JSON_COMPACT);
+	if (text == NULL || record_path(s->root, id, ".json", path, sizeof path) != 0 ||
+	    rt_state_mkparents(path, err, sizeof err) != 0 ||
+	    rt_state_write_file(path, text, strlen(text), 0640, err, sizeof err) != 0)
+		dm_log(DM_LOG_WARN, "subnet %s: record not saved", id);
+	free(text);
+}
+
+/* --- POST /v1/subnets --------------------------------------------------------------- */
+
+static void work_answer(void *arg)
+{
+	pending *p = arg;
+	dm_subnets *s = p->s;
+	const ir_module *m = p->spec->m;
+	const ir_task *task = &m->tasks[p->task];
+	pthread_mutex_t *lock = &s->stripe[task->supernet_key[0] % STRIPES];
+	pthread_mutex_lock(lock);
+	rt_answer a;
+	rt_answer_env *e = rt_answer_open(m, p->task, s->root, p->err, sizeof p->err);
+	p->rc = RT_ANSWER_ERROR;
+	if (e != NULL) {
+		const ir_objective *obj = p->objective >= 0 ? &m->objectives[p->objective] : NULL;
+		p->rc = rt_answer_spec(e, obj, p->cons, p->ncons, 1, &a, p->err, sizeof p->err);
+		if (p->rc == RT_ANSWER_NO_ARCHIVE) {
+			dm_log(DM_LOG_INFO, "task %s of spec %s: building its archive", task->name,
+			       p->spec->id_str);
+			p->rc = rt_answer_build(e, NULL, NULL, NULL, p->err, sizeof p->err);
+			if (p->rc == 0)
+				p->rc = rt_answer_spec(e, obj, p->cons, p->ncons, 1, &a, p->err,
+						       sizeof p->err);
+		}
+	}
+	if (p->rc == 0 || p->rc == RT_ANSWER_INFEASIBLE) {
+		p->body = subnet_json(p->spec, p->task, &a);
+		if (p->body == NULL) {
+			p->rc = RT_ANSWER_ERROR;
+			snprintf(p->err, sizeof p->err, "out of memory");
+		} else if (p->rc == 0) {
+			save_record(s, p->body);
+		} else {
+			const ir_constraint *c = &p->cons[a.tightest >= 0 ? a.tightest : 0];
+			snprintf(p->err, sizeof p->err,
+				 "no subnet of task %s meets the spec; the tightest constraint is %s %s %.6g",
+				 task->name, ir_metric_names[c->metric], ir_cmp_names[c->cmp], c->value);
+		}
+	}
+	rt_answer_free(e);
+	pthread_mutex_unlock(lock);
+}
+
+static void unlink_pending(dm_subnets *s, pending *p)
+{
+	for (pending **pp = &s->inflight; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			return;
+		}
+}
+
+static void free_pending(pending *p)
+{
+	if (p->spec != NULL)
+		dm_specs_release(p->spec);
+	json_decref(p->body);
+	free(p->bytes);
+	free(p->key);
+	free(p);
+}
+
+/* Replies to one waiter of an answer. */
+static void reply_answer(const pending *p, dm_call *c)
+{
+	const ir_task *task = &p->spec->m->tasks[p->task];
+	switch (p->rc) {
+	case 0:
+		dm_reply_json(c, 200, json_incref(p->body));
+		return;
+	case RT_ANSWER_INFEASIBLE: {
+		json_t *b = json_pack("{s:{s:s,s:s},s:O}", "error", "code", "infeasible", "message",
+				      p->err, "nearest", p->body);
+		if (b == NULL)
+			dm_reply_error(c, 503, NULL, "out of memory");
+		else
+			dm_reply_json(c, 422, b);
+		return;
+	}
+	case RT_ANSWER_UNTRAINED: {
+		char link[256];
+		snprintf(link, sizeof link, "/v1/specs/%s/tasks/%s/train", p->spec->id_str,
+			 task->name);
+		char msg[512];
+		snprintf(msg, sizeof msg,
+			 "task %s has no trained supernet yet: train it with POST %s", task->name,
+			 link);
+		json_t *b = json_pack("{s:{s:s,s:s},s:s}", "error", "code", "untrained", "message",
+				      msg, "train", link);
+		if (b == NULL)
+			dm_reply_error(c, 503, NULL, "out of memory");
+		else
+			dm_reply_json(c, 409, b);
+		return;
+	}
+	default:
+		dm_log(DM_LOG_ERROR, "task %s of spec %s: %s", task->name, p->spec->id_str, p->err);
+		dm_reply_error(c, 500, NULL, "task %s: %s", task->name, p->err);
+		return;
+	}
+}
+
+static void done_answer(void *arg)
+{
+	pending *p = arg;
+	dm_subnets *s = p->s;
+	unlink_pending(s, p);
+	if (p->rc == 0) {
+		if (json_object_size(s->answers) >= MAX_CACHED) {
+			json_object_clear(s->answers);
+			json_object_clear(s->byid);
+		}
+		/* a failed insertion (out of memory) only loses the cache entry */
+		json_object_set(s->answers, p->key, p->body);
+		json_object_set(s->byid, json_string_value(json_object_get(p->body, "id")), p->body);
+	}
+	for (waiter *w = p->waiters, *next; w != NULL; w = next) {
+		next = w->next;
+		reply_answer(p, w->call);
+		free(w);
+	}
+	free_pending(p);
+}
+
+static const dm_json_field post_fields[] = {
+	{ "spec", JSON_STRING, 1 },	   { "task", JSON_STRING, 1 },
+	{ "target", JSON_STRING, 0 },	   { "constraints", JSON_OBJECT, 0 },
+	{ "objective", JSON_STRING, 0 },
+};
+
+/* Reads the constraints object into p (sorted by metric: one key each).
+ * Returns 0, or -1 with a message naming the field. */
+static int read_constraints(const json_t *obj, pending *p, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)obj, k, v) {
+		int metric = -1;
+		for (int i = 0; i < IR_METRIC_COUNT; i++)
+			if (strcmp(k, ir_metric_names[i]) == 0)
+				metric = i;
+		if (metric < 0) {
+			snprintf(err, errlen,
+				 "field 'constraints.%s' is not a metric (accuracy, macs, params, latency, memory)",
+				 k);
+			return -1;
+		}
+		if (!json_is_string(v)) {
+			snprintf(err, errlen, "field 'constraints.%s' must be a string such as \"<=2M\"",
+				 k);
+			return -1;
+		}
+		char why[512];
+		ir_constraint c;
+		if (rt_answer_parse_bound((ir_metric)metric, json_string_value(v), &c, why,
+					  sizeof why) != 0) {
+			snprintf(err, errlen, "field 'constraints.%s': %s", k, why);
+			return -1;
+		}
+		int at = p->ncons;
+		while (at > 0 && p->cons[at - 1].metric > c.metric) {
+			p->cons[at] = p->cons[at - 1];
+			at--;
+		}
+		p->cons[at] = c;
+		p->ncons++;
+	}
+	if (p->ncons == 0) {
+		snprintf(err, errlen, "field 'constraints' is empty");
+		return -1;
+	}
+	return 0;
+}
+
+/* The request's key: spec, task, the constraints (or target) and the
+ * objective, as one string. */
+static char *request_key(const json_t *body, const pending *p)
+{
+	char buf[2048];
+	const char *target = json_string_value(json_object_get(body, "target"));
+	const char *obj = json_string_value(json_object_get(body, "objective"));
+	int n = snprintf(buf, sizeof buf, "%s|%s|%s|", json_string_value(json_object_get(body, "spec")),
+			 json_string_value(json_object_get(body, "task")), obj ? obj : "");
+	if (target != NULL)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, "target=%s", target);
+	for (int i = 0; i < p->ncons && n < (int)sizeof buf; i++)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%s%.17g;",
+			      ir_metric_names[p->cons[i].metric], ir_cmp_names[p->cons[i].cmp],
+			      p->cons[i].value);
+	return n < (int)sizeof buf ? strdup(buf) : NULL;
+}
+
+/* Checks the spec, task, target and objective the body names; answers
+ * 404 and returns -1 when one is unknown. */
+static int resolve(dm_subnets *s, dm_call *c, const json_t *body, pending *p)
+{
+	const char *id = json_string_value(json_object_get(body, "spec"));
+	const char *task = json_string_value(json_object_get(body, "task"));
+	const char *target = json_string_value(json_object_get(body, "target"));
+	const char *obj = json_string_value(json_object_get(body, "objective"));
+	uint8_t bytes[16];
+	const dm_spec *sp = ir_id_parse(id, bytes) == 0 ? dm_specs_get(s->specs, bytes) : NULL;
+	if (sp == NULL) {
+		dm_reply_error(c, 404, "unknown_spec", "no spec %s (upload it with POST /v1/specs)", id);
+		return -1;
+	}
+	const ir_module *m = sp->m;
+	p->task = ir_module_find_task(m, task);
+	if (p->task < 0) {
+		dm_reply_error(c, 404, "unknown_task", "spec %s has no task '%s'", sp->id_str, task);
+		return -1;
+	}
+	p->objective = -1;
+	if (obj != NULL && (p->objective = ir_module_find_objective(m, obj)) < 0) {
+		dm_reply_error(c, 404, "unknown_objective", "spec %s has no objective '%s'", sp->id_str,
+			       obj);
+		return -1;
+	}
+	if (target != NULL) {
+		int t = ir_module_find_target(m, target);
+		if (t < 0) {
+			dm_reply_error(c, 404, "unknown_target", "spec %s has no target '%s'", sp->id_str,
+				       target);
+			return -1;
+		}
+		if (m->targets[t].nconstraints > MAX_CONS) {
+			dm_reply_error(c, 422, "too_many_constraints",
+				       "target '%s' has more than %d constraints", target, MAX_CONS);
+			return -1;
+		}
+		p->ncons = m->targets[t].nconstraints;
+		memcpy(p->cons, m->targets[t].constraints, (size_t)p->ncons * sizeof *p->cons);
+	}
+	dm_specs_hold(sp);
+	p->spec = sp;
+	return 0;
+}
+
+/* Parses and checks the body into p; answers 400 and returns -1 when it is
+ * malformed. */
+static json_t *read_body(dm_call *c, pending *p)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+	size_t len = evbuffer_get_length(in);
+	const char *text = (const char *)evbuffer_pullup(in, -1);
+	char err[600];
+	json_t *body = NULL;
+	if (len == 0 || text == NULL) {
+		snprintf(err, sizeof err, "the body must be {\"spec\",\"task\",\"target\"} or "
+					  "{\"spec\",\"task\",\"constraints\":{...}}");
+	} else if ((body = dm_json_parse_object(text, len, err, sizeof err)) != NULL &&
+		   dm_json_check(body, post_fields, sizeof post_fields / sizeof post_fields[0], err,
+				 sizeof err) == 0) {
+		const json_t *cons = json_object_get(body, "constraints");
+		int has_target = json_object_get(body, "target") != NULL;
+		if (has_target == (cons != NULL))
+			snprintf(err, sizeof err, "give one of the fields 'target' and 'constraints'");
+		else if (cons == NULL || (json_object_size(cons) <= MAX_CONS &&
+					  read_constraints(cons, p, err, sizeof err) == 0))
+			return body;
+		else if (json_object_size(cons) > MAX_CONS)
+			snprintf(err, sizeof err, "field 'constraints' has more than %d metrics",
+				 MAX_CONS);
+	}
+	json_decref(body);
+	dm_reply_error(c, 400, "invalid_request", "%s", err);
+	return NULL;
+}
+
+void dm_subnets_post(dm_subnets *s, dm_call *c)
+{
+	pending *p = calloc(1, sizeof *p);
+	waiter *w = malloc(sizeof *w);
+	if (p == NULL || w == NULL) {
+		free(p);
+		free(w);
+		dm_reply_error(c, 503, NULL, "out of memory");
+		return;
+	}
+	json_t *body = read_body(c, p);
+	if (body == NULL)
+		goto drop;
+	p->key = request_key(body, p);
+	if (p->key == NULL) {
+		dm_reply_error(c, 400, "invalid_request", "the request's names are too long");
+		goto drop;
+	}
+	json_t *hit = json_object_get(s->answers, p->key);
+	if (hit != NULL) {
+		dm_reply_json(c, 200, json_incref(hit));
+		goto drop;
+	}
+	for (pending *q = s->inflight; q != NULL; q = q->next)
+		if (q->key != NULL && strcmp(q->key, p->key) == 0) {
+			w->call = c;
+			w->next = q->waiters;
+			q->waiters = w;
+			w = NULL;
+			goto drop;
+		}
+	if (resolve(s, c, body, p) != 0)
+		goto drop;
+	p->s = s;
+	w->call = c;
+	w->next = NULL;
+	p->waiters = w;
+	int rc = dm_workers_submit(s->workers, work_answer, done_answer, p);
+	if (rc != 0) {
+		p->waiters = NULL;
+		if (rc == -1) {
+			evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
+			dm_reply_error(c, 503, "busy", "the worker queue is full");
+		} else {
+			dm_reply_error(c, 503, NULL, "out of memory");
+		}
+		goto drop;
+	}
+	p->next = s->inflight;
+	s->inflight = p;
+	json_decref(body);
+	return;
+drop:
+	json_decref(body);
+	free(w);
+	free_pending(p);
+}
+
+/* --- GET /v1/subnets/{id}[/weights] ------------------------------------------------- */
+
+/* The subnet with this id, from memory or its record; a borrowed reference
+ * (NULL when unknown), valid until the next call. */
+static json_t *find_subnet(dm_subnets *s, const char *id)
+{
+	json_t *j = json_object_get(s->byid, id);
+	char path[RT_STATE_PATH_MAX];
+	if (j != NULL || record_path(s->root, id, ".json", path, sizeof path) != 0)
+		return j;
+	json_error_t jerr;
+	j = json_load_file(path, 0, &jerr);
+	const char *jid = json_string_value(json_object_get(j, "id"));
+	if (!json_is_string(json_object_get(j, "genes")) || jid == NULL || strcmp(jid, id) != 0) {
+		json_decref(j);
+		return NULL;
+	}
+	if (json_object_size(s->byid) >= MAX_CACHED)
+		json_object_clear(s->byid);
+	int bad = json_object_set_new(s->byid, id, j);
+	return bad ? NULL : j;
+}
+
+void dm_subnets_get(dm_subnets *s, dm_call *c, const char *id)
+{
+	json_t *j = find_subnet(s, id);
+	if (j == NULL)
+		dm_reply_error(c, 404, "unknown_subnet", "no subnet %s (ask POST /v1/subnets)", id);
+	else
+		dm_reply_json(c, 200, json_incref(j));
+}
+
+static void work_weights(void *arg)
+{
+	pending *p = arg;
+	const ir_module *m = p->spec->m;
+	const ir_task *task = &m->tasks[p->task];
+	pthread_mutex_t *lock = &p->s->stripe[task->supernet_key[0] % STRIPES];
+	pthread_mutex_lock(lock);
+	p->rc = RT_ANSWER_ERROR;
+	rt_model *model = NULL;
+	rt_answer_env *e = NULL;
+	struct stat st;
+	if (stat(p->model_path, &st) == 0) {
+		model = rt_model_load(p->model_path, p->err, sizeof p->err);
+	} else {
+		sn_subnet sub;
+		e = rt_answer_open(m, p->task, p->s->root, p->err, sizeof p->err);
+		if (e != NULL && sn_subnet_parse(&m->spaces[task->space], p->genes, &sub, p->err,
+						 sizeof p->err) == 0)
+			model = rt_answer_extract(e, &sub, &p->rc, p->err, sizeof p->err);
+		if (model != NULL && rt_model_save(model, p->model_path, p->err, sizeof p->err) != 0)
+			dm_log(DM_LOG_WARN, "%s", p->err);
+	}
+	if (model != NULL)
+		p->rc = rt_model_encode(model, &p->bytes, &p->nbytes) == 0 ? 0 : RT_ANSWER_ERROR;
+	if (model != NULL && p->rc != 0)
+		snprintf(p->err, sizeof p->err, "out of memory");
+	rt_model_free(model);
+	rt_answer_free(e);
+	pthread_mutex_unlock(lock);
+}
+
+static void done_weights(void *arg)
+{
+	pending *p = arg;
+	dm_call *c = p->waiters->call;
+	free(p->waiters);
+	struct evbuffer *out = p->rc == 0 ? evbuffer_new() : NULL;
+	if (out != NULL && evbuffer_add(out, p->bytes, p->nbytes) == 0)
+		dm_reply_buffer(c, 200, "application/octet-stream", out);
+	else if (p->rc == RT_ANSWER_UNTRAINED)
+		dm_reply_error(c, 409, "untrained", "the supernet of task %s is gone from the state dir",
+			       p->spec->m->tasks[p->task].name);
+	else
+		dm_reply_error(c, p->rc == 0 ? 503 : 500, NULL, "%s",
+			       p->rc == 0 ? "out of memory" : p->err);
+	if (out != NULL)
+		evbuffer_free(out);
+	free_pending(p);
+}
+
+void dm_subnets_weights(dm_subnets *s, dm_call *c, const char *id)
+{
+	json_t *j = find_subnet(s, id);
+	uint8_t bytes[16];
+	const dm_spec *sp = NULL;
+	if (j != NULL && ir_id_parse(json_string_value(json_object_get(j, "spec")), bytes) == 0)
+		sp = dm_specs_get(s->specs, bytes);
+	if (sp == NULL) {
+		dm_reply_error(c, 404, "unknown_subnet", "no subnet %s (ask POST /v1/subnets)", id);
+		return;
+	}
+	pending *p = calloc(1, sizeof *p);
+	waiter *w = malloc(sizeof *w);
+	int t = ir_module_find_task(sp->m, json_string_value(json_object_get(j, "task")));
+	if (p == NULL || w == NULL || t < 0 ||
+	    record_path(s->root, id, ".model", p->model_path, sizeof p->model_path) != 0) {
+		free(p);
+		free(w);
+		dm_reply_error(c, t < 0 ? 404 : 503, NULL, "%s",
+			       t < 0 ? "the subnet's task is gone from its spec" : "out of memory");
+		return;
+	}
+	snprintf(p->genes, sizeof p->genes, "%s", json_string_value(json_object_get(j, "genes")));
+	p->s = s;
+	p->task = t;
+	dm_specs_hold(sp);
+	p->spec = sp;
+	w->call = c;
+	w->next = NULL;
+	p->waiters = w;
+	int rc = dm_workers_submit(s->workers, work_weights, done_weights, p);
+	if (rc != 0) {
+		free(w);
+		p->waiters = NULL;
+		free_pending(p);
+		dm_reply_error(c, 503, rc == -1 ? "busy" : NULL, "%s",
+			       rc == -1 ? "the worker queue is full" : "out of memory");
+	}
+}

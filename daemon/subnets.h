@@ -1,0 +1,62 @@
+/*
+ * subnets.h — the /v1/subnets routes: a deployment spec answered with a
+ * subnet of a task's trained supernet, the subnets so answered, and their
+ * weights.  Prefix: dm_subnets_.
+ *
+ * An answer is computed on the worker pool (runtime/answer.h): from the
+ * task's archive in the state dir, built first when there is none (the
+ * request waits for the build), else by a targeted search whose subnet is
+ * measured and joins the archive.  Computations on one supernet run one at
+ * a time; identical requests in flight share one computation.  Answers are
+ * then cached by request and replied from the loop thread; after a restart
+ * the saved archive gives the same answer again.
+ *
+ * A subnet's id is the supernet key (32 hex digits), '-', and 16 hex
+ * digits of the XXH3-64 of its gene string: stable across restarts and
+ * specs that share the supernet.  Its record (spec, task, genes and the
+ * answer's JSON) is kept as supernets/<key>/subnets/<hash>.json and its
+ * native model file, once asked for, as supernets/<key>/subnets/<hash>.model.
+ *
+ * Everything here is called on the loop thread.
+ */
+#ifndef ARCHD_DAEMON_SUBNETS_H
+#define ARCHD_DAEMON_SUBNETS_H
+
+#include <stddef.h>
+
+#include "daemon/reply.h"
+#include "daemon/specs.h"
+#include "daemon/workers.h"
+
+typedef struct dm_subnets dm_subnets;
+
+/*
+ * The routes over the state dir `root`, running on `workers` and reading
+ * `specs` (borrowed; they must outlive it).  Returns NULL with a message
+ * in err on out-of-memory.
+ */
+dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *specs, char *err,
+			   size_t errlen);
+
+/* Frees it; call after dm_workers_free has finished every job.  NULL is
+ * fine. */
+void dm_subnets_free(dm_subnets *s);
+
+/*
+ * POST /v1/subnets with {"spec","task","target"} or {"spec","task",
+ * "constraints":{"macs":"<=2M",...},"objective"}: 200 with the subnet;
+ * 400 for a malformed body or constraint (naming the field); 404 for an
+ * unknown spec, task, target or objective; 409 when the task's supernet is
+ * not trained (naming the train endpoint); 422 for an infeasible spec
+ * (with the nearest subnet); 503 when the worker queue is full.
+ */
+void dm_subnets_post(dm_subnets *s, dm_call *c);
+
+/* GET /v1/subnets/{id}: the subnet as POST answered it; 404 when unknown. */
+void dm_subnets_get(dm_subnets *s, dm_call *c, const char *id);
+
+/* GET /v1/subnets/{id}/weights: the native model file (application/
+ * octet-stream), cut out on a worker the first time. */
+void dm_subnets_weights(dm_subnets *s, dm_call *c, const char *id);
+
+#endif

@@ -1,0 +1,164 @@
+#!/bin/sh
+# tests/integration/archd_subnets.sh — subnets through archd: 409 naming the
+# train endpoint before training, the request errors (bad constraint
+# syntax, unknown spec, task, target, objective, both or neither of target
+# and constraints), then with a tiny supernet trained by `archc train` in
+# the same state dir: the archive built on a worker by the first request,
+# a target's subnet (genes, architecture, metrics, links), the cached
+# answer repeated identically, GET by id, the weights as a model file that
+# `archc eval` measures, an infeasible spec (422 with the nearest subnet), a
+# spec answered by a targeted search, and after kill -9 a restart that
+# answers identically.  Prints TAP lines, and timings as comments.
+set -u
+B=${ARCHD_BUILDDIR:-.}
+ARCHD="$B/archd"
+ARCHC=${ARCHC:-$B/archc}
+T=$(mktemp -d "${TMPDIR:-/tmp}/archd_subnets.XXXXXX")
+PID=
+stop() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
+trap stop EXIT
+trap 'exit 1' INT TERM HUP
+cd "$T" || exit 1
+SOCK="$T/archd.sock"
+STATE="$T/state"
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+export ARCHD_THREADS=1 ARCH_PATH=
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+no() { n=$((n + 1)); echo "not ok $n - $1"; }
+check() { d=$1; shift; if "$@"; then ok "$d"; else no "$d"; fi; }
+req() { m=$1; p=$2; shift 2
+	r=$(curl -s -o out.json -w '%{http_code} %{time_total}' --unix-socket "$SOCK" -X "$m" "$@" "http://archd$p")
+	code=${r% *}
+	secs=${r#* }; }
+post() { req POST /v1/subnets -H 'Content-Type: application/json' --data-binary "$1"; }
+jget() { "$PY" -c 'import json,sys; v=json.load(open("out.json"))
+for k in sys.argv[1].split("."): v=v[int(k)] if k.isdigit() else v[k]
+print(v)' "$1"; }
+start() {
+	"$ARCHD" --socket "$SOCK" --state "$STATE" 2>>log &
+	PID=$!
+	i=0
+	while ! curl -s -o /dev/null --unix-socket "$SOCK" http://archd/v1/health && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
+cat >tiny.arch <<'ARCH'
+import "std/datasets.arch";
+dataset fm_tiny from fashion_mnist { train_limit = 1200; holdout = 200; }
+space tiny {
+    input channels = 1;
+    resolution in {12, 16};
+    stem conv(kernel = 3, out = 8, stride = 2, act = relu);
+    stage s1 { depth in 1..2; block = mbconv(kernel in {3, 5}, expand in {2, 3}, out = 16, stride = 2); }
+    head pool, fc(classes);
+}
+task t {
+    data = fm_tiny;
+    space = tiny;
+    train { epochs = 4; batch = 50; optimizer = sgd(lr = 0.1, momentum = 0.9, nesterov = true);
+            sampler = sandwich(3); distill = inplace; calib = 200; }
+    search { predictor = auto; samples = 12; population = 12; generations = 4; }
+}
+target small { macs <= 30K; }
+target impossible { macs <= 1K; }
+objective cheap { minimize macs; maximize accuracy; }
+ARCH
+start
+req POST /v1/specs --data-binary @tiny.arch
+check "the spec uploads" test "$code" = 201
+SPEC=$(jget id)
+
+# --- before training ---------------------------------------------------------------
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
+check "an untrained supernet is 409" test "$code" = 409
+check "naming the train endpoint" test "$(jget train)" = "/v1/specs/$SPEC/tasks/t/train"
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"constraints\":{\"macs\":\"<=two\"}}"
+check "bad constraint syntax is 400" test "$code" = 400
+check "naming the field" grep -q "constraints.macs" out.json
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"constraints\":{\"speed\":\"<=1ms\"}}"
+check "an unknown metric is 400" sh -c "test $code = 400 && grep -q constraints.speed out.json"
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"constraints\":{\"latency\":\"<=3\"}}"
+check "a latency without a unit is 400" test "$code" = 400
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\",\"constraints\":{\"macs\":\"<=2M\"}}"
+check "target and constraints together are 400" test "$code" = 400
+post "{\"spec\":\"$SPEC\",\"task\":\"t\"}"
+check "neither is 400" test "$code" = 400
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\",\"colour\":1}"
+check "an unknown field is 400" test "$code" = 400
+post "{\"spec\":\"xxh3:00000000000000000000000000000000\",\"task\":\"t\",\"target\":\"small\"}"
+check "an unknown spec is 404" test "$code" = 404
+post "{\"spec\":\"$SPEC\",\"task\":\"nope\",\"target\":\"small\"}"
+check "an unknown task is 404" test "$code" = 404
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"nope\"}"
+check "an unknown target is 404" sh -c "test $code = 404 && grep -q unknown_target out.json"
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\",\"objective\":\"nope\"}"
+check "an unknown objective is 404" test "$code" = 404
+req GET /v1/subnets/0123
+check "an unknown subnet is 404" test "$code" = 404
+req GET /v1/subnets
+check "GET /v1/subnets is 405" test "$code" = 405
+
+# --- trained ------------------------------------------------------------------------
+"$ARCHC" train tiny.arch --task t --state "$STATE" --threads 1 >train.txt 2>&1
+check "archc train trains the supernet in archd's state dir" test $? -eq 0
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
+check "the first request builds the archive and answers 200" test "$code" = 200
+echo "# first answer, archive built on a worker: $secs s"
+key=$(jget id | cut -d- -f1)
+check "the archive is saved under the supernet" test -s "$STATE/supernets/$key/archive"
+check "and the predictor" test -s "$STATE/supernets/$key/predictor"
+cp out.json first.json
+ID=$(jget id)
+check "the subnet meets the target" "$PY" -c 'import json; assert json.load(open("out.json"))["metrics"]["macs"] <= 30000'
+check "it has a gene string" sh -c "jget() { :; }; grep -q '\"genes\":\"r1[26]:d' out.json"
+check "an architecture of active layers" "$PY" -c 'import json; a = json.load(open("out.json"))["architecture"]; assert a[0]["kind"] == "conv" and a[-1]["kind"] == "fc" and len(a) >= 4'
+check "measured and predicted accuracy, latency" "$PY" -c 'import json; m = json.load(open("out.json"))["metrics"]; assert 0.2 < m["accuracy"] <= 1 and 0 < m["predicted_accuracy"] < 1.5 and m["latency"] > 0 and m["memory"] > 0 and m["params"] > 0'
+check "links to itself and its weights" test "$(jget links.weights)" = "/v1/subnets/$ID/weights"
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
+check "the same request repeats identically" cmp -s out.json first.json
+echo "# cached answer (curl included): $secs s"
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"constraints\":{\"macs\":\"<=40K\",\"latency\":\"<=1s\"}}"
+check "a new spec from the warm archive" test "$code" = 200
+check "comes from the archive" test "$(jget source)" = archive
+echo "# new spec from the warm archive (a worker, archive loaded from disk): $secs s"
+req GET "/v1/subnets/$ID"
+check "GET /v1/subnets/{id} gives the subnet" sh -c "test $code = 200 && cmp -s out.json first.json"
+curl -s -o w.model -w '%{http_code}' --unix-socket "$SOCK" "http://archd/v1/subnets/$ID/weights" >code.txt
+check "its weights are a model file" sh -c 'test "$(cat code.txt)" = 200 && head -c 8 w.model | grep -q ARCHDMDL'
+"$ARCHC" eval tiny.arch --task t --model w.model --split holdout >eval.txt 2>&1
+check "that archc eval measures" grep -q "^subnet    $(grep -o '"genes":"[^"]*"' first.json | cut -d'"' -f4)$" eval.txt
+check "at the accuracy archd measured" "$PY" -c 'import json,sys; a = json.load(open("first.json"))["metrics"]["accuracy"]
+b = float([l.split()[1] for l in open("eval.txt") if l.startswith("accuracy")][0]); assert abs(a - b) < 1e-4, (a, b)'
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"impossible\"}"
+check "an infeasible spec is 422" test "$code" = 422
+check "naming the tightest constraint" grep -q "tightest constraint is macs <= 1000" out.json
+check "with the nearest subnet" "$PY" -c 'import json; assert json.load(open("out.json"))["nearest"]["metrics"]["macs"] > 1000'
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"constraints\":{\"macs\":\"<=50K\",\"params\":\">=4000\"}}"
+check "a spec no member meets is answered by a targeted search" sh -c "test $code = 200 && grep -q '\"source\":\"search\"' out.json"
+echo "# targeted search, measured and added to the archive: $secs s"
+cp out.json searched.json
+req GET /metrics
+check "the metrics count the route" grep -q 'route="/v1/subnets"' out.json
+
+# --- restart after kill -9 -------------------------------------------------------------
+kill -9 "$PID"
+wait "$PID" 2>/dev/null
+PID=
+start
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
+check "after kill -9, the same request answers identically" cmp -s out.json first.json
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"constraints\":{\"macs\":\"<=50K\",\"params\":\">=4000\"}}"
+check "and the searched one too" "$PY" -c 'import json; a = json.load(open("out.json")); b = json.load(open("searched.json")); assert a["genes"] == b["genes"] and a["metrics"] == b["metrics"]'
+kill -9 "$PID"
+wait "$PID" 2>/dev/null
+PID=
+start
+req GET "/v1/subnets/$ID"
+check "GET by id after a restart reads the record" sh -c "test $code = 200 && cmp -s out.json first.json"
+check "the daemon logged no error" sh -c '! grep -q "error" log'
+echo "1..$n"
