@@ -495,7 +495,7 @@ static void emit_header(const rt_model *m, const char *name, const rt_export_c_i
 		   " * Not reentrant: every call uses one static scratch buffer.\n"
 		   " *\n"
 		   " * %.0f multiply-accumulates and %.0f parameters per image.\n"
-		   " * Flash: %zu bytes of weights (batch norm folded into the convolutions).\n"
+		   " * Flash: %zu bytes of weights (batch norm folded into the layers before it).\n"
 		   " * RAM:   %zu bytes of scratch, besides the caller's input and logits.\n"
 		   " */\n",
 		name, m->genes, name, m->in_h, m->in_w, m->in_channels, up, up,
