@@ -1,0 +1,112 @@
+#!/bin/sh
+# tests/integration/archc_search.sh — `archc search` and `archc archive` as a
+# user meets them: usage and constraint errors, the error naming `archc
+# train` when no supernet exists, then a tiny supernet trained for four
+# epochs: the archive built on the first search (progress on stderr,
+# archive and predictor saved), a target's answer meeting it, the listing,
+# the same answer again without rebuilding, explicit constraints with
+# units, --json, an objective, an infeasible spec naming its tightest
+# constraint and nearest subnet, a spec answered by a targeted search (the
+# same subnet when asked again), and a corrupted archive refused.  Prints TAP
+# lines, and timings as comments.
+set -u
+ARCHC=${ARCHC:-$ARCHD_BUILDDIR/archc}
+T=$(mktemp -d "${TMPDIR:-/tmp}/archc_search.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T" || exit 1
+export ARCH_PATH= ARCHD_THREADS=1
+STATE="$T/state"
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+no() { n=$((n + 1)); echo "not ok $n - $1"; }
+check() { d=$1; shift; if "$@"; then ok "$d"; else no "$d"; fi; }
+status() { want=$1; shift; "$@" >out.txt 2>err.txt; [ $? -eq "$want" ]; }
+ms() { "$PY" -c 'import time; print(int(time.time() * 1000))'; }
+field() { awk -v k="$1" '$1 == k { print $2 }' out.txt; }
+
+cat >tiny.arch <<'A'
+import "std/datasets.arch";
+dataset fm_tiny from fashion_mnist { train_limit = 1200; holdout = 200; }
+space tiny {
+    input channels = 1;
+    resolution in {12, 16};
+    stem conv(kernel = 3, out = 8, stride = 2, act = relu);
+    stage s1 { depth in 1..2; block = mbconv(kernel in {3, 5}, expand in {2, 3}, out = 16, stride = 2); }
+    head pool, fc(classes);
+}
+task t {
+    data = fm_tiny;
+    space = tiny;
+    train { epochs = 4; batch = 50; optimizer = sgd(lr = 0.1, momentum = 0.9, nesterov = true);
+            sampler = sandwich(3); distill = inplace; calib = 200; }
+    search { predictor = auto; samples = 12; population = 12; generations = 4; }
+}
+target small { macs <= 30K; }
+target impossible { macs <= 1K; }
+objective cheap { minimize macs; maximize accuracy; }
+A
+S="--state $STATE"
+
+# --- before training -----------------------------------------------------------------
+check "search and archive are in --help" sh -c '"$0" --help | grep -q "^  search " && "$0" --help | grep -q "^  archive "' "$ARCHC"
+check "a target or constraints are required" status 2 "$ARCHC" search tiny.arch $S
+check "not both" status 2 "$ARCHC" search tiny.arch --target small --constraint 'macs<=2M' $S
+check "bad constraint syntax is a usage error" status 2 "$ARCHC" search tiny.arch --constraint 'macs<=two' $S
+check "quoting it" grep -q "constraint 'macs<=two'" err.txt
+check "a latency needs a time unit" status 2 "$ARCHC" search tiny.arch --constraint 'latency<=3' $S
+check "an unknown metric is named" sh -c '"$0" search tiny.arch --constraint "speed<1" --state "$1" 2>&1 | grep -q "does not start with a metric"' "$ARCHC" "$STATE"
+check "an unknown target is an input error" status 1 "$ARCHC" search tiny.arch --target nope $S
+check "it is named" grep -q "has no target 'nope'" err.txt
+check "without a supernet, search fails" status 1 "$ARCHC" search tiny.arch --target small $S
+check "naming the archc train command" grep -q "train it first: archc train tiny.arch --task t --state $STATE" err.txt
+check "archive without one fails too" status 1 "$ARCHC" archive tiny.arch $S
+check "naming the archive looked for" grep -q "has no archive in $STATE" err.txt
+
+# --- trained ---------------------------------------------------------------------------
+check "a tiny supernet trains" status 0 "$ARCHC" train tiny.arch --task t $S --threads 1
+t0=$(ms)
+check "the first search builds the archive" status 0 "$ARCHC" search tiny.arch --target small $S
+t1=$(ms)
+echo "# first search, archive built (12 samples, 4 generations): $((t1 - t0)) ms"
+check "with progress on stderr" grep -q "building the archive of task t: sample 12/12" err.txt
+key=$(ls "$STATE/supernets")
+check "the archive is saved" test -s "$STATE/supernets/$key/archive"
+check "and the predictor" test -s "$STATE/supernets/$key/predictor"
+check "the answer meets the target" awk '$1 == "macs" { exit !($2 <= 30000) }' out.txt
+check "it comes from the archive" grep -q "^source     archive$" out.txt
+check "accuracy measured on holdout, above chance" awk '$1 == "accuracy" { exit !($2 > 0.2) }' out.txt
+genes=$(field subnet)
+cp out.txt first.txt
+t0=$(ms)
+check "the same search again" status 0 "$ARCHC" search tiny.arch --target small $S
+t1=$(ms)
+echo "# the same spec from the warm archive (process start included): $((t1 - t0)) ms"
+check "answers the same without building" sh -c 'cmp -s out.txt first.txt && test ! -s err.txt'
+check "archive lists the members" status 0 "$ARCHC" archive tiny.arch $S
+check "with the answer among them" grep -q " $genes$" out.txt
+check "and max and min" sh -c 'grep -q " r16:d2:k5,5:e3,3$" out.txt && grep -q " r12:d1:k3,3:e2,2$" out.txt'
+check "constraints with units" status 0 "$ARCHC" search tiny.arch --constraint 'macs<=25K' --constraint 'memory<=4KiB' $S
+check "are met" awk '$1 == "macs" && $2 > 25000 { exit 1 } $1 == "memory" && $2 > 4096 { exit 1 }' out.txt
+check "--json" status 0 "$ARCHC" search tiny.arch --target small --json $S
+check "prints one JSON object" "$PY" -c 'import json; d = json.load(open("out.txt")); assert d["genes"] and d["metrics"]["macs"] <= 30000 and d["metrics"]["latency"] > 0'
+check "an objective picks the cheapest meeting the spec" status 0 "$ARCHC" search tiny.arch --constraint 'accuracy>=1%' --objective cheap $S
+check "which is the smallest subnet" grep -q "^subnet     r12:d1:k3,3:e2,2$" out.txt
+check "an infeasible spec fails" status 1 "$ARCHC" search tiny.arch --target impossible $S
+check "naming the tightest constraint" grep -q "tightest constraint is macs <= 1000" err.txt
+check "and the nearest subnet's metrics" grep -q "nearest: r12:d1:k3,3:e2,2 .*macs=10960" err.txt
+t0=$(ms)
+check "a spec no member meets is searched" status 0 "$ARCHC" search tiny.arch --constraint 'macs<=50K' --constraint 'params>=4000' $S
+t1=$(ms)
+echo "# targeted search, subnet measured (supernet and data loaded): $((t1 - t0)) ms"
+check "its answer says so" grep -q "^source     search$" out.txt
+check "and meets the spec" awk '$1 == "macs" && $2 > 50000 { exit 1 } $1 == "params" && $2 < 4000 { exit 1 }' out.txt
+cp out.txt searched.txt
+"$ARCHC" search tiny.arch --constraint 'macs<=50K' --constraint 'params>=4000' $S >again.txt 2>&1
+check "searching it again gives the same subnet and metrics" cmp -s again.txt searched.txt
+printf 'X' | dd of="$STATE/supernets/$key/archive" bs=1 seek=40 conv=notrunc 2>/dev/null
+check "a corrupted archive is refused" status 1 "$ARCHC" search tiny.arch --target small $S
+check "naming the file" grep -q "$STATE/supernets/$key/archive" err.txt
+echo "1..$n"
