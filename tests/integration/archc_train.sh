@@ -94,6 +94,22 @@ check "--resume after kill -9 exits 0" status 0 $TRAIN --state s3 --task a --res
 check "... from the last checkpoint" grep -q "resuming from .*(global step $at)" err.txt
 check "... and ends exactly as the uninterrupted run" cmp -s out.txt ref.txt
 
+# --- SIGTERM checkpoints and stops; one fixed subnet ----------------------------
+$TRAIN --state s4 --task a >/dev/null 2>term.err &
+pid=$!
+i=0
+while [ $i -lt 600 ] && ! ls s4/supernets/*/checkpoint >/dev/null 2>&1; do
+	sleep 0.05
+	i=$((i + 1))
+done
+kill -TERM $pid 2>/dev/null
+wait $pid
+check "SIGTERM stops the run with status 1" test $? -eq 1
+check "... saying where, and to --resume" grep -q "interrupted at epoch [0-9]*, step [0-9]*; checkpoint saved, continue with --resume" term.err
+check "one subnet trains alone (--subnet)" status 0 $TRAIN --state s4 --task b --subnet min
+check "... and reports its own test accuracy" grep -q "^subnet   test accuracy [0-9.]*%.*r12:d1:k3,3:e2,2" out.txt
+check "... from its own checkpoint" test "$(ls s4/supernets | wc -l)" -eq 2
+
 # --- refused checkpoints ---------------------------------------------------------------
 cp "$CK" good.ck
 printf 'X' | dd of="$CK" bs=1 seek=5000 conv=notrunc 2>/dev/null
