@@ -51,10 +51,19 @@ typedef struct pending {
 	/* results, from the worker */
 	int rc;
 	json_t *body;
+	search_archive *archive; /* the task's archive after the answer */
 	uint8_t *bytes;
 	size_t nbytes;
 	char err[1024];
 } pending;
+
+/* A task's archive held on the loop, to answer new specs there. */
+typedef struct loaded {
+	struct loaded *next;
+	uint8_t key[16];
+	const dm_spec *spec; /* held: the archive borrows its space */
+	search_archive *archive;
+} loaded;
 
 struct dm_subnets {
 	char root[RT_STATE_PATH_MAX];
@@ -63,6 +72,7 @@ struct dm_subnets {
 	json_t *answers; /* request key -> subnet */
 	json_t *byid;    /* subnet id -> subnet */
 	pending *inflight;
+	loaded *archives;
 	pthread_mutex_t stripe[STRIPES];
 };
 
@@ -87,6 +97,12 @@ void dm_subnets_free(dm_subnets *s)
 {
 	if (s == NULL)
 		return;
+	for (loaded *l = s->archives, *next; l != NULL; l = next) {
+		next = l->next;
+		search_archive_free(l->archive);
+		dm_specs_release(l->spec);
+		free(l);
+	}
 	json_decref(s->answers);
 	json_decref(s->byid);
 	if (s->answers != NULL && s->byid != NULL)
@@ -239,6 +255,8 @@ static void work_answer(void *arg)
 				 task->name, ir_metric_names[c->metric], ir_cmp_names[c->cmp], c->value);
 		}
 	}
+	if (e != NULL && (p->rc == 0 || p->rc == RT_ANSWER_INFEASIBLE))
+		p->archive = rt_answer_take_archive(e);
 	rt_answer_free(e);
 	pthread_mutex_unlock(lock);
 }
@@ -257,6 +275,7 @@ static void free_pending(pending *p)
 	if (p->spec != NULL)
 		dm_specs_release(p->spec);
 	json_decref(p->body);
+	search_archive_free(p->archive);
 	free(p->bytes);
 	free(p->key);
 	free(p);
@@ -302,20 +321,55 @@ static void reply_answer(const pending *p, dm_call *c)
 	}
 }
 
+/* Caches an answer by request key and by subnet id. */
+static void cache_answer(dm_subnets *s, const char *key, json_t *body)
+{
+	if (json_object_size(s->answers) >= MAX_CACHED) {
+		json_object_clear(s->answers);
+		json_object_clear(s->byid);
+	}
+	/* a failed insertion (out of memory) only loses the cache entry */
+	json_object_set(s->answers, key, body);
+	json_object_set(s->byid, json_string_value(json_object_get(body, "id")), body);
+}
+
+/* Keeps the archive a worker left in p on the loop, replacing the task's
+ * older one. */
+static void keep_archive(dm_subnets *s, pending *p)
+{
+	const uint8_t *key = p->spec->m->tasks[p->task].supernet_key;
+	loaded *l = s->archives;
+	while (l != NULL && memcmp(l->key, key, 16) != 0)
+		l = l->next;
+	if (l == NULL) {
+		if ((l = calloc(1, sizeof *l)) == NULL)
+			return; /* only the loop's copy is lost */
+		memcpy(l->key, key, 16);
+		dm_specs_hold(p->spec);
+		l->spec = p->spec;
+		l->next = s->archives;
+		s->archives = l;
+	}
+	search_archive_free(l->archive);
+	/* the archive borrows the space of the module it was loaded with */
+	if (l->spec != p->spec) {
+		dm_specs_release(l->spec);
+		dm_specs_hold(p->spec);
+		l->spec = p->spec;
+	}
+	l->archive = p->archive;
+	p->archive = NULL;
+}
+
 static void done_answer(void *arg)
 {
 	pending *p = arg;
 	dm_subnets *s = p->s;
 	unlink_pending(s, p);
-	if (p->rc == 0) {
-		if (json_object_size(s->answers) >= MAX_CACHED) {
-			json_object_clear(s->answers);
-			json_object_clear(s->byid);
-		}
-		/* a failed insertion (out of memory) only loses the cache entry */
-		json_object_set(s->answers, p->key, p->body);
-		json_object_set(s->byid, json_string_value(json_object_get(p->body, "id")), p->body);
-	}
+	if (p->archive != NULL)
+		keep_archive(s, p);
+	if (p->rc == 0)
+		cache_answer(s, p->key, p->body);
 	for (waiter *w = p->waiters, *next; w != NULL; w = next) {
 		next = w->next;
 		reply_answer(p, w->call);
@@ -469,6 +523,68 @@ static json_t *read_body(dm_call *c, pending *p)
 	return NULL;
 }
 
+/* A record written by a worker for an answer the loop gave. */
+typedef struct record_job {
+	dm_subnets *s;
+	char *text;
+	char id[ID_LEN + 1];
+} record_job;
+
+static void work_record(void *arg)
+{
+	record_job *r = arg;
+	char path[RT_STATE_PATH_MAX], err[512];
+	struct stat st;
+	if (record_path(r->s->root, r->id, ".json", path, sizeof path) != 0 || stat(path, &st) == 0)
+		return;
+	if (rt_state_mkparents(path, err, sizeof err) != 0 ||
+	    rt_state_write_file(path, r->text, strlen(r->text), 0640, err, sizeof err) != 0)
+		dm_log(DM_LOG_WARN, "subnet %s: record not saved: %s", r->id, err);
+}
+
+static void done_record(void *arg)
+{
+	record_job *r = arg;
+	free(r->text);
+	free(r);
+}
+
+/* Answers from the task's archive held on the loop when a member meets the
+ * spec; returns 1 when it replied, 0 to leave the request to a worker. */
+static int answer_on_loop(dm_subnets *s, dm_call *c, const pending *p)
+{
+	const ir_module *m = p->spec->m;
+	const uint8_t *key = m->tasks[p->task].supernet_key;
+	const loaded *l = s->archives;
+	while (l != NULL && memcmp(l->key, key, 16) != 0)
+		l = l->next;
+	if (l == NULL)
+		return 0;
+	ir_objective def;
+	const ir_objective *obj = rt_answer_objective(
+		m, p->task, p->objective >= 0 ? &m->objectives[p->objective] : NULL, &def);
+	int nearest, tightest;
+	int i = search_archive_answer(l->archive, obj, p->cons, p->ncons, &nearest, &tightest);
+	if (i < 0)
+		return 0;
+	rt_answer a = { *search_archive_member(l->archive, i), 0, -1 };
+	json_t *body = subnet_json(p->spec, p->task, &a);
+	if (body == NULL)
+		return 0;
+	cache_answer(s, p->key, body);
+	record_job *r = malloc(sizeof *r);
+	if (r != NULL && (r->text = json_dumps(body, JSON_COMPACT)) != NULL) {
+		r->s = s;
+		snprintf(r->id, sizeof r->id, "%s", json_string_value(json_object_get(body, "id")));
+		if (dm_workers_submit(s->workers, work_record, done_record, r) == 0)
+			r = NULL;
+	}
+	if (r != NULL)
+		done_record(r);
+	dm_reply_json(c, 200, body);
+	return 1;
+}
+
 void dm_subnets_post(dm_subnets *s, dm_call *c)
 {
 	pending *p = calloc(1, sizeof *p);
@@ -500,7 +616,7 @@ void dm_subnets_post(dm_subnets *s, dm_call *c)
 			w = NULL;
 			goto drop;
 		}
-	if (resolve(s, c, body, p) != 0)
+	if (resolve(s, c, body, p) != 0 || answer_on_loop(s, c, p))
 		goto drop;
 	p->s = s;
 	w->call = c;

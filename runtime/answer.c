@@ -424,15 +424,22 @@ out:
 static const ir_metric acc_metric[1] = { IR_METRIC_ACCURACY };
 static int acc_maximize[1] = { 1 };
 
-static const ir_objective *spec_objective(const rt_answer_env *e, const ir_objective *obj,
-					  ir_objective *def)
+const ir_objective *rt_answer_objective(const ir_module *m, int t, const ir_objective *obj,
+					ir_objective *def)
 {
 	if (obj)
 		return obj;
-	if (e->task->objective >= 0)
-		return &e->m->objectives[e->task->objective];
+	if (m->tasks[t].objective >= 0)
+		return &m->objectives[m->tasks[t].objective];
 	*def = (ir_objective){ "accuracy", 1, (ir_metric *)acc_metric, acc_maximize };
 	return def;
+}
+
+search_archive *rt_answer_take_archive(rt_answer_env *e)
+{
+	search_archive *a = e->archive;
+	e->archive = NULL;
+	return a;
 }
 
 /* The archive's answer into *out: 0, or RT_ANSWER_INFEASIBLE with the
@@ -461,7 +468,7 @@ int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constrain
 		return RT_ANSWER_NO_ARCHIVE;
 	}
 	ir_objective def;
-	obj = spec_objective(e, obj, &def);
+	obj = rt_answer_objective(e->m, (int)(e->task - e->m->tasks), obj, &def);
 	memset(out, 0, sizeof *out);
 	out->tightest = -1;
 	int rc = from_archive(e, obj, cons, ncons, out);

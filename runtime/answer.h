@@ -81,6 +81,15 @@ const search_archive *rt_answer_archive(const rt_answer_env *e);
 /* The archive's path in the state dir. */
 const char *rt_answer_archive_path(const rt_answer_env *e);
 
+/* Takes the environment's archive (NULL before it is built): the caller
+ * owns it (search_archive_free); its space is the module's. */
+search_archive *rt_answer_take_archive(rt_answer_env *e);
+
+/* The objective a spec is answered with: obj, else task t's, else the
+ * highest accuracy (written into *def, which must outlive the result). */
+const ir_objective *rt_answer_objective(const ir_module *m, int t, const ir_objective *obj,
+					ir_objective *def);
+
 /* Progress of a build: what runs ("sample", "search", "front") and how far. */
 typedef void (*rt_answer_progress_fn)(void *ctx, const char *phase, int done, int total);
 
