@@ -275,6 +275,11 @@ static int sample(const rt_answer_env *e, int n, sn_subnet *subs)
 static int fit_predictor(rt_answer_env *e, const search_member *ms, int n, char *err,
 			 size_t errlen)
 {
+	if (n < 2) {
+		snprintf(err, errlen, "task %s: its space has fewer than 2 subnets to train a predictor on",
+			 e->task->name);
+		return RT_ANSWER_ERROR;
+	}
 	int d = pred_encode_width(e->space);
 	if (d < 1)
 		d = 1;
