@@ -318,6 +318,40 @@ static const ir_metric all_metrics[IR_METRIC_COUNT] = { IR_METRIC_ACCURACY, IR_M
 						       IR_METRIC_MEMORY };
 static int all_maximize[IR_METRIC_COUNT] = { 1, 0, 0, 0, 0 };
 
+/* Up to max seeds for a search: the archive's members, the least
+ * violating of the constraints first (ties: archive order). */
+typedef struct seed_rank {
+	double violation;
+	int index;
+} seed_rank;
+
+static int by_violation(const void *pa, const void *pb)
+{
+	const seed_rank *a = pa, *b = pb;
+	if (a->violation != b->violation)
+		return a->violation < b->violation ? -1 : 1;
+	return (a->index > b->index) - (a->index < b->index);
+}
+
+static int pick_seeds(const search_archive *a, const ir_constraint *cons, int ncons, int max,
+		      sn_subnet *out)
+{
+	int n = search_archive_size(a);
+	seed_rank *r = malloc((size_t)(n > 0 ? n : 1) * sizeof *r);
+	if (!r)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		r[i].violation = search_violation(&search_archive_member(a, i)->eval, cons, ncons);
+		r[i].index = i;
+	}
+	qsort(r, (size_t)n, sizeof *r, by_violation);
+	int k = n < max ? n : max;
+	for (int i = 0; i < k; i++)
+		out[i] = search_archive_member(a, r[i].index)->sub;
+	free(r);
+	return k;
+}
+
 int rt_answer_build(rt_answer_env *e, rt_answer_progress_fn progress, void *ctx,
 		    const volatile int *cancel, char *err, size_t errlen)
 {
@@ -374,7 +408,13 @@ int rt_answer_build(rt_answer_env *e, rt_answer_progress_fn progress, void *ctx,
 	mset.generations = e->set.generations;
 	mset.seed = e->set.seed;
 	search_ctx c = make_ctx(e);
-	front = search_run(&c, &obj, NULL, 0, &mset, subs, n, err, errlen);
+	/* the measured samples' non-dominated ones start the search */
+	int nseeds = pick_seeds(a, NULL, 0, mset.pop, subs);
+	if (nseeds < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	front = search_run(&c, &obj, NULL, 0, &mset, subs, nseeds, err, errlen);
 	if (!front)
 		goto out;
 	if (progress)
@@ -386,7 +426,7 @@ int rt_answer_build(rt_answer_env *e, rt_answer_progress_fn progress, void *ctx,
 		}
 		int known = 0;
 		for (int j = 0; j < n && !known; j++)
-			known = sn_subnet_equal(&subs[j], &front->subs[i]);
+			known = sn_subnet_equal(&ms[j].sub, &front->subs[i]);
 		if (!known) {
 			search_member m;
 			if (measure(e, &front->subs[i], plan, &m, err, errlen) != 0)
@@ -484,17 +524,15 @@ int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constrain
 	rc = load_heavy(e, NULL, NULL, err, errlen);
 	if (rc)
 		return rc;
-	int n = search_archive_size(e->archive);
-	sn_subnet *seeds = calloc((size_t)n + 1, sizeof *seeds);
+	sn_subnet *seeds = calloc(SPEC_POP, sizeof *seeds);
 	sn_plan *plan = calloc(1, sizeof *plan);
 	search_result *r = NULL;
 	rc = RT_ANSWER_ERROR;
-	if (!seeds || !plan) {
+	int n = seeds ? pick_seeds(e->archive, cons, ncons, SPEC_POP, seeds) : -1;
+	if (n < 0 || !plan) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	for (int i = 0; i < n; i++)
-		seeds[i] = search_archive_member(e->archive, i)->sub;
 	moo_settings mset;
 	moo_settings_init(&mset);
 	mset.pop = SPEC_POP;

@@ -42,7 +42,7 @@ task t {
     space = tiny;
     train { epochs = 4; batch = 50; optimizer = sgd(lr = 0.1, momentum = 0.9, nesterov = true);
             sampler = sandwich(3); distill = inplace; calib = 200; }
-    search { predictor = auto; samples = 12; population = 12; generations = 4; }
+    search { predictor = auto; samples = 12; population = 6; generations = 4; }
 }
 target small { macs <= 30K; }
 target impossible { macs <= 1K; }
