@@ -42,6 +42,7 @@ typedef struct pending {
 	char *key; /* the request key; NULL for a weights job */
 	waiter *waiters;
 	const dm_spec *spec; /* held */
+	const dm_spec *spare; /* held too, for a kept environment (env_checkout) */
 	int task, objective; /* objective -1: the task's */
 	ir_constraint cons[MAX_CONS];
 	int ncons;
@@ -74,6 +75,11 @@ struct dm_subnets {
 	pending *inflight;
 	loaded *archives;
 	pthread_mutex_t stripe[STRIPES];
+	/* the environment the last job used, supernet and data loaded */
+	pthread_mutex_t env_lock;
+	rt_answer_env *env;
+	const dm_spec *env_spec; /* held: env borrows its module */
+	uint8_t env_key[16];
 };
 
 dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *specs, char *err,
@@ -90,6 +96,7 @@ dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *spec
 	s->specs = specs;
 	for (int i = 0; i < STRIPES; i++)
 		pthread_mutex_init(&s->stripe[i], NULL);
+	pthread_mutex_init(&s->env_lock, NULL);
 	return s;
 }
 
@@ -105,9 +112,14 @@ void dm_subnets_free(dm_subnets *s)
 	}
 	json_decref(s->answers);
 	json_decref(s->byid);
-	if (s->answers != NULL && s->byid != NULL)
+	rt_answer_free(s->env);
+	if (s->env_spec != NULL)
+		dm_specs_release(s->env_spec);
+	if (s->answers != NULL && s->byid != NULL) {
 		for (int i = 0; i < STRIPES; i++)
 			pthread_mutex_destroy(&s->stripe[i]);
+		pthread_mutex_destroy(&s->env_lock);
+	}
 	free(s);
 }
 
@@ -218,6 +230,61 @@ static void save_record(const dm_subnets *s, json_t *body)
 
 /* --- POST /v1/subnets --------------------------------------------------------------- */
 
+/* An environment for p's task: the kept one when it is of the same
+ * supernet (refreshed from the state dir), else a new one.  *owner is the
+ * spec whose module it borrows, held (p->spare's hold for a new one).
+ * Returns NULL with a message in p->err.  Call with the supernet's stripe
+ * locked: no other job then uses an environment of this supernet. */
+static rt_answer_env *env_checkout(dm_subnets *s, pending *p, const dm_spec **owner)
+{
+	const uint8_t *key = p->spec->m->tasks[p->task].supernet_key;
+	rt_answer_env *e = NULL;
+	pthread_mutex_lock(&s->env_lock);
+	if (s->env != NULL && memcmp(s->env_key, key, 16) == 0) {
+		e = s->env;
+		*owner = s->env_spec;
+		s->env = NULL;
+		s->env_spec = NULL;
+	}
+	pthread_mutex_unlock(&s->env_lock);
+	if (e != NULL && rt_answer_refresh(e, p->err, sizeof p->err) != 0) {
+		rt_answer_free(e);
+		dm_specs_release(*owner);
+		return NULL;
+	}
+	if (e == NULL) {
+		e = rt_answer_open(p->spec->m, p->task, s->root, p->err, sizeof p->err);
+		if (e == NULL)
+			return NULL;
+		*owner = p->spare;
+		p->spare = NULL;
+	}
+	return e;
+}
+
+/* Keeps e for the next job (replacing the one kept), or frees it after an
+ * error, when its state is not known. */
+static void env_checkin(dm_subnets *s, const pending *p, rt_answer_env *e, const dm_spec *owner)
+{
+	if (e == NULL)
+		return;
+	if (p->rc == RT_ANSWER_ERROR) {
+		rt_answer_free(e);
+		dm_specs_release(owner);
+		return;
+	}
+	pthread_mutex_lock(&s->env_lock);
+	rt_answer_env *old = s->env;
+	const dm_spec *old_spec = s->env_spec;
+	s->env = e;
+	s->env_spec = owner;
+	memcpy(s->env_key, p->spec->m->tasks[p->task].supernet_key, 16);
+	pthread_mutex_unlock(&s->env_lock);
+	rt_answer_free(old);
+	if (old_spec != NULL)
+		dm_specs_release(old_spec);
+}
+
 static void work_answer(void *arg)
 {
 	pending *p = arg;
@@ -227,10 +294,14 @@ static void work_answer(void *arg)
 	pthread_mutex_t *lock = &s->stripe[task->supernet_key[0] % STRIPES];
 	pthread_mutex_lock(lock);
 	rt_answer a;
-	rt_answer_env *e = rt_answer_open(m, p->task, s->root, p->err, sizeof p->err);
+	const dm_spec *owner = NULL;
+	rt_answer_env *e = env_checkout(s, p, &owner);
 	p->rc = RT_ANSWER_ERROR;
 	if (e != NULL) {
-		const ir_objective *obj = p->objective >= 0 ? &m->objectives[p->objective] : NULL;
+		/* explicit: a kept environment may be of another task */
+		ir_objective def;
+		const ir_objective *obj = rt_answer_objective(
+			m, p->task, p->objective >= 0 ? &m->objectives[p->objective] : NULL, &def);
 		p->rc = rt_answer_spec(e, obj, p->cons, p->ncons, 1, &a, p->err, sizeof p->err);
 		if (p->rc == RT_ANSWER_NO_ARCHIVE) {
 			dm_log(DM_LOG_INFO, "task %s of spec %s: building its archive", task->name,
@@ -255,9 +326,17 @@ static void work_answer(void *arg)
 				 task->name, ir_metric_names[c->metric], ir_cmp_names[c->cmp], c->value);
 		}
 	}
-	if (e != NULL && (p->rc == 0 || p->rc == RT_ANSWER_INFEASIBLE))
-		p->archive = rt_answer_take_archive(e);
-	rt_answer_free(e);
+	if (e != NULL && (p->rc == 0 || p->rc == RT_ANSWER_INFEASIBLE)) {
+		/* the loop's own copy, to answer the next specs there */
+		char ignored[512];
+		p->archive = search_archive_load(&m->spaces[task->space], rt_answer_archive_path(e),
+						 ignored, sizeof ignored);
+	}
+	env_checkin(s, p, e, owner);
+	if (p->spare != NULL) {
+		dm_specs_release(p->spare);
+		p->spare = NULL;
+	}
 	pthread_mutex_unlock(lock);
 }
 
@@ -274,6 +353,8 @@ static void free_pending(pending *p)
 {
 	if (p->spec != NULL)
 		dm_specs_release(p->spec);
+	if (p->spare != NULL)
+		dm_specs_release(p->spare);
 	json_decref(p->body);
 	search_archive_free(p->archive);
 	free(p->bytes);
@@ -488,7 +569,9 @@ static int resolve(dm_subnets *s, dm_call *c, const json_t *body, pending *p)
 		memcpy(p->cons, m->targets[t].constraints, (size_t)p->ncons * sizeof *p->cons);
 	}
 	dm_specs_hold(sp);
+	dm_specs_hold(sp);
 	p->spec = sp;
+	p->spare = sp;
 	return 0;
 }
 
@@ -685,12 +768,13 @@ static void work_weights(void *arg)
 	p->rc = RT_ANSWER_ERROR;
 	rt_model *model = NULL;
 	rt_answer_env *e = NULL;
+	const dm_spec *owner = NULL;
 	struct stat st;
 	if (stat(p->model_path, &st) == 0) {
 		model = rt_model_load(p->model_path, p->err, sizeof p->err);
 	} else {
 		sn_subnet sub;
-		e = rt_answer_open(m, p->task, p->s->root, p->err, sizeof p->err);
+		e = env_checkout(p->s, p, &owner);
 		if (e != NULL && sn_subnet_parse(&m->spaces[task->space], p->genes, &sub, p->err,
 						 sizeof p->err) == 0)
 			model = rt_answer_extract(e, &sub, &p->rc, p->err, sizeof p->err);
@@ -702,7 +786,11 @@ static void work_weights(void *arg)
 	if (model != NULL && p->rc != 0)
 		snprintf(p->err, sizeof p->err, "out of memory");
 	rt_model_free(model);
-	rt_answer_free(e);
+	env_checkin(p->s, p, e, owner);
+	if (p->spare != NULL) {
+		dm_specs_release(p->spare);
+		p->spare = NULL;
+	}
 	pthread_mutex_unlock(lock);
 }
 
@@ -751,7 +839,9 @@ void dm_subnets_weights(dm_subnets *s, dm_call *c, const char *id)
 	p->s = s;
 	p->task = t;
 	dm_specs_hold(sp);
+	dm_specs_hold(sp);
 	p->spec = sp;
+	p->spare = sp;
 	w->call = c;
 	w->next = NULL;
 	p->waiters = w;

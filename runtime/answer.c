@@ -111,21 +111,31 @@ rt_answer_env *rt_answer_open(const ir_module *m, int t, const char *root, char 
 		snprintf(err, errlen, "state dir %s: path too long", root);
 		goto fail;
 	}
-	struct stat st;
-	if (stat(e->archive_path, &st) == 0) {
-		e->archive = search_archive_load(e->space, e->archive_path, err, errlen);
-		if (!e->archive)
-			goto fail;
-	}
-	if (stat(e->pred_path, &st) == 0) {
-		e->pred = pred_model_load(e->pred_path, err, errlen);
-		if (!e->pred)
-			goto fail;
-	}
+	if (rt_answer_refresh(e, err, errlen) != 0)
+		goto fail;
 	return e;
 fail:
 	rt_answer_free(e);
 	return NULL;
+}
+
+int rt_answer_refresh(rt_answer_env *e, char *err, size_t errlen)
+{
+	struct stat st;
+	search_archive *a = NULL;
+	pred_model *p = NULL;
+	if (stat(e->archive_path, &st) == 0 &&
+	    !(a = search_archive_load(e->space, e->archive_path, err, errlen)))
+		return -1;
+	if (stat(e->pred_path, &st) == 0 && !(p = pred_model_load(e->pred_path, err, errlen))) {
+		search_archive_free(a);
+		return -1;
+	}
+	search_archive_free(e->archive);
+	pred_model_free(e->pred);
+	e->archive = a;
+	e->pred = p;
+	return 0;
 }
 
 void rt_answer_free(rt_answer_env *e)
@@ -213,6 +223,14 @@ static int load_heavy(rt_answer_env *e, rt_answer_progress_fn progress, void *pc
 					LUT_REPS, on_lut, &lp, err, errlen);
 		if (!e->lut)
 			return RT_ANSWER_ERROR;
+		/* Entries just measured are rounded when saved: use the saved
+		 * ones, so answers repeat exactly once the table is reloaded. */
+		char ignored[256];
+		lat_table *saved = lat_table_load(path, ignored, sizeof ignored);
+		if (saved) {
+			lat_table_free(e->lut);
+			e->lut = saved;
+		}
 	}
 	return 0;
 }
@@ -478,13 +496,6 @@ const ir_objective *rt_answer_objective(const ir_module *m, int t, const ir_obje
 		return &m->objectives[m->tasks[t].objective];
 	*def = (ir_objective){ "accuracy", 1, (ir_metric *)acc_metric, acc_maximize };
 	return def;
-}
-
-search_archive *rt_answer_take_archive(rt_answer_env *e)
-{
-	search_archive *a = e->archive;
-	e->archive = NULL;
-	return a;
 }
 
 /* The archive's answer into *out: 0, or RT_ANSWER_INFEASIBLE with the

@@ -81,9 +81,10 @@ const search_archive *rt_answer_archive(const rt_answer_env *e);
 /* The archive's path in the state dir. */
 const char *rt_answer_archive_path(const rt_answer_env *e);
 
-/* Takes the environment's archive (NULL before it is built): the caller
- * owns it (search_archive_free); its space is the module's. */
-search_archive *rt_answer_take_archive(rt_answer_env *e);
+/* Reloads the archive and predictor from the state dir (another process
+ * may have changed them), keeping the loaded supernet, data and latency
+ * table.  Returns 0, or -1 with a message in err (nothing changed). */
+int rt_answer_refresh(rt_answer_env *e, char *err, size_t errlen);
 
 /* The objective a spec is answered with: obj, else task t's, else the
  * highest accuracy (written into *def, which must outlive the result). */
