@@ -1,6 +1,6 @@
 /*
- * subnets.c — POST /v1/subnets, GET /v1/subnets/{id} and its weights (see
- * subnets.h).
+ * subnets.c — POST /v1/subnets, and the state the /v1/subnets routes share
+ * (see subnets.h; the GET routes are in subnets_get.c).
  */
 #include "daemon/subnets.h"
 
@@ -17,70 +17,7 @@
 
 #include "daemon/json.h"
 #include "daemon/log.h"
-#include "runtime/answer.h"
-#include "runtime/extract.h"
-#include "runtime/statedir.h"
-
-/* Computations on supernets whose keys share a stripe run one at a time. */
-#define STRIPES 16
-/* Cached answers; past this the cache starts afresh (the archive still
- * answers, through a worker). */
-#define MAX_CACHED 10000
-#define MAX_CONS 16
-/* "<32 hex>-<16 hex>" */
-#define ID_LEN (32 + 1 + 16)
-
-/* A computation in flight and the calls waiting for it. */
-typedef struct waiter {
-	dm_call *call;
-	struct waiter *next;
-} waiter;
-
-typedef struct pending {
-	struct pending *next;
-	dm_subnets *s;
-	char *key; /* the request key; NULL for a weights job */
-	waiter *waiters;
-	const dm_spec *spec; /* held */
-	const dm_spec *spare; /* held too, for a kept environment (env_checkout) */
-	int task, objective; /* objective -1: the task's */
-	ir_constraint cons[MAX_CONS];
-	int ncons;
-	/* weights jobs */
-	char genes[SN_GENE_STRLEN];
-	char model_path[RT_STATE_PATH_MAX];
-	/* results, from the worker */
-	int rc;
-	json_t *body;
-	search_archive *archive; /* the task's archive after the answer */
-	uint8_t *bytes;
-	size_t nbytes;
-	char err[1024];
-} pending;
-
-/* A task's archive held on the loop, to answer new specs there. */
-typedef struct loaded {
-	struct loaded *next;
-	uint8_t key[16];
-	const dm_spec *spec; /* held: the archive borrows its space */
-	search_archive *archive;
-} loaded;
-
-struct dm_subnets {
-	char root[RT_STATE_PATH_MAX];
-	dm_workers *workers;
-	dm_specs *specs;
-	json_t *answers; /* request key -> subnet */
-	json_t *byid;    /* subnet id -> subnet */
-	pending *inflight;
-	loaded *archives;
-	pthread_mutex_t stripe[STRIPES];
-	/* the environment the last job used, supernet and data loaded */
-	pthread_mutex_t env_lock;
-	rt_answer_env *env;
-	const dm_spec *env_spec; /* held: env borrows its module */
-	uint8_t env_key[16];
-};
+#include "daemon/subnets_priv.h"
 
 dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *specs, char *err,
 			   size_t errlen)
@@ -194,8 +131,8 @@ static json_t *subnet_json(const dm_spec *spec, int t, const rt_answer *a)
 
 /* supernets/<key>/subnets/<hash><suffix> of a subnet id; -1 when id is
  * not one. */
-static int record_path(const char *root, const char *id, const char *suffix, char *buf,
-		       size_t len)
+int dm_subnets_record_path(const char *root, const char *id, const char *suffix, char *buf,
+			   size_t len)
 {
 	if (strlen(id) != ID_LEN || id[32] != '-')
 		return -1;
@@ -221,7 +158,7 @@ static void save_record(const dm_subnets *s, json_t *body)
 	const char *id = json_string_value(json_object_get(body, "id"));
 	char path[RT_STATE_PATH_MAX], err[512];
 	char *text = json_dumps(body, JSON_COMPACT);
-	if (text == NULL || record_path(s->root, id, ".json", path, sizeof path) != 0 ||
+	if (text == NULL || dm_subnets_record_path(s->root, id, ".json", path, sizeof path) != 0 ||
 	    rt_state_mkparents(path, err, sizeof err) != 0 ||
 	    rt_state_write_file(path, text, strlen(text), 0640, err, sizeof err) != 0)
 		dm_log(DM_LOG_WARN, "subnet %s: record not saved", id);
@@ -235,7 +172,7 @@ static void save_record(const dm_subnets *s, json_t *body)
  * spec whose module it borrows, held (p->spare's hold for a new one).
  * Returns NULL with a message in p->err.  Call with the supernet's stripe
  * locked: no other job then uses an environment of this supernet. */
-static rt_answer_env *env_checkout(dm_subnets *s, pending *p, const dm_spec **owner)
+rt_answer_env *dm_subnets_env_checkout(dm_subnets *s, pending *p, const dm_spec **owner)
 {
 	const uint8_t *key = p->spec->m->tasks[p->task].supernet_key;
 	rt_answer_env *e = NULL;
@@ -264,7 +201,8 @@ static rt_answer_env *env_checkout(dm_subnets *s, pending *p, const dm_spec **ow
 
 /* Keeps e for the next job (replacing the one kept), or frees it after an
  * error, when its state is not known. */
-static void env_checkin(dm_subnets *s, const pending *p, rt_answer_env *e, const dm_spec *owner)
+void dm_subnets_env_checkin(dm_subnets *s, const pending *p, rt_answer_env *e,
+			    const dm_spec *owner)
 {
 	if (e == NULL)
 		return;
@@ -295,7 +233,7 @@ static void work_answer(void *arg)
 	pthread_mutex_lock(lock);
 	rt_answer a;
 	const dm_spec *owner = NULL;
-	rt_answer_env *e = env_checkout(s, p, &owner);
+	rt_answer_env *e = dm_subnets_env_checkout(s, p, &owner);
 	p->rc = RT_ANSWER_ERROR;
 	if (e != NULL) {
 		/* explicit: a kept environment may be of another task */
@@ -332,7 +270,7 @@ static void work_answer(void *arg)
 		p->archive = search_archive_load(&m->spaces[task->space], rt_answer_archive_path(e),
 						 ignored, sizeof ignored);
 	}
-	env_checkin(s, p, e, owner);
+	dm_subnets_env_checkin(s, p, e, owner);
 	if (p->spare != NULL) {
 		dm_specs_release(p->spare);
 		p->spare = NULL;
@@ -349,7 +287,7 @@ static void unlink_pending(dm_subnets *s, pending *p)
 		}
 }
 
-static void free_pending(pending *p)
+void dm_subnets_pending_free(pending *p)
 {
 	if (p->spec != NULL)
 		dm_specs_release(p->spec);
@@ -456,7 +394,7 @@ static void done_answer(void *arg)
 		reply_answer(p, w->call);
 		free(w);
 	}
-	free_pending(p);
+	dm_subnets_pending_free(p);
 }
 
 static const dm_json_field post_fields[] = {
@@ -618,7 +556,7 @@ static void work_record(void *arg)
 	record_job *r = arg;
 	char path[RT_STATE_PATH_MAX], err[512];
 	struct stat st;
-	if (record_path(r->s->root, r->id, ".json", path, sizeof path) != 0 || stat(path, &st) == 0)
+	if (dm_subnets_record_path(r->s->root, r->id, ".json", path, sizeof path) != 0 || stat(path, &st) == 0)
 		return;
 	if (rt_state_mkparents(path, err, sizeof err) != 0 ||
 	    rt_state_write_file(path, r->text, strlen(r->text), 0640, err, sizeof err) != 0)
@@ -723,134 +661,5 @@ void dm_subnets_post(dm_subnets *s, dm_call *c)
 drop:
 	json_decref(body);
 	free(w);
-	free_pending(p);
-}
-
-/* --- GET /v1/subnets/{id}[/weights] ------------------------------------------------- */
-
-/* The subnet with this id, from memory or its record; a borrowed reference
- * (NULL when unknown), valid until the next call. */
-static json_t *find_subnet(dm_subnets *s, const char *id)
-{
-	json_t *j = json_object_get(s->byid, id);
-	char path[RT_STATE_PATH_MAX];
-	if (j != NULL || record_path(s->root, id, ".json", path, sizeof path) != 0)
-		return j;
-	json_error_t jerr;
-	j = json_load_file(path, 0, &jerr);
-	const char *jid = json_string_value(json_object_get(j, "id"));
-	if (!json_is_string(json_object_get(j, "genes")) || jid == NULL || strcmp(jid, id) != 0) {
-		json_decref(j);
-		return NULL;
-	}
-	if (json_object_size(s->byid) >= MAX_CACHED)
-		json_object_clear(s->byid);
-	int bad = json_object_set_new(s->byid, id, j);
-	return bad ? NULL : j;
-}
-
-void dm_subnets_get(dm_subnets *s, dm_call *c, const char *id)
-{
-	json_t *j = find_subnet(s, id);
-	if (j == NULL)
-		dm_reply_error(c, 404, "unknown_subnet", "no subnet %s (ask POST /v1/subnets)", id);
-	else
-		dm_reply_json(c, 200, json_incref(j));
-}
-
-static void work_weights(void *arg)
-{
-	pending *p = arg;
-	const ir_module *m = p->spec->m;
-	const ir_task *task = &m->tasks[p->task];
-	pthread_mutex_t *lock = &p->s->stripe[task->supernet_key[0] % STRIPES];
-	pthread_mutex_lock(lock);
-	p->rc = RT_ANSWER_ERROR;
-	rt_model *model = NULL;
-	rt_answer_env *e = NULL;
-	const dm_spec *owner = NULL;
-	struct stat st;
-	if (stat(p->model_path, &st) == 0) {
-		model = rt_model_load(p->model_path, p->err, sizeof p->err);
-	} else {
-		sn_subnet sub;
-		e = env_checkout(p->s, p, &owner);
-		if (e != NULL && sn_subnet_parse(&m->spaces[task->space], p->genes, &sub, p->err,
-						 sizeof p->err) == 0)
-			model = rt_answer_extract(e, &sub, &p->rc, p->err, sizeof p->err);
-		if (model != NULL && rt_model_save(model, p->model_path, p->err, sizeof p->err) != 0)
-			dm_log(DM_LOG_WARN, "%s", p->err);
-	}
-	if (model != NULL)
-		p->rc = rt_model_encode(model, &p->bytes, &p->nbytes) == 0 ? 0 : RT_ANSWER_ERROR;
-	if (model != NULL && p->rc != 0)
-		snprintf(p->err, sizeof p->err, "out of memory");
-	rt_model_free(model);
-	env_checkin(p->s, p, e, owner);
-	if (p->spare != NULL) {
-		dm_specs_release(p->spare);
-		p->spare = NULL;
-	}
-	pthread_mutex_unlock(lock);
-}
-
-static void done_weights(void *arg)
-{
-	pending *p = arg;
-	dm_call *c = p->waiters->call;
-	free(p->waiters);
-	struct evbuffer *out = p->rc == 0 ? evbuffer_new() : NULL;
-	if (out != NULL && evbuffer_add(out, p->bytes, p->nbytes) == 0)
-		dm_reply_buffer(c, 200, "application/octet-stream", out);
-	else if (p->rc == RT_ANSWER_UNTRAINED)
-		dm_reply_error(c, 409, "untrained", "the supernet of task %s is gone from the state dir",
-			       p->spec->m->tasks[p->task].name);
-	else
-		dm_reply_error(c, p->rc == 0 ? 503 : 500, NULL, "%s",
-			       p->rc == 0 ? "out of memory" : p->err);
-	if (out != NULL)
-		evbuffer_free(out);
-	free_pending(p);
-}
-
-void dm_subnets_weights(dm_subnets *s, dm_call *c, const char *id)
-{
-	json_t *j = find_subnet(s, id);
-	uint8_t bytes[16];
-	const dm_spec *sp = NULL;
-	if (j != NULL && ir_id_parse(json_string_value(json_object_get(j, "spec")), bytes) == 0)
-		sp = dm_specs_get(s->specs, bytes);
-	if (sp == NULL) {
-		dm_reply_error(c, 404, "unknown_subnet", "no subnet %s (ask POST /v1/subnets)", id);
-		return;
-	}
-	pending *p = calloc(1, sizeof *p);
-	waiter *w = malloc(sizeof *w);
-	int t = ir_module_find_task(sp->m, json_string_value(json_object_get(j, "task")));
-	if (p == NULL || w == NULL || t < 0 ||
-	    record_path(s->root, id, ".model", p->model_path, sizeof p->model_path) != 0) {
-		free(p);
-		free(w);
-		dm_reply_error(c, t < 0 ? 404 : 503, NULL, "%s",
-			       t < 0 ? "the subnet's task is gone from its spec" : "out of memory");
-		return;
-	}
-	snprintf(p->genes, sizeof p->genes, "%s", json_string_value(json_object_get(j, "genes")));
-	p->s = s;
-	p->task = t;
-	dm_specs_hold(sp);
-	dm_specs_hold(sp);
-	p->spec = sp;
-	p->spare = sp;
-	w->call = c;
-	w->next = NULL;
-	p->waiters = w;
-	int rc = dm_workers_submit(s->workers, work_weights, done_weights, p);
-	if (rc != 0) {
-		free(w);
-		p->waiters = NULL;
-		free_pending(p);
-		dm_reply_error(c, 503, rc == -1 ? "busy" : NULL, "%s",
-			       rc == -1 ? "the worker queue is full" : "out of memory");
-	}
+	dm_subnets_pending_free(p);
 }

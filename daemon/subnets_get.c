@@ -1,0 +1,146 @@
+/*
+ * subnets_get.c — GET /v1/subnets/{id} and GET /v1/subnets/{id}/weights
+ * (see subnets.h).
+ */
+#include "daemon/subnets.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "daemon/log.h"
+#include "daemon/subnets_priv.h"
+#include "runtime/extract.h"
+
+/* --- GET /v1/subnets/{id}[/weights] ------------------------------------------------- */
+
+/* The subnet with this id, from memory or its record; a borrowed reference
+ * (NULL when unknown), valid until the next call. */
+static json_t *find_subnet(dm_subnets *s, const char *id)
+{
+	json_t *j = json_object_get(s->byid, id);
+	char path[RT_STATE_PATH_MAX];
+	if (j != NULL || dm_subnets_record_path(s->root, id, ".json", path, sizeof path) != 0)
+		return j;
+	json_error_t jerr;
+	j = json_load_file(path, 0, &jerr);
+	const char *jid = json_string_value(json_object_get(j, "id"));
+	if (!json_is_string(json_object_get(j, "genes")) || jid == NULL || strcmp(jid, id) != 0) {
+		json_decref(j);
+		return NULL;
+	}
+	if (json_object_size(s->byid) >= MAX_CACHED)
+		json_object_clear(s->byid);
+	int bad = json_object_set_new(s->byid, id, j);
+	return bad ? NULL : j;
+}
+
+void dm_subnets_get(dm_subnets *s, dm_call *c, const char *id)
+{
+	json_t *j = find_subnet(s, id);
+	if (j == NULL)
+		dm_reply_error(c, 404, "unknown_subnet", "no subnet %s (ask POST /v1/subnets)", id);
+	else
+		dm_reply_json(c, 200, json_incref(j));
+}
+
+static void work_weights(void *arg)
+{
+	pending *p = arg;
+	const ir_module *m = p->spec->m;
+	const ir_task *task = &m->tasks[p->task];
+	pthread_mutex_t *lock = &p->s->stripe[task->supernet_key[0] % STRIPES];
+	pthread_mutex_lock(lock);
+	p->rc = RT_ANSWER_ERROR;
+	rt_model *model = NULL;
+	rt_answer_env *e = NULL;
+	const dm_spec *owner = NULL;
+	struct stat st;
+	if (stat(p->model_path, &st) == 0) {
+		model = rt_model_load(p->model_path, p->err, sizeof p->err);
+	} else {
+		sn_subnet sub;
+		e = dm_subnets_env_checkout(p->s, p, &owner);
+		if (e != NULL && sn_subnet_parse(&m->spaces[task->space], p->genes, &sub, p->err,
+						 sizeof p->err) == 0)
+			model = rt_answer_extract(e, &sub, &p->rc, p->err, sizeof p->err);
+		if (model != NULL && rt_model_save(model, p->model_path, p->err, sizeof p->err) != 0)
+			dm_log(DM_LOG_WARN, "%s", p->err);
+	}
+	if (model != NULL)
+		p->rc = rt_model_encode(model, &p->bytes, &p->nbytes) == 0 ? 0 : RT_ANSWER_ERROR;
+	if (model != NULL && p->rc != 0)
+		snprintf(p->err, sizeof p->err, "out of memory");
+	rt_model_free(model);
+	dm_subnets_env_checkin(p->s, p, e, owner);
+	if (p->spare != NULL) {
+		dm_specs_release(p->spare);
+		p->spare = NULL;
+	}
+	pthread_mutex_unlock(lock);
+}
+
+static void done_weights(void *arg)
+{
+	pending *p = arg;
+	dm_call *c = p->waiters->call;
+	free(p->waiters);
+	struct evbuffer *out = p->rc == 0 ? evbuffer_new() : NULL;
+	if (out != NULL && evbuffer_add(out, p->bytes, p->nbytes) == 0)
+		dm_reply_buffer(c, 200, "application/octet-stream", out);
+	else if (p->rc == RT_ANSWER_UNTRAINED)
+		dm_reply_error(c, 409, "untrained", "the supernet of task %s is gone from the state dir",
+			       p->spec->m->tasks[p->task].name);
+	else
+		dm_reply_error(c, p->rc == 0 ? 503 : 500, NULL, "%s",
+			       p->rc == 0 ? "out of memory" : p->err);
+	if (out != NULL)
+		evbuffer_free(out);
+	dm_subnets_pending_free(p);
+}
+
+void dm_subnets_weights(dm_subnets *s, dm_call *c, const char *id)
+{
+	json_t *j = find_subnet(s, id);
+	uint8_t bytes[16];
+	const dm_spec *sp = NULL;
+	if (j != NULL && ir_id_parse(json_string_value(json_object_get(j, "spec")), bytes) == 0)
+		sp = dm_specs_get(s->specs, bytes);
+	if (sp == NULL) {
+		dm_reply_error(c, 404, "unknown_subnet", "no subnet %s (ask POST /v1/subnets)", id);
+		return;
+	}
+	pending *p = calloc(1, sizeof *p);
+	waiter *w = malloc(sizeof *w);
+	int t = ir_module_find_task(sp->m, json_string_value(json_object_get(j, "task")));
+	if (p == NULL || w == NULL || t < 0 ||
+	    dm_subnets_record_path(s->root, id, ".model", p->model_path, sizeof p->model_path) != 0) {
+		free(p);
+		free(w);
+		dm_reply_error(c, t < 0 ? 404 : 503, NULL, "%s",
+			       t < 0 ? "the subnet's task is gone from its spec" : "out of memory");
+		return;
+	}
+	snprintf(p->genes, sizeof p->genes, "%s", json_string_value(json_object_get(j, "genes")));
+	p->s = s;
+	p->task = t;
+	dm_specs_hold(sp);
+	dm_specs_hold(sp);
+	p->spec = sp;
+	p->spare = sp;
+	w->call = c;
+	w->next = NULL;
+	p->waiters = w;
+	int rc = dm_workers_submit(s->workers, work_weights, done_weights, p);
+	if (rc != 0) {
+		free(w);
+		p->waiters = NULL;
+		dm_subnets_pending_free(p);
+		dm_reply_error(c, 503, rc == -1 ? "busy" : NULL, "%s",
+			       rc == -1 ? "the worker queue is full" : "out of memory");
+	}
+}

@@ -1,0 +1,100 @@
+/*
+ * subnets_priv.h — what subnets.c and subnets_get.c share.  Not for use
+ * outside them.
+ */
+#ifndef ARCHD_DAEMON_SUBNETS_PRIV_H
+#define ARCHD_DAEMON_SUBNETS_PRIV_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "daemon/subnets.h"
+#include "runtime/answer.h"
+#include "runtime/statedir.h"
+
+/* Computations on supernets whose keys share a stripe run one at a time. */
+#define STRIPES 16
+/* Cached answers; past this the cache starts afresh (the archive still
+ * answers, through a worker). */
+#define MAX_CACHED 10000
+#define MAX_CONS 16
+/* "<32 hex>-<16 hex>" */
+#define ID_LEN (32 + 1 + 16)
+
+/* A computation in flight and the calls waiting for it. */
+typedef struct waiter {
+	dm_call *call;
+	struct waiter *next;
+} waiter;
+
+typedef struct pending {
+	struct pending *next;
+	dm_subnets *s;
+	char *key; /* the request key; NULL for a weights job */
+	waiter *waiters;
+	const dm_spec *spec; /* held */
+	const dm_spec *spare; /* held too, for a kept environment (env_checkout) */
+	int task, objective; /* objective -1: the task's */
+	ir_constraint cons[MAX_CONS];
+	int ncons;
+	/* weights jobs */
+	char genes[SN_GENE_STRLEN];
+	char model_path[RT_STATE_PATH_MAX];
+	/* results, from the worker */
+	int rc;
+	json_t *body;
+	search_archive *archive; /* the task's archive after the answer */
+	uint8_t *bytes;
+	size_t nbytes;
+	char err[1024];
+} pending;
+
+/* A task's archive held on the loop, to answer new specs there. */
+typedef struct loaded {
+	struct loaded *next;
+	uint8_t key[16];
+	const dm_spec *spec; /* held: the archive borrows its space */
+	search_archive *archive;
+} loaded;
+
+struct dm_subnets {
+	char root[RT_STATE_PATH_MAX];
+	dm_workers *workers;
+	dm_specs *specs;
+	json_t *answers; /* request key -> subnet */
+	json_t *byid;    /* subnet id -> subnet */
+	pending *inflight;
+	loaded *archives;
+	pthread_mutex_t stripe[STRIPES];
+	/* the environment the last job used, supernet and data loaded */
+	pthread_mutex_t env_lock;
+	rt_answer_env *env;
+	const dm_spec *env_spec; /* held: env borrows its module */
+	uint8_t env_key[16];
+};
+
+/* supernets/<key>/subnets/<hash><suffix> of a subnet id into buf; -1 when
+ * id is not a subnet id or buf is too small. */
+int dm_subnets_record_path(const char *root, const char *id, const char *suffix, char *buf,
+			   size_t len);
+
+/*
+ * An environment for p's task: the kept one when it is of the same
+ * supernet (refreshed from the state dir), else a new one.  *owner is the
+ * spec whose module it borrows, held (p->spare's hold for a new one).
+ * Returns NULL with a message in p->err.  Call with the supernet's stripe
+ * locked.
+ */
+rt_answer_env *dm_subnets_env_checkout(dm_subnets *s, pending *p, const dm_spec **owner);
+
+/* Keeps e for the next job (replacing the one kept), or frees it after an
+ * error; NULL is fine. */
+void dm_subnets_env_checkin(dm_subnets *s, const pending *p, rt_answer_env *e,
+			    const dm_spec *owner);
+
+/* Releases p's holds and frees it (loop thread). */
+void dm_subnets_pending_free(pending *p);
+
+#endif
