@@ -183,5 +183,11 @@ PID=
 start
 req GET "/v1/subnets/$ID"
 check "GET by id after a restart reads the record" sh -c "test $code = 200 && cmp -s out.json first.json"
+kill -TERM "$PID"
+wait "$PID"
+st=$?
+PID=
+check "SIGTERM with answers cached and an environment kept: exit 0" test "$st" -eq 0
 check "the daemon logged no error" sh -c '! grep -q "error" log'
+check "and no sanitizer report" sh -c '! grep -q "Sanitizer" log'
 echo "1..$n"

@@ -1,0 +1,99 @@
+/*
+ * test_answer.c — constraints as users write them to `archc search
+ * --constraint` and archd's "constraints": comparisons, units per metric,
+ * and the errors that quote the text.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <string.h>
+
+#include "runtime/answer.h"
+
+static void parses(const char *text, ir_metric metric, ir_cmp cmp, double value)
+{
+	ir_constraint c;
+	char err[256] = "";
+	if (rt_answer_parse_constraint(text, &c, err, sizeof err) != 0)
+		fail_msg("'%s' did not parse: %s", text, err);
+	assert_int_equal(c.metric, metric);
+	assert_int_equal(c.cmp, cmp);
+	if (fabs(c.value - value) > 1e-12 * fabs(value))
+		fail_msg("'%s': %.17g, not %.17g", text, c.value, value);
+}
+
+static void refused(const char *text, const char *why)
+{
+	ir_constraint c;
+	char err[256] = "";
+	assert_int_equal(rt_answer_parse_constraint(text, &c, err, sizeof err), -1);
+	if (!strstr(err, why))
+		fail_msg("'%s': expected a message with \"%s\", got \"%s\"", text, why, err);
+}
+
+static void test_comparisons(void **state)
+{
+	(void)state;
+	parses("macs<=2M", IR_METRIC_MACS, IR_CMP_LE, 2e6);
+	parses("macs < 2M", IR_METRIC_MACS, IR_CMP_LT, 2e6);
+	parses("accuracy>=0.9", IR_METRIC_ACCURACY, IR_CMP_GE, 0.9);
+	parses("accuracy > 90%", IR_METRIC_ACCURACY, IR_CMP_GT, 0.9);
+	parses("params==1500", IR_METRIC_PARAMS, IR_CMP_EQ, 1500);
+}
+
+static void test_units(void **state)
+{
+	(void)state;
+	parses("params<=50K", IR_METRIC_PARAMS, IR_CMP_LE, 5e4);
+	parses("macs<=1.5G", IR_METRIC_MACS, IR_CMP_LE, 1.5e9);
+	parses("latency<=1.5ms", IR_METRIC_LATENCY, IR_CMP_LE, 1.5e-3);
+	parses("latency<=200us", IR_METRIC_LATENCY, IR_CMP_LE, 2e-4);
+	parses("latency<=1s", IR_METRIC_LATENCY, IR_CMP_LE, 1);
+	parses("memory<=64KiB", IR_METRIC_MEMORY, IR_CMP_LE, 65536);
+	parses("memory<=1MB", IR_METRIC_MEMORY, IR_CMP_LE, 1e6);
+	parses("memory<=512B", IR_METRIC_MEMORY, IR_CMP_LE, 512);
+	parses("memory <= 2M ", IR_METRIC_MEMORY, IR_CMP_LE, 2e6);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	refused("macs<=two", "'<=two' has no number");
+	refused("macs=>2M", "does not start with <=");
+	refused("speed<=1ms", "does not start with a metric");
+	refused("macsy<=2M", "does not start with a metric");
+	refused("latency<=3", "expected a time with a unit");
+	refused("macs<=2ms", "is not a bound on macs");
+	refused("accuracy>=90K", "is not a bound on accuracy");
+	refused("params<=2MiB", "is not a bound on params");
+	refused("macs<=1e999", "out of range");
+	refused("macs<=2M junk", "is not a bound on macs");
+}
+
+static void test_bound_alone(void **state)
+{
+	(void)state;
+	ir_constraint c;
+	char err[256];
+	assert_int_equal(rt_answer_parse_bound(IR_METRIC_LATENCY, "<1ms", &c, err, sizeof err), 0);
+	assert_int_equal(c.metric, IR_METRIC_LATENCY);
+	assert_int_equal(c.cmp, IR_CMP_LT);
+	assert_true(fabs(c.value - 1e-3) < 1e-18);
+	assert_int_equal(rt_answer_parse_bound(IR_METRIC_MACS, "", &c, err, sizeof err), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_comparisons),
+		cmocka_unit_test(test_units),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_bound_alone),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
