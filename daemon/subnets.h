@@ -7,9 +7,13 @@
  * task's archive in the state dir, built first when there is none (the
  * request waits for the build), else by a targeted search whose subnet is
  * measured and joins the archive.  Computations on one supernet run one at
- * a time; identical requests in flight share one computation.  Answers are
- * then cached by request and replied from the loop thread; after a restart
- * the saved archive gives the same answer again.
+ * a time; identical requests in flight share one computation.  The last
+ * job's environment (supernet, data and latency table loaded) is kept for
+ * the next one, so a targeted search does not reload them.  Answers are
+ * cached by request and replied from the loop thread, and the archive a
+ * worker last used is kept on the loop too: a new spec one of its members
+ * meets is answered there, without a worker.  After a restart the saved
+ * archive gives the same answers again.
  *
  * A subnet's id is the supernet key (32 hex digits), '-', and 16 hex
  * digits of the XXH3-64 of its gene string: stable across restarts and
