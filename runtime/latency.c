@@ -272,8 +272,12 @@ static int measure(lat_table *t, keylist *kl, int reps, lat_progress_fn progress
 	}
 	for (int i = 0; rc >= 0 && i < n; i++) {
 		double us;
-		if (lat_time_key(&kl->pending.e[i].key, reps, &us) != 0 ||
-		    lat_table_insert(t, &kl->pending.e[i].key, us) != 0) {
+		int ok = lat_time_key(&kl->pending.e[i].key, reps, &us) == 0;
+		/* Kept to the nanosecond, as the text form holds it: a table
+		 * loaded from its file predicts exactly what it did when it
+		 * measured (k / 1000.0 and strtod of "%.3f" give one double). */
+		us = round(us * 1000) / 1000;
+		if (!ok || lat_table_insert(t, &kl->pending.e[i].key, us) != 0) {
 			seterr(err, errlen, "latency table: out of memory timing %s",
 			       lat_kind_names[kl->pending.e[i].key.kind]);
 			rc = -1;

@@ -33,8 +33,10 @@
 #include "compiler/ir.h"
 #include "runtime/subnet.h"
 
-/* Bump when the file layout or the meaning of a stored number changes. */
-#define PRED_FILE_VERSION 1
+/* Bump when the file layout or the meaning of a stored number changes.
+ * 2: pred_encode zeroes the genes of blocks a subnet leaves out, so models
+ * fitted to version 1's encoding would be fed features they never saw. */
+#define PRED_FILE_VERSION 2
 
 typedef enum pred_kind {
 	PRED_KIND_MLP,
