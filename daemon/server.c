@@ -30,9 +30,10 @@ const char *const dm_route_names[DM_ROUTE_COUNT] = {
 	[DM_ROUTE_SUBNETS] = "/v1/subnets",
 	[DM_ROUTE_SUBNET] = "/v1/subnets/{id}",
 	[DM_ROUTE_SUBNET_WEIGHTS] = "/v1/subnets/{id}/weights",
+	[DM_ROUTE_SUBNET_EXPORT] = "/v1/subnets/{id}/{onnx,c}",
 	[DM_ROUTE_NONE] = "none",
 };
-static_assert(DM_ROUTE_COUNT == 10, "a name for every route");
+static_assert(DM_ROUTE_COUNT == 11, "a name for every route");
 
 /* Longest path archd routes; anything longer is a 404. */
 #define PATH_MAX_SEGS 8
@@ -123,13 +124,24 @@ static void dispatch(dm_server *srv, dm_call *c)
 				return method_not_allowed(c, "POST");
 			return dm_subnets_post(srv->subnets, c);
 		}
-		if ((n == 3 || (n == 4 && strcmp(seg[3], "weights") == 0)) &&
-		    strcmp(seg[1], "subnets") == 0) {
-			dm_call_set_route(c, n == 3 ? DM_ROUTE_SUBNET : DM_ROUTE_SUBNET_WEIGHTS);
+		if (n == 3 && strcmp(seg[1], "subnets") == 0) {
+			dm_call_set_route(c, DM_ROUTE_SUBNET);
 			if (m != EVHTTP_REQ_GET)
 				return method_not_allowed(c, "GET");
-			return n == 3 ? dm_subnets_get(srv->subnets, c, seg[2])
-				      : dm_subnets_weights(srv->subnets, c, seg[2]);
+			return dm_subnets_get(srv->subnets, c, seg[2]);
+		}
+		if (n == 4 && strcmp(seg[1], "subnets") == 0) {
+			static const char *const files[DM_SUBNETS_FORMAT_COUNT] = { "weights", "onnx",
+										    "c" };
+			for (int f = 0; f < DM_SUBNETS_FORMAT_COUNT; f++) {
+				if (strcmp(seg[3], files[f]) != 0)
+					continue;
+				dm_call_set_route(c, f == DM_SUBNETS_WEIGHTS ? DM_ROUTE_SUBNET_WEIGHTS
+									       : DM_ROUTE_SUBNET_EXPORT);
+				if (m != EVHTTP_REQ_GET)
+					return method_not_allowed(c, "GET");
+				return dm_subnets_file(srv->subnets, c, seg[2], (dm_subnets_format)f);
+			}
 		}
 	}
 	dm_reply_error(c, 404, NULL, "no such endpoint: %s %s", method_name(m),

@@ -30,6 +30,7 @@ typedef enum dm_route {
 	DM_ROUTE_SUBNETS,
 	DM_ROUTE_SUBNET,
 	DM_ROUTE_SUBNET_WEIGHTS,
+	DM_ROUTE_SUBNET_EXPORT,
 	DM_ROUTE_NONE, /* no route matched, or refused before matching */
 	DM_ROUTE_COUNT
 } dm_route;

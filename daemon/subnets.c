@@ -111,13 +111,16 @@ static json_t *subnet_json(const dm_spec *spec, int t, const rt_answer *a)
 	const ir_module *m = spec->m;
 	const ir_task *task = &m->tasks[t];
 	const ir_space *sp = &m->spaces[task->space];
-	char genes[SN_GENE_STRLEN], id[ID_LEN + 1], self[128], weights[160];
+	char genes[SN_GENE_STRLEN], id[ID_LEN + 1], self[128], weights[160], onnx[160], c[160];
 	sn_subnet_format(sp, &a->m.sub, genes, sizeof genes);
 	subnet_id(task->supernet_key, genes, id);
 	snprintf(self, sizeof self, "/v1/subnets/%s", id);
 	snprintf(weights, sizeof weights, "%s/weights", self);
+	snprintf(onnx, sizeof onnx, "%s/onnx", self);
+	snprintf(c, sizeof c, "%s/c", self);
 	const double *v = a->m.eval.v;
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o*,s:{s:o*,s:o*,s:o*,s:o*,s:o*,s:o*},s:{s:s,s:s}}",
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o*,s:{s:o*,s:o*,s:o*,s:o*,s:o*,s:o*},"
+			 "s:{s:s,s:s,s:s,s:s}}",
 			 "id", id, "spec", spec->id_str, "task", task->name, "genes", genes, "source",
 			 a->searched ? "search" : "archive", "architecture",
 			 architecture(sp, m->datasets[task->dataset].nclasses, &a->m.sub), "metrics",
@@ -126,7 +129,7 @@ static json_t *subnet_json(const dm_spec *spec, int t, const rt_answer *a)
 			 "params", number_or_null(v[IR_METRIC_PARAMS]), "memory",
 			 number_or_null(v[IR_METRIC_MEMORY]), "latency",
 			 number_or_null(v[IR_METRIC_LATENCY]), "links", "self", self, "weights",
-			 weights);
+			 weights, "onnx", onnx, "c", c);
 }
 
 /* supernets/<key>/subnets/<hash><suffix> of a subnet id; -1 when id is

@@ -59,8 +59,18 @@ void dm_subnets_post(dm_subnets *s, dm_call *c);
 /* GET /v1/subnets/{id}: the subnet as POST answered it; 404 when unknown. */
 void dm_subnets_get(dm_subnets *s, dm_call *c, const char *id);
 
-/* GET /v1/subnets/{id}/weights: the native model file (application/
- * octet-stream), cut out on a worker the first time. */
-void dm_subnets_weights(dm_subnets *s, dm_call *c, const char *id);
+/* What GET /v1/subnets/{id}/... serves. */
+typedef enum dm_subnets_format {
+	DM_SUBNETS_WEIGHTS, /* the native model file (application/octet-stream) */
+	DM_SUBNETS_ONNX,    /* an ONNX model (application/octet-stream) */
+	DM_SUBNETS_C,       /* {"name","header","source"}: standalone C99 */
+	DM_SUBNETS_FORMAT_COUNT
+} dm_subnets_format;
+
+/* GET /v1/subnets/{id}/weights, /onnx or /c: the subnet in that format,
+ * made on a worker from its model file (cut out of the supernet and kept
+ * in the state dir the first time).  404 for an unknown subnet, 501 for
+ * ONNX in a build without it. */
+void dm_subnets_file(dm_subnets *s, dm_call *c, const char *id, dm_subnets_format format);
 
 #endif

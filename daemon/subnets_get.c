@@ -14,9 +14,14 @@
 
 #include "daemon/log.h"
 #include "daemon/subnets_priv.h"
+#include "runtime/export_c.h"
+#include "runtime/export_onnx.h"
 #include "runtime/extract.h"
 
-/* --- GET /v1/subnets/{id}[/weights] ------------------------------------------------- */
+/* The C identifier of an exported subnet. */
+#define C_NAME "archd_subnet"
+
+/* --- GET /v1/subnets/{id}[/weights|onnx|c] ------------------------------------------------- */
 
 /* The subnet with this id, from memory or its record; a borrowed reference
  * (NULL when unknown), valid until the next call. */
@@ -48,6 +53,57 @@ void dm_subnets_get(dm_subnets *s, dm_call *c, const char *id)
 		dm_reply_json(c, 200, json_incref(j));
 }
 
+/* The C export as {"name","header","source"} into p->bytes. */
+static int encode_c(pending *p, const rt_model *model)
+{
+	char *src = NULL, *hdr = NULL;
+	size_t nsrc = 0, nhdr = 0;
+	FILE *fs = open_memstream(&src, &nsrc), *fh = open_memstream(&hdr, &nhdr);
+	int rc = -1;
+	if (fs == NULL || fh == NULL)
+		snprintf(p->err, sizeof p->err, "out of memory");
+	else
+		rc = rt_export_c_write(model, C_NAME, fs, fh, NULL, p->err, sizeof p->err);
+	/* closing publishes the buffers */
+	if ((fs != NULL && fclose(fs) != 0) || (fh != NULL && fclose(fh) != 0))
+		rc = -1;
+	json_t *j = rc == 0 ? json_pack("{s:s,s:s,s:s}", "name", C_NAME, "header", hdr,
+					"source", src)
+			    : NULL;
+	char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (rc == 0 && text == NULL) {
+		snprintf(p->err, sizeof p->err, "out of memory");
+		rc = -1;
+	}
+	json_decref(j);
+	free(src);
+	free(hdr);
+	p->bytes = (uint8_t *)text;
+	p->nbytes = text != NULL ? strlen(text) : 0;
+	return rc;
+}
+
+/* The model in p's format into p->bytes: 0, or RT_ANSWER_ERROR with a
+ * message in p->err. */
+static int encode(pending *p, const rt_model *model)
+{
+	int rc;
+	switch (p->format) {
+	case DM_SUBNETS_ONNX:
+		rc = rt_export_onnx_encode(model, &p->bytes, &p->nbytes, p->err, sizeof p->err);
+		break;
+	case DM_SUBNETS_C:
+		rc = encode_c(p, model);
+		break;
+	default:
+		rc = rt_model_encode(model, &p->bytes, &p->nbytes);
+		if (rc != 0)
+			snprintf(p->err, sizeof p->err, "out of memory");
+		break;
+	}
+	return rc == 0 ? 0 : RT_ANSWER_ERROR;
+}
+
 static void work_weights(void *arg)
 {
 	pending *p = arg;
@@ -72,9 +128,7 @@ static void work_weights(void *arg)
 			dm_log(DM_LOG_WARN, "%s", p->err);
 	}
 	if (model != NULL)
-		p->rc = rt_model_encode(model, &p->bytes, &p->nbytes) == 0 ? 0 : RT_ANSWER_ERROR;
-	if (model != NULL && p->rc != 0)
-		snprintf(p->err, sizeof p->err, "out of memory");
+		p->rc = encode(p, model);
 	rt_model_free(model);
 	dm_subnets_env_checkin(p->s, p, e, owner);
 	if (p->spare != NULL) {
@@ -91,7 +145,10 @@ static void done_weights(void *arg)
 	free(p->waiters);
 	struct evbuffer *out = p->rc == 0 ? evbuffer_new() : NULL;
 	if (out != NULL && evbuffer_add(out, p->bytes, p->nbytes) == 0)
-		dm_reply_buffer(c, 200, "application/octet-stream", out);
+		dm_reply_buffer(c, 200,
+				p->format == DM_SUBNETS_C ? "application/json"
+							  : "application/octet-stream",
+				out);
 	else if (p->rc == RT_ANSWER_UNTRAINED)
 		dm_reply_error(c, 409, "untrained", "the supernet of task %s is gone from the state dir",
 			       p->spec->m->tasks[p->task].name);
@@ -103,8 +160,12 @@ static void done_weights(void *arg)
 	dm_subnets_pending_free(p);
 }
 
-void dm_subnets_weights(dm_subnets *s, dm_call *c, const char *id)
+void dm_subnets_file(dm_subnets *s, dm_call *c, const char *id, dm_subnets_format format)
 {
+	if (format == DM_SUBNETS_ONNX && !rt_export_onnx_available()) {
+		dm_reply_error(c, 501, NULL, "this archd was built without ONNX export (--with-onnx)");
+		return;
+	}
 	json_t *j = find_subnet(s, id);
 	uint8_t bytes[16];
 	const dm_spec *sp = NULL;
@@ -128,6 +189,7 @@ void dm_subnets_weights(dm_subnets *s, dm_call *c, const char *id)
 	snprintf(p->genes, sizeof p->genes, "%s", json_string_value(json_object_get(j, "genes")));
 	p->s = s;
 	p->task = t;
+	p->format = format;
 	dm_specs_hold(sp);
 	dm_specs_hold(sp);
 	p->spec = sp;

@@ -39,7 +39,8 @@ typedef struct pending {
 	int task, objective; /* objective -1: the task's */
 	ir_constraint cons[MAX_CONS];
 	int ncons;
-	/* weights jobs */
+	/* file jobs */
+	dm_subnets_format format;
 	char genes[SN_GENE_STRLEN];
 	char model_path[RT_STATE_PATH_MAX];
 	/* results, from the worker */

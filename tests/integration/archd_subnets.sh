@@ -142,6 +142,13 @@ check "its weights are a model file" sh -c 'test "$(cat code.txt)" = 200 && head
 check "that archc eval measures" grep -q "^subnet    $(grep -o '"genes":"[^"]*"' first.json | cut -d'"' -f4)$" eval.txt
 check "at the accuracy archd measured" "$PY" -c 'import json,sys; a = json.load(open("first.json"))["metrics"]["accuracy"]
 b = float([l.split()[1] for l in open("eval.txt") if l.startswith("accuracy")][0]); assert abs(a - b) < 1e-4, (a, b)'
+req GET "/v1/subnets/$ID/c"
+check "its C export" test "$code" = 200
+check "is a header and a source including it" "$PY" -c 'import json; d = json.load(open("out.json")); assert d["name"] == "archd_subnet" and "#include \"archd_subnet.h\"" in d["source"] and "archd_subnet" in d["header"]'
+req GET "/v1/subnets/$ID/onnx"
+check "its ONNX export (or 501 in a build without it)" sh -c "test $code = 501 || { test $code = 200 && test \$(wc -c <out.json) -gt 1000; }"
+req GET "/v1/subnets/$ID/pdf"
+check "an unknown file of a subnet is 404" test "$code" = 404
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"impossible\"}"
 check "an infeasible spec is 422" test "$code" = 422
 check "naming the tightest constraint" grep -q "tightest constraint is macs <= 1000" out.json
