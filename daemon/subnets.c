@@ -234,7 +234,7 @@ static void work_answer(void *arg)
 	const ir_task *task = &m->tasks[p->task];
 	pthread_mutex_t *lock = &s->stripe[task->supernet_key[0] % STRIPES];
 	pthread_mutex_lock(lock);
-	rt_answer a;
+	rt_answer a = { .tightest = -1 };
 	const dm_spec *owner = NULL;
 	rt_answer_env *e = dm_subnets_env_checkout(s, p, &owner);
 	p->rc = RT_ANSWER_ERROR;
