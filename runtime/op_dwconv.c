@@ -11,7 +11,8 @@
  *   the bias and adds its taps in (ki, kj) order.  Where four neighbouring
  *   outputs need no padding they are computed together, so each weight
  *   vector is loaded once for four outputs and the four sums are
- *   independent chains; other pixels go one at a time.
+ *   independent chains; other pixels go one at a time, with the even and
+ *   the odd kj summed apart (two chains) and added at the end.
  * - input gradient, one input row (n, ih) per item, as a gather: dx at a
  *   pixel sums dy * w over the outputs whose window covers it (a stride-1
  *   dx is the forward with the kernel flipped, and takes the same four-wide
@@ -224,55 +225,55 @@ RT_INLINE void dw_bwd_dx_vec(const dw_job *j, const float *const *gr, float *dxr
 	 * kj = iw + pad mod s), at consecutive output columns: walk each
 	 * residue class mod s, four pixels at a time where all taps fall inside. */
 	for (int r = 0; r < s; r++) {
-	int iw = r;
-	while (iw < p->w) {
-		int t0 = iw + pad, kj0 = t0 % s, kjl = kj0 + (k - 1 - kj0) / s * s;
-		/* (kj0 >= k: no tap reaches this pixel, k = 1 with stride 2) */
-		if (nb == VW && kj0 < k && iw + 3 * s < p->w && t0 - kjl >= 0 &&
-		    (t0 - kj0) / s + 3 < wo) {
-			v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+		int iw = r;
+		while (iw < p->w) {
+			int t0 = iw + pad, kj0 = t0 % s, kjl = kj0 + (k - 1 - kj0) / s * s;
+			/* (kj0 >= k: no tap reaches this pixel, k = 1 with stride 2) */
+			if (nb == VW && kj0 < k && iw + 3 * s < p->w && t0 - kjl >= 0 &&
+			    (t0 - kj0) / s + 3 < wo) {
+				v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+				for (int ki = 0; ki < k; ki++) {
+					if (gr[ki] == NULL)
+						continue;
+					const float *wp = wc + (size_t)ki * k * ldw;
+					for (int kj = kj0; kj <= kjl; kj += s) {
+						v8 wv = LD(wp + (size_t)kj * ldw);
+						const float *g = gr[ki] + (size_t)((t0 - kj) / s) * C;
+						a0 += LD(g) * wv;
+						a1 += LD(g + C) * wv;
+						a2 += LD(g + 2 * (size_t)C) * wv;
+						a3 += LD(g + 3 * (size_t)C) * wv;
+					}
+				}
+				float *out = dxrow + (size_t)iw * C + c0;
+				ST(out, a0);
+				ST(out + (size_t)s * C, a1);
+				ST(out + 2 * (size_t)s * C, a2);
+				ST(out + 3 * (size_t)s * C, a3);
+				iw += 4 * s;
+				continue;
+			}
+			v8 a = {0}, a1 = {0};
+			/* kj with t0 - kj >= 0, divisible by s, and (t0 - kj) / s < wo */
+			int kj_lo = imax(0, t0 - (wo - 1) * s), kj_hi = imin(k - 1, t0);
+			kj_lo += ((t0 - kj_lo) % s + s) % s;
 			for (int ki = 0; ki < k; ki++) {
 				if (gr[ki] == NULL)
 					continue;
 				const float *wp = wc + (size_t)ki * k * ldw;
-				for (int kj = kj0; kj <= kjl; kj += s) {
-					v8 wv = LD(wp + (size_t)kj * ldw);
-					const float *g = gr[ki] + (size_t)((t0 - kj) / s) * C;
-					a0 += LD(g) * wv;
-					a1 += LD(g + C) * wv;
-					a2 += LD(g + 2 * (size_t)C) * wv;
-					a3 += LD(g + 3 * (size_t)C) * wv;
+				int o = (t0 - kj_lo) / s; /* the output column of tap kj */
+				int kj = kj_lo;
+				for (; kj + s <= kj_hi; kj += 2 * s, o -= 2) {
+					a += LDN(gr[ki] + (size_t)o * C, nb) * LDN(wp + (size_t)kj * ldw, nb);
+					a1 += LDN(gr[ki] + (size_t)(o - 1) * C, nb) *
+					      LDN(wp + (size_t)(kj + s) * ldw, nb);
 				}
+				if (kj <= kj_hi)
+					a += LDN(gr[ki] + (size_t)o * C, nb) * LDN(wp + (size_t)kj * ldw, nb);
 			}
-			float *out = dxrow + (size_t)iw * C + c0;
-			ST(out, a0);
-			ST(out + (size_t)s * C, a1);
-			ST(out + 2 * (size_t)s * C, a2);
-			ST(out + 3 * (size_t)s * C, a3);
-			iw += 4 * s;
-			continue;
+			STN(dxrow + (size_t)iw * C + c0, a + a1, nb);
+			iw += s;
 		}
-		v8 a = {0}, a1 = {0};
-		/* kj with t0 - kj >= 0, divisible by s, and (t0 - kj) / s < wo */
-		int kj_lo = imax(0, t0 - (wo - 1) * s), kj_hi = imin(k - 1, t0);
-		kj_lo += ((t0 - kj_lo) % s + s) % s;
-		for (int ki = 0; ki < k; ki++) {
-			if (gr[ki] == NULL)
-				continue;
-			const float *wp = wc + (size_t)ki * k * ldw;
-			int o = (t0 - kj_lo) / s; /* the output column of tap kj */
-			int kj = kj_lo;
-			for (; kj + s <= kj_hi; kj += 2 * s, o -= 2) {
-				a += LDN(gr[ki] + (size_t)o * C, nb) * LDN(wp + (size_t)kj * ldw, nb);
-				a1 += LDN(gr[ki] + (size_t)(o - 1) * C, nb) *
-				      LDN(wp + (size_t)(kj + s) * ldw, nb);
-			}
-			if (kj <= kj_hi)
-				a += LDN(gr[ki] + (size_t)o * C, nb) * LDN(wp + (size_t)kj * ldw, nb);
-		}
-		STN(dxrow + (size_t)iw * C + c0, a + a1, nb);
-		iw += s;
-	}
 	}
 }
 
