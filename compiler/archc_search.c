@@ -224,6 +224,7 @@ static int run(const search_args *sa, const ir_module *m, int t)
 	rt_answer r;
 	int rc = rt_answer_spec(e, obj, cons, ncons, 1, &r, err, sizeof err);
 	if (rc == RT_ANSWER_NO_ARCHIVE) {
+		fprintf(stderr, "archc search: %s\n", err);
 		rc = rt_answer_build(e, on_progress, task->name, NULL, err, sizeof err);
 		if (rc == 0)
 			rc = rt_answer_spec(e, obj, cons, ncons, 1, &r, err, sizeof err);

@@ -245,8 +245,7 @@ static void work_answer(void *arg)
 			m, p->task, p->objective >= 0 ? &m->objectives[p->objective] : NULL, &def);
 		p->rc = rt_answer_spec(e, obj, p->cons, p->ncons, 1, &a, p->err, sizeof p->err);
 		if (p->rc == RT_ANSWER_NO_ARCHIVE) {
-			dm_log(DM_LOG_INFO, "task %s of spec %s: building its archive", task->name,
-			       p->spec->id_str);
+			dm_log(DM_LOG_INFO, "spec %s: %s; building it", p->spec->id_str, p->err);
 			p->rc = rt_answer_build(e, NULL, NULL, NULL, p->err, sizeof p->err);
 			if (p->rc == 0)
 				p->rc = rt_answer_spec(e, obj, p->cons, p->ncons, 1, &a, p->err,

@@ -35,6 +35,7 @@ struct rt_answer_env {
 	char root[RT_STATE_PATH_MAX];
 	char ckpt[RT_STATE_PATH_MAX], archive_path[RT_STATE_PATH_MAX];
 	char pred_path[RT_STATE_PATH_MAX];
+	char stale[512]; /* why a saved predictor was not used, "" when it was */
 	search_archive *archive; /* NULL until built or loaded */
 	pred_model *pred;
 	/* loaded on demand */
@@ -127,10 +128,12 @@ int rt_answer_refresh(rt_answer_env *e, char *err, size_t errlen)
 	if (stat(e->archive_path, &st) == 0 &&
 	    !(a = search_archive_load(e->space, e->archive_path, err, errlen)))
 		return -1;
-	if (stat(e->pred_path, &st) == 0 && !(p = pred_model_load(e->pred_path, err, errlen))) {
-		search_archive_free(a);
-		return -1;
-	}
+	/* A predictor this build cannot read (another file version, damage)
+	 * is rebuilt with the archive it goes with; the archive is still
+	 * read strictly, a damaged one being refused. */
+	e->stale[0] = '\0';
+	if (stat(e->pred_path, &st) == 0)
+		p = pred_model_load(e->pred_path, e->stale, sizeof e->stale);
 	search_archive_free(e->archive);
 	pred_model_free(e->pred);
 	e->archive = a;
@@ -519,8 +522,12 @@ int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constrain
 	if (!e->archive || !e->pred) {
 		if (!rt_answer_trained(e))
 			return RT_ANSWER_UNTRAINED;
-		snprintf(err, errlen, "task %s has no archive yet (%s)", e->task->name,
-			 e->archive_path);
+		if (e->stale[0])
+			snprintf(err, errlen, "task %s's archive is rebuilt: %s", e->task->name,
+				 e->stale);
+		else
+			snprintf(err, errlen, "task %s has no archive yet (%s)", e->task->name,
+				 e->archive_path);
 		return RT_ANSWER_NO_ARCHIVE;
 	}
 	ir_objective def;

@@ -83,7 +83,10 @@ const char *rt_answer_archive_path(const rt_answer_env *e);
 
 /* Reloads the archive and predictor from the state dir (another process
  * may have changed them), keeping the loaded supernet, data and latency
- * table.  Returns 0, or -1 with a message in err (nothing changed). */
+ * table.  A predictor file this build cannot read counts as missing (the
+ * archive is then rebuilt; RT_ANSWER_NO_ARCHIVE's message says why).
+ * Returns 0, or -1 with a message in err for an archive that does not
+ * load (nothing changed). */
 int rt_answer_refresh(rt_answer_env *e, char *err, size_t errlen);
 
 /* The objective a spec is answered with: obj, else task t's, else the

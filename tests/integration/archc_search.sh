@@ -7,7 +7,7 @@
 # the same answer again without rebuilding, explicit constraints with
 # units, --json, an objective, an infeasible spec naming its tightest
 # constraint and nearest subnet, a spec answered by a targeted search (the
-# same subnet when asked again), and a corrupted archive refused.  Prints TAP
+# same subnet when asked again), an unreadable predictor rebuilt, and a corrupted archive refused.  Prints TAP
 # lines, and timings as comments.
 set -u
 ARCHC=${ARCHC:-$ARCHD_BUILDDIR/archc}
@@ -106,6 +106,10 @@ check "and meets the spec" awk '$1 == "macs" && $2 > 50000 { exit 1 } $1 == "par
 cp out.txt searched.txt
 "$ARCHC" search tiny.arch --constraint 'macs<=50K' --constraint 'params>=4000' $S >again.txt 2>&1
 check "searching it again gives the same subnet and metrics" cmp -s again.txt searched.txt
+printf 'not a predictor' >"$STATE/supernets/$key/predictor"
+check "a predictor this build cannot read is rebuilt with the archive" status 0 "$ARCHC" search tiny.arch --target small $S
+check "saying why" grep -q "task t's archive is rebuilt: $STATE/supernets/$key/predictor" err.txt
+check "and the answer stands" cmp -s out.txt first.txt
 printf 'X' | dd of="$STATE/supernets/$key/archive" bs=1 seek=40 conv=notrunc 2>/dev/null
 check "a corrupted archive is refused" status 1 "$ARCHC" search tiny.arch --target small $S
 check "naming the file" grep -q "$STATE/supernets/$key/archive" err.txt
