@@ -351,47 +351,6 @@ static int gene_values(const ir_space *s, int g, double fixed, const double **va
 	return s->genes[g].nvalues;
 }
 
-static int round_pos(double v)
-{
-	int r = (int)floor(v + 0.5);
-	return r < 1 ? 1 : r;
-}
-
-/*
- * The plan of layer l for input (h, cin) and choices (k, e, cout), by the
- * rules of subnet.h's sn_plan_build (test_latency checks that the two
- * agree on every layer of random subnets).
- */
-static void layer_plan(const ir_layer *l, int h, int cin, int k, double e, int cout,
-		       sn_layer_plan *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->active = 1;
-	p->cin = cin;
-	p->h = p->w = h;
-	p->cout = l->kind == IR_BLOCK_POOL ? cin : cout;
-	p->k = l->kind == IR_BLOCK_POOL ? 0 : k;
-	p->ho = p->wo = 1;
-	switch (l->kind) {
-	case IR_BLOCK_CONV:
-		p->ho = p->wo = (h - 1) / l->stride + 1;
-		break;
-	case IR_BLOCK_MBCONV:
-		p->mid = l->expand == 1.0 ? cin : round_pos(cin * e);
-		p->se_r = l->se ? (p->mid / 4 > 1 ? p->mid / 4 : 1) : 0;
-		p->ho = p->wo = (h - 1) / l->stride + 1;
-		p->shortcut = l->stride == 1 && cin == p->cout;
-		break;
-	case IR_BLOCK_RESIDUAL:
-		p->mid = round_pos(p->cout * e);
-		p->ho = p->wo = (h - 1) / l->stride + 1;
-		p->shortcut = (l->stride == 1 && l->in_channels == l->out_channels) ? 1 : 2;
-		break;
-	default:
-		break;
-	}
-}
-
 /* Every shape of layer i over the inputs `in`: keys into kl, outputs into out. */
 static void layer_shapes(const lat_table *t, const ir_space *s, int nclasses, int i,
 			 const hcset *in, keylist *kl, hcset *out)
@@ -409,7 +368,7 @@ static void layer_shapes(const lat_table *t, const ir_space *s, int nclasses, in
 				for (int ci = 0; ci < nc; ci++) {
 					sn_layer_plan p;
 					lat_key key;
-					layer_plan(l, in->v[a][0], in->v[a][1], (int)ks[ki], es[ei],
+					sn_layer_plan_fill(l, in->v[a][0], in->v[a][1], (int)ks[ki], es[ei],
 						   (int)cs[ci], &p);
 					key_of(s, i, &p, &key);
 					want(t, kl, &key);

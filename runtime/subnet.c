@@ -374,6 +374,43 @@ static double choose(const ir_space *s, const sn_subnet *sub, int gene, double f
 	return gene < 0 ? fixed : sn_subnet_value(s, sub, gene);
 }
 
+void sn_layer_plan_fill(const ir_layer *l, int h, int cin, int k, double e, int cout,
+			sn_layer_plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->active = 1;
+	p->cin = cin;
+	p->h = p->w = h;
+	p->cout = cout;
+	p->k = k;
+	p->ho = p->wo = 1;
+	switch (l->kind) {
+	case IR_BLOCK_CONV:
+		p->ho = p->wo = (h - 1) / l->stride + 1;
+		break;
+	case IR_BLOCK_MBCONV:
+		p->mid = l->expand == 1.0 ? cin : round_pos(cin * e);
+		p->se_r = l->se ? (p->mid / 4 > 1 ? p->mid / 4 : 1) : 0;
+		p->ho = p->wo = (h - 1) / l->stride + 1;
+		p->shortcut = l->stride == 1 && cin == p->cout;
+		break;
+	case IR_BLOCK_RESIDUAL:
+		p->mid = round_pos(p->cout * e);
+		p->ho = p->wo = (h - 1) / l->stride + 1;
+		p->shortcut = (l->stride == 1 && l->in_channels == l->out_channels) ? 1 : 2;
+		break;
+	case IR_BLOCK_POOL:
+		p->cout = cin;
+		p->k = 0;
+		break;
+	case IR_BLOCK_DENSE:
+	case IR_BLOCK_FC:
+	default:
+		p->k = 0;
+		break;
+	}
+}
+
 void sn_plan_build(const ir_space *s, int nclasses, const sn_subnet *sub, sn_plan *plan)
 {
 	memset(plan, 0, sizeof(*plan));
@@ -394,42 +431,12 @@ void sn_plan_build(const ir_space *s, int nclasses, const sn_subnet *sub, sn_pla
 			p->active = 0;
 			continue;
 		}
-		p->active = 1;
-		p->cin = cin;
-		p->h = p->w = h;
 		int cout_max = l->out_channels;
 		if (l->kind == IR_BLOCK_FC && cout_max == 0)
 			cout_max = nclasses;
-		p->cout = (int)choose(s, sub, l->g_out, cout_max);
-		p->k = (int)choose(s, sub, l->g_kernel, l->kernel);
-		double e = choose(s, sub, l->g_expand, l->expand);
-		switch (l->kind) {
-		case IR_BLOCK_CONV:
-			p->ho = p->wo = (h - 1) / l->stride + 1;
-			break;
-		case IR_BLOCK_MBCONV:
-			p->mid = l->expand == 1.0 ? cin : round_pos(cin * e);
-			p->se_r = l->se ? (p->mid / 4 > 1 ? p->mid / 4 : 1) : 0;
-			p->ho = p->wo = (h - 1) / l->stride + 1;
-			p->shortcut = l->stride == 1 && cin == p->cout;
-			break;
-		case IR_BLOCK_RESIDUAL:
-			p->mid = round_pos(p->cout * e);
-			p->ho = p->wo = (h - 1) / l->stride + 1;
-			p->shortcut = (l->stride == 1 && l->in_channels == l->out_channels) ? 1 : 2;
-			break;
-		case IR_BLOCK_POOL:
-			p->cout = cin;
-			p->ho = p->wo = 1;
-			p->k = 0;
-			break;
-		case IR_BLOCK_DENSE:
-		case IR_BLOCK_FC:
-		default:
-			p->k = 0;
-			p->ho = p->wo = 1;
-			break;
-		}
+		sn_layer_plan_fill(l, h, cin, (int)choose(s, sub, l->g_kernel, l->kernel),
+				   choose(s, sub, l->g_expand, l->expand),
+				   (int)choose(s, sub, l->g_out, cout_max), p);
 		cin = p->cout;
 		h = p->ho;
 	}

@@ -120,6 +120,15 @@ typedef struct sn_plan {
 void sn_plan_build(const ir_space *s, int nclasses, const sn_subnet *sub,
 		   sn_plan *plan);
 
+/*
+ * The active shape of one layer given its input side h and channels cin and
+ * its chosen kernel k, expansion e and output channels cout: the rules
+ * above, written once for sn_plan_build and for whoever enumerates shapes
+ * without a whole subnet (the latency table).  POOL's cout is cin; POOL,
+ * DENSE and FC have k 0.
+ */
+void sn_layer_plan_fill(const ir_layer *l, int h, int cin, int k, double e, int cout,
+			sn_layer_plan *p);
 /* Largest MBCONV mid / RESIDUAL inner channels of a layer. */
 int sn_layer_max_mid(const ir_layer *l);
 
