@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/archc_opt.h"
 #include "compiler/cc.h"
 #include "lang/lang.h"
 
@@ -79,45 +80,20 @@ int archc_args_parse(const archc_cmd *cmd, int argc, char **argv, const char *fl
 		     archc_args *a)
 {
 	memset(a, 0, sizeof *a);
-	a->includes = calloc((size_t)argc + 1, sizeof *a->includes);
-	if (!a->includes) {
-		fputs("archc: out of memory\n", stderr);
-		return ARCHC_EINPUT;
-	}
-	int only_files = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *s = argv[i];
-		if (only_files || s[0] != '-' || !s[1]) {
-			if (a->input)
-				return archc_usage_error(cmd, "one input file only ('%s' and '%s')",
-							 a->input, s);
-			a->input = s;
-			continue;
-		}
-		if (!strcmp(s, "--")) {
-			only_files = 1;
-			continue;
-		}
-		char f = s[1];
-		if (s[0] == '-' && s[1] != '-' && strchr(flags, f) && (f == 'I' || f == 'o')) {
-			const char *v = s[2] ? s + 2 : i + 1 < argc ? argv[++i] : NULL;
-			if (!v)
-				return archc_usage_error(cmd, "option '-%c' needs an argument", f);
-			if (f == 'I')
-				a->includes[a->nincludes++] = v;
-			else
-				a->output = v;
-			continue;
-		}
-		if (!strcmp(s, "-w") && strchr(flags, 'w')) {
-			a->write = 1;
-			continue;
-		}
-		return archc_usage_error(cmd, "unknown option '%s'", s);
-	}
-	if (!a->input)
-		return archc_usage_error(cmd, "no input file");
-	return 0;
+	archc_opt_list includes = { NULL, 0 };
+	archc_opt opts[4];
+	int n = 0;
+	opts[n++] = (archc_opt){ NULL, ARCHC_OPT_INPUT, &a->input, 0, 0 };
+	if (strchr(flags, 'I'))
+		opts[n++] = (archc_opt){ "-I", ARCHC_OPT_LIST, &includes, 0, 0 };
+	if (strchr(flags, 'o'))
+		opts[n++] = (archc_opt){ "-o", ARCHC_OPT_STRING, &a->output, 0, 0 };
+	if (strchr(flags, 'w'))
+		opts[n++] = (archc_opt){ "-w", ARCHC_OPT_FLAG, &a->write, 0, 0 };
+	int st = archc_opt_parse(cmd, argc, argv, opts, n);
+	a->includes = includes.v;
+	a->nincludes = includes.n;
+	return st;
 }
 
 void archc_args_free(archc_args *a)

@@ -4,92 +4,57 @@
  */
 #include "compiler/archc_task.h"
 
-#include <errno.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The option of opts matching argument s ("--name", "--name=V", "-o",
- * "-oV"); *inline_value is set to V when given in the same argument. */
-static const archc_task_opt *find_opt(const archc_task_opt *opts, int nopts, const char *s,
-				      const char **inline_value)
+int archc_task_parse_opts(const archc_cmd *cmd, int argc, char **argv, const archc_opt *opts,
+			  int nopts, archc_task_args *a)
 {
-	*inline_value = NULL;
-	for (int i = 0; i < nopts; i++) {
-		const char *name = opts[i].name;
-		size_t n = strlen(name);
-		if (n == 1) {
-			if (s[0] == '-' && s[1] == name[0]) {
-				*inline_value = s[2] ? s + 2 : NULL;
-				return &opts[i];
-			}
-			continue;
-		}
-		if (strncmp(s, "--", 2) != 0 || strncmp(s + 2, name, n) != 0)
-			continue;
-		if (s[2 + n] == '\0')
-			return &opts[i];
-		if (s[2 + n] == '=') {
-			*inline_value = s + 3 + n;
-			return &opts[i];
-		}
+	memset(a, 0, sizeof *a);
+	archc_opt *all = calloc((size_t)nopts + 3, sizeof *all);
+	if (!all) {
+		fprintf(stderr, "archc %s: out of memory\n", cmd->name);
+		return ARCHC_EUSAGE;
 	}
-	return NULL;
+	archc_opt_list includes = { NULL, 0 };
+	all[0] = (archc_opt){ "-I", ARCHC_OPT_LIST, &includes, 0, 0 };
+	all[1] = (archc_opt){ "--task", ARCHC_OPT_STRING, &a->task, 0, 0 };
+	all[2] = (archc_opt){ NULL, ARCHC_OPT_INPUT, &a->input, 0, 0 };
+	for (int i = 0; i < nopts; i++)
+		all[3 + i] = opts[i];
+	int st = archc_opt_parse(cmd, argc, argv, all, nopts + 3);
+	a->includes = includes.v;
+	a->nincludes = includes.n;
+	free(all);
+	return st;
 }
 
 int archc_task_parse(const archc_cmd *cmd, int argc, char **argv, const archc_task_opt *opts,
 		     int nopts, archc_task_args *a)
 {
-	memset(a, 0, sizeof *a);
-	a->includes = calloc((size_t)argc + 1, sizeof *a->includes);
-	if (!a->includes) {
+	/* "o" is -o, "state" is --state: the names with their dashes */
+	archc_opt *rows = calloc((size_t)nopts + 1, sizeof *rows);
+	char(*names)[40] = calloc((size_t)nopts + 1, sizeof *names);
+	int st = ARCHC_EUSAGE;
+	if (!rows || !names) {
+		memset(a, 0, sizeof *a);
 		fprintf(stderr, "archc %s: out of memory\n", cmd->name);
-		return ARCHC_EUSAGE;
+		goto out;
 	}
-	/* -I and --task first, then the command's own options */
-	archc_task_opt all[16];
-	const char *task = NULL, *include = NULL;
-	int nall = 0;
-	all[nall++] = (archc_task_opt){ "I", &include };
-	all[nall++] = (archc_task_opt){ "task", &task };
-	for (int i = 0; i < nopts && nall < (int)(sizeof all / sizeof all[0]); i++)
-		all[nall++] = opts[i];
-	for (int i = 0; i < nall; i++)
-		*all[i].value = NULL;
-	int only_files = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *s = argv[i];
-		if (only_files || s[0] != '-' || !s[1]) {
-			if (a->input)
-				return archc_usage_error(cmd, "one input file only ('%s' and '%s')",
-							 a->input, s);
-			a->input = s;
-			continue;
-		}
-		if (!strcmp(s, "--")) {
-			only_files = 1;
-			continue;
-		}
-		const char *v;
-		const archc_task_opt *o = find_opt(all, nall, s, &v);
-		if (!o)
-			return archc_usage_error(cmd, "unknown option '%s'", s);
-		if (!v && i + 1 < argc)
-			v = argv[++i];
-		if (!v)
-			return archc_usage_error(cmd, "option '%s' needs a value", s);
-		if (o->value == &include) {
-			a->includes[a->nincludes++] = v;
-			continue;
-		}
-		if (*o->value)
-			return archc_usage_error(cmd, "option '%s' given twice", s);
-		*o->value = v;
+	for (int i = 0; i < nopts; i++) {
+		size_t n = strlen(opts[i].name);
+		assert(n > 0 && n + 3 <= sizeof names[i]);
+		snprintf(names[i], sizeof names[i], "%s%s", n == 1 ? "-" : "--", opts[i].name);
+		rows[i] = (archc_opt){ names[i], ARCHC_OPT_STRING, opts[i].value, 0, 0 };
+		*opts[i].value = NULL;
 	}
-	a->task = task;
-	if (!a->input)
-		return archc_usage_error(cmd, "no input file");
-	return 0;
+	st = archc_task_parse_opts(cmd, argc, argv, rows, nopts, a);
+out:
+	free(rows);
+	free(names);
+	return st;
 }
 
 void archc_task_args_free(archc_task_args *a)
@@ -137,14 +102,7 @@ ir_module *archc_task_load(const archc_cmd *cmd, const archc_task_args *a, int *
 int archc_task_number(const archc_cmd *cmd, const char *opt, const char *s, int64_t min,
 		      int64_t max, int64_t *out)
 {
-	char *end;
-	errno = 0;
-	int digit = (s[0] >= '0' && s[0] <= '9') ||
-		    (min < 0 && s[0] == '-' && s[1] >= '0' && s[1] <= '9');
-	long long v = strtoll(s, &end, 10);
-	if (!digit || *end || errno == ERANGE || v < min || v > max)
-		return archc_usage_error(cmd, "--%s '%s' is not an integer from %lld to %lld", opt, s,
-					 (long long)min, (long long)max);
-	*out = v;
-	return 0;
+	char name[64];
+	snprintf(name, sizeof name, "--%s", opt);
+	return archc_opt_number(cmd, name, s, min, max, out);
 }

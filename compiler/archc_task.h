@@ -1,8 +1,8 @@
 /*
  * archc_task.h — what the commands working on one task of a file share
- * (`archc subnets`, `archc eval`): their command line (-I DIR, --task T,
- * one input, and long options with a value), strict number parsing, and
- * finding the task.  Prefix: archc_task_.
+ * (`archc subnets`, `eval`, `search`, `archive`, `export`, `train`): their
+ * command line (-I DIR, --task T and one input, on archc_opt.h), strict
+ * number parsing, and finding the task.  Prefix: archc_task_.
  *
  * archc_task.c defines no command: it is linked into archc with the
  * archc_*.c files and used by those that include this header.
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "compiler/archc.h"
+#include "compiler/archc_opt.h"
 #include "compiler/ir.h"
 
 /* A long option taking one value, as "--name VALUE" or "--name=VALUE";
@@ -24,7 +25,7 @@ typedef struct archc_task_opt {
 } archc_task_opt;
 
 typedef struct archc_task_args {
-	const char **includes; /* -I DIR, in order */
+	const char **includes; /* -I DIR, in order; NULL when none */
 	int nincludes;
 	const char *input;
 	const char *task; /* --task, NULL when not given */
@@ -32,12 +33,23 @@ typedef struct archc_task_args {
 
 /*
  * Parses argv[1..]: -I DIR, --task T, the options in opts[0, nopts), and
- * one input file.  Returns 0, or ARCHC_EUSAGE after printing the problem
+ * one input file, as archc_opt_parse does (the values of opts are set to
+ * NULL first).  Returns 0, or ARCHC_EUSAGE after printing the problem
  * (unknown option, missing value, repeated option, no or two inputs).
  * Free with archc_task_args_free, also after an error.
  */
 int archc_task_parse(const archc_cmd *cmd, int argc, char **argv,
 		     const archc_task_opt *opts, int nopts, archc_task_args *a);
+
+/*
+ * The same with the command's own rows of any kind but ARCHC_OPT_INPUT
+ * (flags, repeatable options, ranged integers; see archc_opt.h), whose
+ * destinations the caller has set to their defaults.  The lists of
+ * repeatable rows are freed with archc_opt_free(opts, nopts), the rest
+ * with archc_task_args_free, also after an error.
+ */
+int archc_task_parse_opts(const archc_cmd *cmd, int argc, char **argv, const archc_opt *opts,
+			  int nopts, archc_task_args *a);
 void archc_task_args_free(archc_task_args *a);
 
 /*
@@ -51,10 +63,9 @@ ir_module *archc_task_load(const archc_cmd *cmd, const archc_task_args *a,
 			   int *task, int *status);
 
 /*
- * Parses s, the value of option `opt`, as a decimal integer in [min, max]:
- * no sign besides a leading '-' when min < 0, no trailing junk, no
- * overflow.  Returns 0 with *out set, or ARCHC_EUSAGE after printing the
- * problem.
+ * Parses s, the value of option --opt, as a decimal integer in [min, max]
+ * (archc_opt_number).  Returns 0 with *out set, or ARCHC_EUSAGE after
+ * printing the problem.
  */
 int archc_task_number(const archc_cmd *cmd, const char *opt, const char *s,
 		      int64_t min, int64_t max, int64_t *out);

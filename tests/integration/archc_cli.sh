@@ -36,10 +36,39 @@ check "CMD --help prints the usage" sh -c '"$0" fmt --help | grep -q "^usage: ar
 check "unknown command exits 2" status 2 "$ARCHC" frobnicate x.arch
 check "unknown command is named" grep -q "archc: unknown command 'frobnicate'" err.txt
 check "a near miss is suggested" sh -c '"$0" compil x.arch 2>&1 | grep -q "did you mean .compile."' "$ARCHC"
-check "no input file exits 2" status 2 "$ARCHC" compile
 check "unknown option exits 2" status 2 "$ARCHC" compile --bogus fashion.arch
-check "two inputs exit 2" status 2 "$ARCHC" check fashion.arch fashion.arch
 check "no arguments exits 2" status 2 "$ARCHC"
+
+# --- the command line, the same parser for every command ------------------------
+for c in $("$ARCHC" --help | sed -n 's/^  \([a-z]*\) .*/\1/p'); do
+	check "help $c prints its usage" sh -c '"$0" help "$1" | grep -q "^usage: archc $1 "' "$ARCHC" "$c"
+	check "$c --help prints its usage" sh -c '"$0" "$1" --help | grep -q "^usage: archc $1 "' "$ARCHC" "$c"
+done
+check "no input file is named" status 2 "$ARCHC" compile
+check "... as such" grep -q "^archc compile: no input file$" err.txt
+check "... with the usage line" grep -q "^usage: archc compile " err.txt
+check "two inputs are named" status 2 "$ARCHC" check fashion.arch other.arch
+check "... both" grep -q "^archc check: one input file only ('fashion.arch' and 'other.arch')$" err.txt
+check "an option without its value exits 2" status 2 "$ARCHC" compile fashion.arch -o
+check "... naming it" grep -q "^archc compile: option '-o' needs a value$" err.txt
+check "an option given twice exits 2" status 2 "$ARCHC" compile fashion.arch -o a.air -o b.air
+check "... naming it" grep -q "^archc compile: option '-o' given twice$" err.txt
+check "... and writes nothing" test ! -e a.air -a ! -e b.air
+check "an empty value exits 2" status 2 "$ARCHC" subnets fashion.arch --count=
+check "... naming it" grep -q "^archc subnets: option '--count' has an empty value$" err.txt
+check "a flag with letters after it is unknown" status 2 "$ARCHC" fmt -wq fashion.arch
+check "... named" grep -q "^archc fmt: unknown option '-wq'$" err.txt
+check "a misspelt long option exits 2" status 2 "$ARCHC" subnets fashion.arch --tsak fashion
+check "... with the option meant" grep -q "unknown option '--tsak'; did you mean '--task'?" err.txt
+check "an integer out of range exits 2" status 2 "$ARCHC" subnets fashion.arch --count 100001
+check "... with the range" grep -q "^archc subnets: --count '100001' is not an integer from 0 to 100000$" err.txt
+check "-oVALUE is -o VALUE" status 0 "$ARCHC" compile -oattached.air fashion.arch
+check "... written there" test -s attached.air
+check "--name=VALUE is --name VALUE" status 0 "$ARCHC" subnets fashion.arch --count=1 --seed 7
+check "... both taken" sh -c 'grep -q "^random:7 " out.txt && ! grep -q "^random:8 " out.txt'
+cp fashion.arch ./-dash.arch
+check "-- ends the options" status 0 "$ARCHC" check -- -dash.arch
+check "without it such a file is an option" status 2 "$ARCHC" check -dash.arch
 
 # --- compile ------------------------------------------------------------------
 check "compile exits 0" status 0 "$ARCHC" compile fashion.arch
