@@ -5,7 +5,6 @@
  */
 #include "compiler/archc.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compiler/archc_task.h"
 #include "runtime/progress.h"
 #include "runtime/statedir.h"
 #include "runtime/train.h"
@@ -20,132 +20,27 @@
 #define TRAIN_CKPT_EVERY 100 /* default steps between checkpoints */
 
 typedef struct train_args {
-	const char **includes;
-	int nincludes;
-	const char *input, *task, *subnet, *state;
+	archc_task_args a; /* -I, --task, the input */
+	const char *subnet, *state;
 	int resume;
-	long threads, epochs, seed, every;
+	int64_t threads, epochs, seed, every; /* -1: not given */
 } train_args;
 
-/* Strict decimal integer in [min, max]; 0 or -1. */
-static int parse_long(const char *s, long min, long max, long *out)
+static int parse_args(int argc, char **argv, train_args *t)
 {
-	char *end;
-	errno = 0;
-	if (!(s[0] >= '0' && s[0] <= '9'))
-		return -1;
-	long v = strtol(s, &end, 10);
-	if (*end || errno == ERANGE || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int parse_args(int argc, char **argv, train_args *a)
-{
-	const archc_cmd *cmd = &archc_cmd_train;
-	memset(a, 0, sizeof(*a));
-	a->threads = a->epochs = a->seed = a->every = -1;
-	a->includes = calloc((size_t)argc + 1, sizeof(*a->includes));
-	if (!a->includes) {
-		fputs("archc train: out of memory\n", stderr);
-		return ARCHC_EINPUT;
-	}
-	static const struct {
-		const char *name;
-		long min, max;
-	} nums[] = {
-		{"threads", 0, 1024},
-		{"epochs", 1, 100000},
-		{"seed", 0, 2147483647L},
-		{"checkpoint-every", 0, 2147483647L},
+	memset(t, 0, sizeof *t);
+	t->threads = t->epochs = t->seed = t->every = -1;
+	const archc_opt opts[] = {
+		{ "--subnet", ARCHC_OPT_STRING, &t->subnet, 0, 0 },
+		{ "--state", ARCHC_OPT_STRING, &t->state, 0, 0 },
+		{ "--resume", ARCHC_OPT_FLAG, &t->resume, 0, 0 },
+		{ "--threads", ARCHC_OPT_INT, &t->threads, 0, 1024 },
+		{ "--epochs", ARCHC_OPT_INT, &t->epochs, 1, 100000 },
+		{ "--seed", ARCHC_OPT_INT, &t->seed, 0, 2147483647 },
+		{ "--checkpoint-every", ARCHC_OPT_INT, &t->every, 0, 2147483647 },
 	};
-	long *num_dst[] = {&a->threads, &a->epochs, &a->seed, &a->every};
-	const char **str_dst[] = {&a->task, &a->subnet, &a->state};
-	static const char *const strs[] = {"task", "subnet", "state"};
-	int only_files = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *s = argv[i];
-		if (only_files || s[0] != '-' || !s[1]) {
-			if (a->input)
-				return archc_usage_error(cmd, "one input file only ('%s' and '%s')",
-							 a->input, s);
-			a->input = s;
-			continue;
-		}
-		if (!strcmp(s, "--")) {
-			only_files = 1;
-			continue;
-		}
-		if (!strcmp(s, "--resume")) {
-			a->resume = 1;
-			continue;
-		}
-		if (!strncmp(s, "-I", 2)) {
-			const char *v = s[2] ? s + 2 : i + 1 < argc ? argv[++i] : NULL;
-			if (!v)
-				return archc_usage_error(cmd, "option '-I' needs an argument");
-			a->includes[a->nincludes++] = v;
-			continue;
-		}
-		/* --name VALUE or --name=VALUE */
-		const char *name = s + 2, *eq = strchr(name, '=');
-		size_t n = eq ? (size_t)(eq - name) : strlen(name);
-		const char *v = eq ? eq + 1 : NULL;
-		int found = 0;
-		for (size_t k = 0; s[1] == '-' && k < sizeof strs / sizeof strs[0] && !found; k++) {
-			if (strlen(strs[k]) != n || strncmp(name, strs[k], n))
-				continue;
-			found = 1;
-			if (!v && i + 1 < argc)
-				v = argv[++i];
-			if (!v)
-				return archc_usage_error(cmd, "option '--%s' needs a value", strs[k]);
-			*str_dst[k] = v;
-		}
-		for (size_t k = 0; s[1] == '-' && k < sizeof nums / sizeof nums[0] && !found; k++) {
-			if (strlen(nums[k].name) != n || strncmp(name, nums[k].name, n))
-				continue;
-			found = 1;
-			if (!v && i + 1 < argc)
-				v = argv[++i];
-			if (!v)
-				return archc_usage_error(cmd, "option '--%s' needs a value", nums[k].name);
-			if (parse_long(v, nums[k].min, nums[k].max, num_dst[k]) != 0)
-				return archc_usage_error(cmd, "--%s '%s' is not an integer from %ld to %ld",
-							 nums[k].name, v, nums[k].min, nums[k].max);
-		}
-		if (!found)
-			return archc_usage_error(cmd, "unknown option '%s'", s);
-	}
-	if (!a->input)
-		return archc_usage_error(cmd, "no input file");
-	return 0;
-}
-
-/* The task named by --task, or the only one; -1 after printing why not. */
-static int find_task(const ir_module *m, const train_args *a)
-{
-	int t = -1;
-	if (m->ntasks == 0) {
-		fprintf(stderr, "archc train: %s declares no task\n", a->input);
-		return -1;
-	}
-	if (a->task)
-		t = ir_module_find_task(m, a->task);
-	else if (m->ntasks == 1)
-		t = 0;
-	if (t >= 0)
-		return t;
-	if (a->task)
-		fprintf(stderr, "archc train: %s has no task '%s'; its tasks: ", a->input, a->task);
-	else
-		fprintf(stderr, "archc train: %s has several tasks; choose one with --task: ",
-			a->input);
-	for (int i = 0; i < m->ntasks; i++)
-		fprintf(stderr, "%s%s", i ? ", " : "", m->tasks[i].name);
-	fputc('\n', stderr);
-	return -1;
+	return archc_task_parse_opts(&archc_cmd_train, argc, argv, opts,
+				     (int)(sizeof opts / sizeof opts[0]), &t->a);
 }
 
 /* --- progress and signals ---------------------------------------------------------- */
@@ -207,11 +102,8 @@ static int report(rt_trainer *t, const ir_space *s, const char *name, const sn_s
 
 /* --- the command ---------------------------------------------------------------------- */
 
-static int train_main(const train_args *a, ir_module *m)
+static int train_main(const train_args *a, ir_module *m, int ti)
 {
-	int ti = find_task(m, a);
-	if (ti < 0)
-		return ARCHC_EINPUT;
 	ir_task *task = &m->tasks[ti];
 	const ir_space *space = &m->spaces[task->space];
 	if (a->epochs > 0)
@@ -318,15 +210,13 @@ static int archc_train_run(int argc, char **argv)
 	train_args a;
 	int st = parse_args(argc, argv, &a);
 	if (st == ARCHC_OK) {
-		ir_module *m = archc_load(a.input, a.includes, a.nincludes);
-		if (!m) {
-			st = ARCHC_EINPUT;
-		} else {
-			st = train_main(&a, m);
-			ir_module_free(m);
-		}
+		int t;
+		ir_module *m = archc_task_load(&archc_cmd_train, &a.a, &t, &st);
+		if (m)
+			st = train_main(&a, m, t);
+		ir_module_free(m);
 	}
-	free(a.includes);
+	archc_task_args_free(&a.a);
 	return st;
 }
 

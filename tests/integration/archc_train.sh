@@ -48,12 +48,19 @@ TRAIN="$ARCHC train tiny.arch --threads 1 --checkpoint-every 5"
 
 # --- usage and input errors --------------------------------------------------
 check "no --task with two tasks exits 1" status 1 $TRAIN --state s0
-check "... and lists the tasks" grep -q "choose one with --task: a, b" err.txt
+check "... and lists the tasks" grep -q "choose one with --task (a, b)" err.txt
 check "an unknown task exits 1" status 1 $TRAIN --state s0 --task zz
-check "... and lists the tasks" grep -q "no task 'zz'; its tasks: a, b" err.txt
+check "... and lists the tasks" grep -q "has no task 'zz' (it has: a, b)" err.txt
 check "a bad --subnet exits 1" status 1 $TRAIN --state s0 --task a --subnet r99
 check "... saying why" grep -q "^archc train: --subnet: " err.txt
-check "a bad --threads exits 2" status 2 $TRAIN --state s0 --task a --threads -1
+check "a bad --threads exits 2" status 2 "$ARCHC" train tiny.arch --state s0 --task a --threads -1
+check "... with its range" grep -q "^archc train: --threads '-1' is not an integer from 0 to 1024$" err.txt
+check "--epochs twice exits 2" status 2 $TRAIN --state s0 --task a --epochs 2 --epochs=3
+check "... naming it" grep -q "^archc train: option '--epochs' given twice$" err.txt
+check "--threads twice exits 2" status 2 $TRAIN --state s0 --task a --threads 2
+check "... naming it" grep -q "^archc train: option '--threads' given twice$" err.txt
+check "a value for the flag --resume exits 2" status 2 $TRAIN --state s0 --task a --resume=yes
+check "... naming it" grep -q "^archc train: option '--resume' takes no value$" err.txt
 check "an unknown option exits 2" status 2 $TRAIN --task a --bogus
 
 # --- a full run -----------------------------------------------------------------
