@@ -385,6 +385,7 @@ void dm_server_shutdown(dm_server *srv)
 	clock_gettime(CLOCK_MONOTONIC, &srv->drain_started);
 	close_listeners(srv);
 	dm_jobs_stop(srv->jobs);
+	dm_subnets_stop(srv->subnets);
 	dm_log(DM_LOG_INFO, "shutting down: %u requests in progress", srv->inflight);
 	struct timeval tv = {0, DRAIN_CHECK_MS * 1000};
 	event_add(srv->drain_ev, &tv);

@@ -31,10 +31,16 @@ dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *spec
 	}
 	s->workers = workers;
 	s->specs = specs;
+	atomic_init(&s->cancel, 0);
 	for (int i = 0; i < STRIPES; i++)
 		pthread_mutex_init(&s->stripe[i], NULL);
 	pthread_mutex_init(&s->env_lock, NULL);
 	return s;
+}
+
+void dm_subnets_stop(dm_subnets *s)
+{
+	atomic_store(&s->cancel, 1);
 }
 
 void dm_subnets_free(dm_subnets *s)
@@ -119,12 +125,13 @@ static json_t *subnet_json(const dm_spec *spec, int t, const rt_answer *a)
 	snprintf(onnx, sizeof onnx, "%s/onnx", self);
 	snprintf(c, sizeof c, "%s/c", self);
 	const double *v = a->m.eval.v;
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o*,s:{s:o*,s:o*,s:o*,s:o*,s:o*,s:o*},"
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o*,s:{s:o*,s:o*,s:o*,s:o*,s:o*,s:o*,s:o*},"
 			 "s:{s:s,s:s,s:s,s:s}}",
 			 "id", id, "spec", spec->id_str, "task", task->name, "genes", genes, "source",
 			 a->searched ? "search" : "archive", "architecture",
 			 architecture(sp, m->datasets[task->dataset].nclasses, &a->m.sub), "metrics",
-			 "accuracy", number_or_null(v[IR_METRIC_ACCURACY]), "predicted_accuracy",
+			 "accuracy", number_or_null(v[IR_METRIC_ACCURACY]), "test_accuracy",
+			 number_or_null(a->m.test), "predicted_accuracy",
 			 number_or_null(a->m.predicted), "macs", number_or_null(v[IR_METRIC_MACS]),
 			 "params", number_or_null(v[IR_METRIC_PARAMS]), "memory",
 			 number_or_null(v[IR_METRIC_MEMORY]), "latency",
@@ -243,10 +250,15 @@ static void work_answer(void *arg)
 		ir_objective def;
 		const ir_objective *obj = rt_answer_objective(
 			m, p->task, p->objective >= 0 ? &m->objectives[p->objective] : NULL, &def);
+		if (rt_answer_note(e)[0] != '\0')
+			dm_log(DM_LOG_INFO, "%s", rt_answer_note(e));
 		p->rc = rt_answer_spec(e, obj, p->cons, p->ncons, 1, &a, p->err, sizeof p->err);
 		if (p->rc == RT_ANSWER_NO_ARCHIVE) {
 			dm_log(DM_LOG_INFO, "spec %s: %s; building it", p->spec->id_str, p->err);
-			p->rc = rt_answer_build(e, NULL, NULL, NULL, p->err, sizeof p->err);
+			p->rc = rt_answer_build(e, NULL, NULL, &s->cancel, p->err, sizeof p->err);
+			if (p->rc == RT_ANSWER_CANCELLED)
+				dm_log(DM_LOG_INFO, "spec %s: task %s's archive build cancelled (shutting down); nothing of it saved",
+				       p->spec->id_str, task->name);
 			if (p->rc == 0)
 				p->rc = rt_answer_spec(e, obj, p->cons, p->ncons, 1, &a, p->err,
 						       sizeof p->err);
@@ -335,6 +347,12 @@ static void reply_answer(const pending *p, dm_call *c)
 			dm_reply_json(c, 409, b);
 		return;
 	}
+	case RT_ANSWER_CANCELLED:
+		evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
+		dm_reply_error(c, 503, "shutting_down",
+			       "archd is shutting down: task %s's archive build was cancelled; ask again once it is back",
+			       task->name);
+		return;
 	default:
 		dm_log(DM_LOG_ERROR, "task %s of spec %s: %s", task->name, p->spec->id_str, p->err);
 		dm_reply_error(c, 500, NULL, "task %s: %s", task->name, p->err);
@@ -588,7 +606,9 @@ static int answer_on_loop(dm_subnets *s, dm_call *c, const pending *p)
 		m, p->task, p->objective >= 0 ? &m->objectives[p->objective] : NULL, &def);
 	int nearest, tightest;
 	int i = search_archive_answer(l->archive, obj, p->cons, p->ncons, &nearest, &tightest);
-	if (i < 0)
+	/* a member whose test accuracy is not known yet (an archive of
+	 * version 1) is measured on a worker */
+	if (i < 0 || isnan(search_archive_member(l->archive, i)->test))
 		return 0;
 	rt_answer a = { *search_archive_member(l->archive, i), 0, -1 };
 	json_t *body = subnet_json(p->spec, p->task, &a);

@@ -42,6 +42,10 @@ typedef struct dm_subnets dm_subnets;
 dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *specs, char *err,
 			   size_t errlen);
 
+/* Shutting down: an archive build running or queued gives up at its next
+ * measurement (nothing of it saved; its callers get 503). */
+void dm_subnets_stop(dm_subnets *s);
+
 /* Frees it; call after dm_workers_free has finished every job.  NULL is
  * fine. */
 void dm_subnets_free(dm_subnets *s);
@@ -52,7 +56,8 @@ void dm_subnets_free(dm_subnets *s);
  * 400 for a malformed body or constraint (naming the field); 404 for an
  * unknown spec, task, target or objective; 409 when the task's supernet is
  * not trained (naming the train endpoint); 422 for an infeasible spec
- * (with the nearest subnet); 503 when the worker queue is full.
+ * (with the nearest subnet); 503 when the worker queue is full or the
+ * archive build it waited for was cancelled by dm_subnets_stop.
  */
 void dm_subnets_post(dm_subnets *s, dm_call *c);
 

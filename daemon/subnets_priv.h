@@ -6,6 +6,7 @@
 #define ARCHD_DAEMON_SUBNETS_PRIV_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -74,6 +75,7 @@ struct dm_subnets {
 	rt_answer_env *env;
 	const dm_spec *env_spec; /* held: env borrows its module */
 	uint8_t env_key[16];
+	atomic_int cancel; /* set by dm_subnets_stop: archive builds give up */
 };
 
 /* supernets/<key>/subnets/<hash><suffix> of a subnet id into buf; -1 when

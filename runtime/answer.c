@@ -5,6 +5,7 @@
 #include "runtime/answer.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct rt_answer_env {
 	char ckpt[RT_STATE_PATH_MAX], archive_path[RT_STATE_PATH_MAX];
 	char pred_path[RT_STATE_PATH_MAX];
 	char stale[512]; /* why a saved predictor was not used, "" when it was */
+	char note[RT_STATE_PATH_MAX + 160]; /* an older archive read, "" else */
 	search_archive *archive; /* NULL until built or loaded */
 	pred_model *pred;
 	/* loaded on demand */
@@ -132,8 +134,14 @@ int rt_answer_refresh(rt_answer_env *e, char *err, size_t errlen)
 	 * is rebuilt with the archive it goes with; the archive is still
 	 * read strictly, a damaged one being refused. */
 	e->stale[0] = '\0';
+	e->note[0] = '\0';
 	if (stat(e->pred_path, &st) == 0)
 		p = pred_model_load(e->pred_path, e->stale, sizeof e->stale);
+	if (a && search_archive_file_version(a) < SEARCH_ARCHIVE_VERSION)
+		snprintf(e->note, sizeof e->note,
+			 "%s: an archive of version %d, without test accuracies: each is measured "
+			 "when its member is first answered, and the file is rewritten as version %d",
+			 e->archive_path, search_archive_file_version(a), SEARCH_ARCHIVE_VERSION);
 	search_archive_free(e->archive);
 	pred_model_free(e->pred);
 	e->archive = a;
@@ -172,6 +180,11 @@ const search_archive *rt_answer_archive(const rt_answer_env *e)
 const char *rt_answer_archive_path(const rt_answer_env *e)
 {
 	return e->archive_path;
+}
+
+const char *rt_answer_note(const rt_answer_env *e)
+{
+	return e->note;
 }
 
 /* Progress of the latency table's build, passed on as phase "latency". */
@@ -260,12 +273,30 @@ static int measure(rt_answer_env *e, const sn_subnet *sub, sn_plan *plan, search
 	m->sub = *sub;
 	m->predicted = e->pred ? m->eval.v[IR_METRIC_ACCURACY] : NAN;
 	m->eval.v[IR_METRIC_ACCURACY] = r.accuracy;
+	m->test = NAN;
 	return 0;
 }
 
-static int cancelled(const volatile int *cancel)
+/* The test split's accuracy of sub into *test, batch norm recalibrated as
+ * for its holdout measurement; NAN when the data set has no test split. */
+static int measure_test(rt_answer_env *e, const sn_subnet *sub, double *test, char *err,
+			size_t errlen)
 {
-	return cancel && *cancel;
+	*test = NAN;
+	if (e->data->part[RT_SPLIT_TEST].n < 1)
+		return 0;
+	rt_eval_result r;
+	if (rt_eval_measure(e->sn, sub, e->data, RT_SPLIT_TEST,
+			    rt_eval_calib_images(&e->task->recipe), e->task->recipe.seed, &r, err,
+			    errlen) != 0)
+		return RT_ANSWER_ERROR;
+	*test = r.accuracy;
+	return 0;
+}
+
+static int cancelled(const atomic_int *cancel)
+{
+	return cancel && atomic_load(cancel);
 }
 
 /* Samples n distinct subnets (max, min, then seeded random ones; fewer
@@ -374,8 +405,10 @@ static int pick_seeds(const search_archive *a, const ir_constraint *cons, int nc
 }
 
 int rt_answer_build(rt_answer_env *e, rt_answer_progress_fn progress, void *ctx,
-		    const volatile int *cancel, char *err, size_t errlen)
+		    const atomic_int *cancel, char *err, size_t errlen)
 {
+	if (cancelled(cancel))
+		return RT_ANSWER_CANCELLED;
 	int rc = load_heavy(e, progress, ctx, err, errlen);
 	if (rc)
 		return rc;
@@ -460,6 +493,19 @@ int rt_answer_build(rt_answer_env *e, rt_answer_progress_fn progress, void *ctx,
 		if (progress)
 			progress(ctx, "front", i + 1, front->n);
 	}
+	/* The members kept are measured on the test split once, for reports. */
+	for (int i = 0; i < search_archive_size(a); i++) {
+		if (cancelled(cancel)) {
+			rc = RT_ANSWER_CANCELLED;
+			goto out;
+		}
+		double test;
+		if (measure_test(e, &search_archive_member(a, i)->sub, &test, err, errlen) != 0)
+			goto out;
+		search_archive_set_test(a, i, test);
+		if (progress)
+			progress(ctx, "test", i + 1, search_archive_size(a));
+	}
 	if (rt_state_mkparents(e->archive_path, err, errlen) != 0 ||
 	    pred_model_save(e->pred, e->pred_path, err, errlen) != 0 ||
 	    search_archive_save(a, e->archive_path, err, errlen) != 0)
@@ -516,6 +562,26 @@ static int from_archive(const rt_answer_env *e, const ir_objective *obj,
 	return i >= 0 ? 0 : RT_ANSWER_INFEASIBLE;
 }
 
+/* Measures the test accuracy of the answer's subnet, which lacks one (an
+ * archive of version 1), and keeps it in the archive when it is a member
+ * (saved, so it is measured once).  Returns 0 or an RT_ANSWER_ code. */
+static int fill_test(rt_answer_env *e, rt_answer *out, char *err, size_t errlen)
+{
+	int rc = load_heavy(e, NULL, NULL, err, errlen);
+	if (rc)
+		return rc;
+	if (measure_test(e, &out->m.sub, &out->m.test, err, errlen) != 0)
+		return RT_ANSWER_ERROR;
+	int i = search_archive_find(e->archive, &out->m.sub);
+	if (i < 0 || isnan(out->m.test))
+		return 0;
+	search_archive_set_test(e->archive, i, out->m.test);
+	if (search_archive_save(e->archive, e->archive_path, err, errlen) != 0)
+		return RT_ANSWER_ERROR;
+	e->note[0] = '\0';
+	return 0;
+}
+
 int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constraint *cons,
 		   int ncons, int allow_search, rt_answer *out, char *err, size_t errlen)
 {
@@ -536,7 +602,7 @@ int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constrain
 	out->tightest = -1;
 	int rc = from_archive(e, obj, cons, ncons, out);
 	if (rc == 0)
-		return 0;
+		return isnan(out->m.test) && allow_search ? fill_test(e, out, err, errlen) : 0;
 	if (!allow_search)
 		return RT_ANSWER_NEED_SEARCH;
 	rc = load_heavy(e, NULL, NULL, err, errlen);
@@ -563,7 +629,8 @@ int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constrain
 	int nearest, tightest;
 	int best = search_pick(r->evals, r->n, obj, cons, ncons, &nearest, &tightest);
 	search_member m;
-	if (measure(e, &r->subs[best >= 0 ? best : nearest], plan, &m, err, errlen) != 0)
+	if (measure(e, &r->subs[best >= 0 ? best : nearest], plan, &m, err, errlen) != 0 ||
+	    measure_test(e, &m.sub, &m.test, err, errlen) != 0)
 		goto out;
 	int added = search_archive_add(e->archive, &m);
 	if (added < 0) {
@@ -594,6 +661,11 @@ int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constrain
 			out->searched = 0;
 		}
 		search_pick(&out->m.eval, 1, obj, cons, ncons, &nearest, &out->tightest);
+	}
+	if (isnan(out->m.test)) {
+		int frc = fill_test(e, out, err, errlen);
+		if (frc != 0)
+			rc = frc;
 	}
 out:
 	search_result_free(r);

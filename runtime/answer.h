@@ -16,7 +16,10 @@
  *      generations, seeded with the measured samples;
  *   4. the front's members are measured; every measured subnet is offered
  *      to the archive, which keeps the non-dominated ones;
- *   5. archive and predictor are saved atomically in the state dir
+ *   5. the members kept are measured once on the test split (batch norm
+ *      recalibrated the same way), for reports only: nothing is chosen
+ *      by it;
+ *   6. archive and predictor are saved atomically in the state dir
  *      (supernets/<key>/archive and supernets/<key>/predictor).
  *
  * An environment (rt_answer_env) borrows the module and is used by one
@@ -26,6 +29,7 @@
 #ifndef ARCHD_RUNTIME_ANSWER_H
 #define ARCHD_RUNTIME_ANSWER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,6 +85,11 @@ const search_archive *rt_answer_archive(const rt_answer_env *e);
 /* The archive's path in the state dir. */
 const char *rt_answer_archive_path(const rt_answer_env *e);
 
+/* What the caller should tell its user about the archive read (an older
+ * file version, migrated as answers are given), or "" (valid while e
+ * lives, until the next call). */
+const char *rt_answer_note(const rt_answer_env *e);
+
 /* Reloads the archive and predictor from the state dir (another process
  * may have changed them), keeping the loaded supernet, data and latency
  * table.  A predictor file this build cannot read counts as missing (the
@@ -99,16 +108,19 @@ typedef void (*rt_answer_progress_fn)(void *ctx, const char *phase, int done, in
 
 /*
  * Builds the archive as described above, replacing any the environment
- * holds.  progress may be NULL; cancel (may be NULL) is polled between
- * measurements.  Returns 0, RT_ANSWER_UNTRAINED, RT_ANSWER_CANCELLED
- * (nothing saved), or RT_ANSWER_ERROR with a message in err.
+ * holds.  progress may be NULL; cancel (may be NULL; set from another
+ * thread) is polled between measurements.  Returns 0, RT_ANSWER_UNTRAINED,
+ * RT_ANSWER_CANCELLED (nothing saved: the archive and predictor already in
+ * the state dir, if any, stay as they were), or RT_ANSWER_ERROR with a
+ * message in err.
  */
 int rt_answer_build(rt_answer_env *e, rt_answer_progress_fn progress, void *ctx,
-		    const volatile int *cancel, char *err, size_t errlen);
+		    const atomic_int *cancel, char *err, size_t errlen);
 
 /* A spec's answer. */
 typedef struct rt_answer {
-	search_member m;  /* the subnet; eval's accuracy measured on holdout */
+	search_member m;  /* the subnet; eval's accuracy measured on holdout,
+			   * m.test on the test split (NAN without one) */
 	int searched;     /* 1 when a targeted search found it */
 	int tightest;     /* infeasible: the constraint missed most, else -1 */
 } rt_answer;
@@ -119,7 +131,9 @@ typedef struct rt_answer {
  * there is one (0).  Else, when allow_search, a targeted search (predictor,
  * exact costs, latency; seeded with the archive) whose best subnet is
  * measured, joins the archive, and the archive is saved: 0 when the
- * archive's answer now exists.  RT_ANSWER_INFEASIBLE fills *out with the
+ * archive's answer now exists.  When allow_search, an answer whose test
+ * accuracy is not known yet (an archive of version 1) has it measured and
+ * kept in the archive, which is saved.  RT_ANSWER_INFEASIBLE fills *out with the
  * nearest subnet and its tightest constraint.  Also RT_ANSWER_NO_ARCHIVE,
  * RT_ANSWER_NEED_SEARCH (allow_search 0), RT_ANSWER_UNTRAINED, and
  * RT_ANSWER_ERROR with a message in err.

@@ -20,6 +20,7 @@
 
 struct search_archive {
 	const ir_space *space;
+	int version; /* of the file it was read from */
 	int n, cap;
 	search_member *m;
 	search_eval *ev; /* ev[i] == m[i].eval, contiguous for search_pick */
@@ -28,8 +29,10 @@ struct search_archive {
 search_archive *search_archive_new(const ir_space *s)
 {
 	search_archive *a = calloc(1, sizeof(*a));
-	if (a)
+	if (a) {
 		a->space = s;
+		a->version = SEARCH_ARCHIVE_VERSION;
+	}
 	return a;
 }
 
@@ -51,6 +54,25 @@ const search_member *search_archive_member(const search_archive *a, int i)
 {
 	assert(i >= 0 && i < a->n);
 	return &a->m[i];
+}
+
+int search_archive_find(const search_archive *a, const sn_subnet *sub)
+{
+	for (int i = 0; i < a->n; i++)
+		if (sn_subnet_equal(&a->m[i].sub, sub))
+			return i;
+	return -1;
+}
+
+void search_archive_set_test(search_archive *a, int i, double test)
+{
+	assert(i >= 0 && i < a->n);
+	a->m[i].test = test;
+}
+
+int search_archive_file_version(const search_archive *a)
+{
+	return a->version;
 }
 
 /* Metric j of e oriented so that larger is better, NaN as the worst. */
@@ -100,18 +122,26 @@ int search_archive_add(search_archive *a, const search_member *m)
 		a->ev = q;
 		a->cap = cap;
 	}
-	/* Drop what the newcomer dominates and its own earlier measurement. */
+	/* Drop what the newcomer dominates and its own earlier measurement
+	 * (whose test accuracy, measured once, it keeps). */
+	double test = m->test;
 	int k = 0;
 	for (int i = 0; i < a->n; i++) {
 		int equal;
-		if (sn_subnet_equal(&a->m[i].sub, &m->sub) || dominates(&m->eval, &a->m[i].eval, &equal))
+		if (sn_subnet_equal(&a->m[i].sub, &m->sub)) {
+			if (isnan(test))
+				test = a->m[i].test;
+			continue;
+		}
+		if (dominates(&m->eval, &a->m[i].eval, &equal))
 			continue;
 		a->m[k] = a->m[i];
 		a->ev[k++] = a->m[i].eval;
 	}
 	a->n = k;
 	a->ev[a->n] = m->eval;
-	a->m[a->n++] = *m;
+	a->m[a->n] = *m;
+	a->m[a->n++].test = test;
 	return 1;
 }
 
@@ -143,9 +173,9 @@ int search_archive_save(const search_archive *a, const char *path, char *err, si
 			genes[0] = '\0';
 		const double *v = m->eval.v;
 		len += (size_t)snprintf(buf + len, cap - len,
-					"member %s acc=%.17g pred=%.17g macs=%.17g params=%.17g "
-					"latency=%.17g memory=%.17g\n",
-					genes, v[IR_METRIC_ACCURACY], m->predicted, v[IR_METRIC_MACS],
+					"member %s acc=%.17g test=%.17g pred=%.17g macs=%.17g "
+					"params=%.17g latency=%.17g memory=%.17g\n",
+					genes, v[IR_METRIC_ACCURACY], m->test, m->predicted, v[IR_METRIC_MACS],
 					v[IR_METRIC_PARAMS], v[IR_METRIC_LATENCY], v[IR_METRIC_MEMORY]);
 	}
 	len += (size_t)snprintf(buf + len, cap - len, "xxh3 %016" PRIx64 "\n",
@@ -170,7 +200,8 @@ static int field(char **p, const char *key, double *out)
 	return 0;
 }
 
-static int parse_member(const ir_space *s, char *line, search_member *m)
+/* Parses a member line of a file of `version` (1 has no test field). */
+static int parse_member(const ir_space *s, int version, char *line, search_member *m)
 {
 	if (strncmp(line, "member ", 7) != 0)
 		return -1;
@@ -182,7 +213,9 @@ static int parse_member(const ir_space *s, char *line, search_member *m)
 	if (sn_subnet_parse(s, genes, &m->sub, err, sizeof(err)) != 0)
 		return -1;
 	char *p = sp + 1;
+	m->test = NAN;
 	if (field(&p, metric_keys[IR_METRIC_ACCURACY], &m->eval.v[IR_METRIC_ACCURACY]) != 0 ||
+	    (version >= 2 && field(&p, "test", &m->test) != 0) ||
 	    field(&p, "pred", &m->predicted) != 0)
 		return -1;
 	for (int j = IR_METRIC_MACS; j < IR_METRIC_COUNT; j++)
@@ -256,24 +289,32 @@ search_archive *search_archive_load(const ir_space *s, const char *path, char *e
 	search_archive *a = why ? NULL : search_archive_new(s);
 	if (!why && !a)
 		why = "out of memory";
-	int lineno = 0;
+	int lineno = 0, version = 0;
+	char vwhy[96];
 	for (char *p = text; !why && p < sum;) {
 		char *nl = strchr(p, '\n');
 		*nl = '\0';
 		lineno++;
-		int version, used = 0;
+		int used = 0;
 		if (lineno == 1) {
-			if (sscanf(p, "archd-archive %d%n", &version, &used) != 1 || p[used] != '\0')
+			if (sscanf(p, "archd-archive %d%n", &version, &used) != 1 || p[used] != '\0') {
 				why = "not an archive";
-			else if (version != SEARCH_ARCHIVE_VERSION)
-				why = "an archive of another version";
+			} else if (version < SEARCH_ARCHIVE_VERSION_MIN ||
+				   version > SEARCH_ARCHIVE_VERSION) {
+				snprintf(vwhy, sizeof vwhy,
+					 "an archive of version %d; this build reads versions %d to %d",
+					 version, SEARCH_ARCHIVE_VERSION_MIN, SEARCH_ARCHIVE_VERSION);
+				why = vwhy;
+			} else {
+				a->version = version;
+			}
 		} else if (lineno == 2) {
 			if (strncmp(p, "space ", 6) != 0 || strcmp(p + 6, s->name) != 0)
 				why = "an archive of another space";
 		} else {
 			search_member m;
 			memset(&m, 0, sizeof(m));
-			if (parse_member(s, p, &m) != 0)
+			if (parse_member(s, version, p, &m) != 0)
 				why = "malformed member";
 			else if (search_archive_add(a, &m) < 0)
 				why = "out of memory";

@@ -13,13 +13,18 @@
  *
  * Text form, one member a line, closed by its checksum:
  *
- *   archd-archive 1
+ *   archd-archive 2
  *   space mbnet
- *   member r28:d2:... acc=0.9012 pred=0.8950 macs=... params=... latency=... memory=...
+ *   member r28:d2:... acc=0.9012 test=0.8931 pred=0.8950 macs=... params=... latency=... memory=...
  *   xxh3 0123456789abcdef
  *
  * Numbers are written with 17 significant digits (exact round trip); an
- * unknown one is "nan".  Members are in the order they joined.
+ * unknown one is "nan".  Members are in the order they joined.  `acc` is
+ * the holdout accuracy the archive ranks by; `test` the test split's,
+ * measured once per member for reports (never for choosing), "nan" until
+ * measured.  Version 1 files, from before test accuracies were kept, are
+ * read with every test accuracy unknown (search_archive_file_version says
+ * so) and are written back as version 2; any other version is refused.
  */
 #ifndef ARCHD_RUNTIME_ARCHIVE_H
 #define ARCHD_RUNTIME_ARCHIVE_H
@@ -28,13 +33,15 @@
 
 #include "runtime/search.h"
 
-/* Bump when the text form changes. */
-#define SEARCH_ARCHIVE_VERSION 1
+/* Bump when the text form changes; the oldest version still read. */
+#define SEARCH_ARCHIVE_VERSION 2
+#define SEARCH_ARCHIVE_VERSION_MIN 1
 
 typedef struct search_member {
 	sn_subnet sub;
-	search_eval eval; /* eval.v[IR_METRIC_ACCURACY] is the measured one */
+	search_eval eval; /* eval.v[IR_METRIC_ACCURACY] is the measured holdout one */
 	double predicted; /* the predictor's accuracy, NAN when unknown */
+	double test;      /* accuracy on the test split, NAN until measured */
 } search_member;
 
 typedef struct search_archive search_archive;
@@ -48,10 +55,21 @@ int search_archive_size(const search_archive *a);
 /* Member i (0 <= i < size), valid until the next add. */
 const search_member *search_archive_member(const search_archive *a, int i);
 
+/* The member with sub's genes, or -1. */
+int search_archive_find(const search_archive *a, const sn_subnet *sub);
+
+/* Records member i's test accuracy (it takes no part in domination). */
+void search_archive_set_test(search_archive *a, int i, double test);
+
+/* The version of the file the archive was read from; SEARCH_ARCHIVE_VERSION
+ * for one made by search_archive_new. */
+int search_archive_file_version(const search_archive *a);
+
 /*
  * Offers a measured subnet.  Returns 1 when it joined (the members it
- * dominates leave; a member with the same genes is replaced by it), 0 when
- * a member dominates it or equals it in every metric, -1 on out-of-memory.
+ * dominates leave; a member with the same genes is replaced by it, whose
+ * test accuracy it keeps when it brings none), 0 when a member dominates
+ * it or equals it in every metric, -1 on out-of-memory.
  */
 int search_archive_add(search_archive *a, const search_member *m);
 
@@ -66,10 +84,11 @@ int search_archive_answer(const search_archive *a, const ir_objective *obj,
 int search_archive_save(const search_archive *a, const char *path, char *err, size_t errlen);
 
 /*
- * Reads an archive of space s written by search_archive_save.  Returns it,
- * or NULL with "PATH:LINE: reason" in err: unreadable, a bad header, another
- * version or space, a malformed member (a gene string the space does not
- * parse), a checksum mismatch.
+ * Reads an archive of space s written by search_archive_save (of a version
+ * from SEARCH_ARCHIVE_VERSION_MIN to SEARCH_ARCHIVE_VERSION).  Returns it,
+ * or NULL with "PATH:LINE: reason" in err: unreadable, a bad header, a
+ * version this build does not read or another space, a malformed member
+ * (a gene string the space does not parse), a checksum mismatch.
  */
 search_archive *search_archive_load(const ir_space *s, const char *path, char *err,
 				    size_t errlen);

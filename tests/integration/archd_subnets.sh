@@ -8,7 +8,10 @@
 # answer repeated identically, GET by id, the weights as a model file that
 # `archc eval` measures, an infeasible spec (422 with the nearest subnet), a
 # spec answered by a targeted search, and after kill -9 a restart that
-# answers identically.  Prints TAP lines, and timings as comments.
+# answers identically; the test accuracy (the one `archc eval --split test`
+# measures from the weights) kept in the archive, a version 1 archive
+# migrated, and SIGTERM during an archive build exiting 0 at once, saving
+# nothing of it.  Prints TAP lines, and timings as comments.
 set -u
 B=${ARCHD_BUILDDIR:-.}
 ARCHD="$B/archd"
@@ -57,12 +60,26 @@ space tiny {
     stage s1 { depth in 1..2; block = mbconv(kernel in {3, 5}, expand in {2, 3}, out = 16, stride = 2); }
     head pool, fc(classes);
 }
+space wide {
+    input channels = 1;
+    resolution in {12, 16};
+    stem conv(kernel = 3, out = 8, stride = 2, act = relu);
+    stage s1 { depth in 1..4; block = mbconv(kernel in {3, 5}, expand in {2, 3, 4}, out = 16, stride = 2); }
+    stage s2 { depth in 1..3; block = mbconv(kernel in {3, 5}, expand in {2, 3}, out = 24, stride = 1); }
+    head pool, fc(classes);
+}
 task t {
     data = fm_tiny;
     space = tiny;
     train { epochs = 4; batch = 50; optimizer = sgd(lr = 0.1, momentum = 0.9, nesterov = true);
             sampler = sandwich(3); distill = inplace; calib = 200; }
     search { predictor = auto; samples = 12; population = 12; generations = 4; }
+}
+task t3 {
+    data = fm_tiny;
+    space = wide;
+    train { epochs = 1; batch = 50; sampler = sandwich(2); calib = 200; seed = 3; }
+    search { predictor = rbf; samples = 5000; population = 12; generations = 2; }
 }
 task t2 {
     data = fm_tiny;
@@ -126,6 +143,8 @@ check "the subnet meets the target" "$PY" -c 'import json; assert json.load(open
 check "it has a gene string" sh -c "jget() { :; }; grep -q '\"genes\":\"r1[26]:d' out.json"
 check "an architecture of active layers" "$PY" -c 'import json; a = json.load(open("out.json"))["architecture"]; assert a[0]["kind"] == "conv" and a[-1]["kind"] == "fc" and len(a) >= 4'
 check "measured and predicted accuracy, latency" "$PY" -c 'import json; m = json.load(open("out.json"))["metrics"]; assert 0.2 < m["accuracy"] <= 1 and 0 < m["predicted_accuracy"] < 1.5 and m["latency"] > 0 and m["memory"] > 0 and m["params"] > 0'
+check "and the test split's accuracy" "$PY" -c 'import json; m = json.load(open("out.json"))["metrics"]; assert 0.2 < m["test_accuracy"] <= 1'
+check "every archive member's test accuracy is kept in the archive" sh -c "head -n 1 '$STATE/supernets/$key/archive' | grep -qx 'archd-archive 2' && ! grep '^member' '$STATE/supernets/$key/archive' | grep -qv ' test=0[.][0-9]'"
 check "links to itself and its weights" test "$(jget links.weights)" = "/v1/subnets/$ID/weights"
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "the same request repeats identically" cmp -s out.json first.json
@@ -142,6 +161,9 @@ check "its weights are a model file" sh -c 'test "$(cat code.txt)" = 200 && head
 check "that archc eval measures" grep -q "^subnet    $(grep -o '"genes":"[^"]*"' first.json | cut -d'"' -f4)$" eval.txt
 check "at the accuracy archd measured" "$PY" -c 'import json,sys; a = json.load(open("first.json"))["metrics"]["accuracy"]
 b = float([l.split()[1] for l in open("eval.txt") if l.startswith("accuracy")][0]); assert abs(a - b) < 1e-4, (a, b)'
+"$ARCHC" eval tiny.arch --task t --model w.model --split test >evaltest.txt 2>&1
+check "and its test accuracy is the one archd reports" "$PY" -c 'import json,sys; a = json.load(open("first.json"))["metrics"]["test_accuracy"]
+b = float([l.split()[1] for l in open("evaltest.txt") if l.startswith("accuracy")][0]); assert abs(a - b) < 1e-4, (a, b)'
 req GET "/v1/subnets/$ID/c"
 check "its C export" test "$code" = 200
 check "is a header and a source including it" "$PY" -c 'import json; d = json.load(open("out.json")); assert d["name"] == "archd_subnet" and "#include \"archd_subnet.h\"" in d["source"] and "archd_subnet" in d["header"]'
@@ -195,6 +217,67 @@ wait "$PID"
 st=$?
 PID=
 check "SIGTERM with answers cached and an environment kept: exit 0" test "$st" -eq 0
+
+# --- an archive of version 1 (no test accuracies) ------------------------------------------
+# Rewritten as the older daemon left it: no test fields, version 1, its checksum.
+cat >xxh3.c <<'C'
+#include <stdio.h>
+#include <xxhash.h>
+int main(void)
+{
+	static char b[1 << 22];
+	size_t n = fread(b, 1, sizeof b, stdin);
+	printf("%016llx\n", (unsigned long long)XXH3_64bits(b, n));
+	return 0;
+}
+C
+cc -o xxh3 xxh3.c -lxxhash
+A="$STATE/supernets/$key/archive"
+sed -e '$d' -e '1s/ 2$/ 1/' -e 's/ test=[^ ]*//' "$A" >v1.txt
+echo "xxh3 $(./xxh3 <v1.txt)" >>v1.txt
+cp v1.txt "$A"
+start
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
+check "a version 1 archive answers as before, the test accuracy measured again" cmp -s out.json first.json
+check "saying the archive is of version 1" grep -q "an archive of version 1, without test accuracies" log
+check "and it is rewritten as version 2 with that member's test accuracy" sh -c "head -n 1 '$A' | grep -qx 'archd-archive 2' && grep -q '^member $(jget genes) acc=[^ ]* test=0[.]' '$A'"
+
+# --- SIGTERM while an archive is built ---------------------------------------------------
+"$ARCHC" train tiny.arch --task t3 --state "$STATE" --threads 1 >train3.txt 2>&1
+check "a third supernet trains" test $? -eq 0
+narch=$(ls "$STATE"/supernets/*/archive | wc -l)
+curl -s -o bg3.json -w '%{http_code}' --unix-socket "$SOCK" -H 'Content-Type: application/json' \
+	--data-binary "{\"spec\":\"$SPEC\",\"task\":\"t3\",\"target\":\"small\"}" \
+	http://archd/v1/subnets >bg3.txt &
+BG=$!
+i=0
+while ! grep -q "task t3 has no archive yet.*building it" log && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+sleep 1
+t0=$(date +%s.%N)
+kill -TERM "$PID"
+wait "$PID"
+st=$?
+t1=$(date +%s.%N)
+PID=
+wait $BG
+check "SIGTERM during an archive build (5000 samples) exits 0" test "$st" -eq 0
+secs=$(echo "$t1 - $t0" | bc)
+echo "# SIGTERM to exit, a build running: $secs s"
+check "without waiting for the build" sh -c "echo '$secs < 5' | bc | grep -qx 1"
+check "its request gets 503 shutting_down" sh -c "test \"\$(cat bg3.txt)\" = 503 && grep -q shutting_down bg3.json"
+check "the log says the build was cancelled" grep -q "task t3's archive build cancelled" log
+check "no half-built archive is saved" test "$(ls "$STATE"/supernets/*/archive | wc -l)" -eq "$narch"
+start
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
+check "after it, the archives built before answer as before" cmp -s out.json first.json
+kill -TERM "$PID"
+wait "$PID"
+st=$?
+PID=
+check "and the daemon stops with exit 0 again" test "$st" -eq 0
 check "the daemon logged no error" sh -c '! grep -q "error" log'
 check "and no sanitizer report" sh -c '! grep -q "Sanitizer" log'
 echo "1..$n"

@@ -1,7 +1,8 @@
 /*
  * test_archive.c — the Pareto archive of measured subnets (runtime/archive.h)
  * over std/spaces.arch's mlp: who joins and who leaves, answers to specs,
- * and the text form (exact round trip, NaN kept, refusals).
+ * and the text form (exact round trip, NaN kept, refusals, version 1 files
+ * read without test accuracies, newer ones refused).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "runtime/archive.h"
 #include "tests/unit/util_arch.h"
@@ -49,6 +52,7 @@ static search_member member(const ir_space *s, const char *g, double acc, double
 	m.eval.v[IR_METRIC_LATENCY] = lat;
 	m.eval.v[IR_METRIC_MEMORY] = 1000;
 	m.predicted = acc - 0.01;
+	m.test = acc - 0.02;
 	return m;
 }
 
@@ -84,6 +88,15 @@ static void test_join_and_leave(void **state)
 	assert_int_equal(search_archive_add(a, &again), 1);
 	assert_int_equal(search_archive_size(a), 2);
 	assert_true(search_archive_member(a, 1)->eval.v[IR_METRIC_ACCURACY] == 0.94);
+	/* one that brings no test accuracy keeps the one measured before */
+	search_member retest = again;
+	retest.eval.v[IR_METRIC_ACCURACY] = 0.945;
+	retest.test = NAN;
+	assert_int_equal(search_archive_add(a, &retest), 1);
+	assert_int_equal(search_archive_find(a, &bigger.sub), 1);
+	assert_true(search_archive_member(a, 1)->test == bigger.test);
+	search_archive_set_test(a, 1, 0.5);
+	assert_true(search_archive_member(a, 1)->test == 0.5);
 	/* An unknown latency counts as the worst: it cannot push anyone out. */
 	search_member nolat = member(s, "d2,1:w128,128,64,64", 0.96, 30000, NAN);
 	assert_int_equal(search_archive_add(a, &nolat), 1);
@@ -131,6 +144,7 @@ static void test_file(void **state)
 	search_member m1 = member(s, "d1,1:w32,32,16,16", 0.1 + 0.2, 5000, 1.0 / 3e5);
 	search_member m2 = member(s, "d2,2:w128,128,64,64", 0.95, 30000, NAN);
 	m2.predicted = NAN;
+	m2.test = NAN;
 	assert_int_equal(search_archive_add(a, &m1), 1);
 	assert_int_equal(search_archive_add(a, &m2), 1);
 	assert_int_equal(search_archive_save(a, path, err, sizeof(err)), 0);
@@ -145,7 +159,9 @@ static void test_file(void **state)
 			assert_true(x->eval.v[j] == y->eval.v[j] ||
 				    (isnan(x->eval.v[j]) && isnan(y->eval.v[j])));
 		assert_true(x->predicted == y->predicted || (isnan(x->predicted) && isnan(y->predicted)));
+		assert_true(x->test == y->test || (isnan(x->test) && isnan(y->test)));
 	}
+	assert_int_equal(search_archive_file_version(b), SEARCH_ARCHIVE_VERSION);
 	search_archive_free(b);
 
 	FILE *f = fopen(path, "rb");
@@ -153,7 +169,7 @@ static void test_file(void **state)
 	size_t n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[n] = '\0';
-	assert_non_null(strstr(text, "archd-archive 1\nspace mlp\nmember d1,1:w32,32,16,16 acc=0.3000"));
+	assert_non_null(strstr(text, "archd-archive 2\nspace mlp\nmember d1,1:w32,32,16,16 acc=0.3000"));
 	char *digit = strstr(text, "macs=") + 5;
 	*digit = *digit == '9' ? '8' : '9';
 	write_text(path, text, n);
@@ -176,12 +192,67 @@ static void test_file(void **state)
 	search_archive_free(a);
 }
 
+/* Writes `body` and its checksum line to path. */
+static void write_summed(const char *path, const char *body)
+{
+	char text[1024];
+	int n = snprintf(text, sizeof(text), "%sxxh3 %016llx\n", body,
+			 (unsigned long long)XXH3_64bits(body, strlen(body)));
+	write_text(path, text, (size_t)n);
+}
+
+static void test_versions(void **state)
+{
+	ir_module *mod = *state;
+	const ir_space *s = &mod->spaces[0];
+	char dir[] = "/tmp/test_archive.XXXXXX", path[128], err[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/archive", dir);
+	/* Version 1 had no test field: read, every test accuracy unknown. */
+	write_summed(path, "archd-archive 1\nspace mlp\n"
+			   "member d1,1:w32,32,16,16 acc=0.5 pred=0.45 macs=5000 params=5010 "
+			   "latency=1e-05 memory=1000\n");
+	search_archive *a = search_archive_load(s, path, err, sizeof(err));
+	if (!a)
+		fail_msg("%s", err);
+	assert_int_equal(search_archive_file_version(a), 1);
+	assert_int_equal(search_archive_size(a), 1);
+	assert_true(isnan(search_archive_member(a, 0)->test));
+	assert_true(search_archive_member(a, 0)->eval.v[IR_METRIC_ACCURACY] == 0.5);
+	assert_true(search_archive_member(a, 0)->predicted == 0.45);
+	/* written back as the current version, the test accuracy with it */
+	search_archive_set_test(a, 0, 0.48);
+	assert_int_equal(search_archive_save(a, path, err, sizeof(err)), 0);
+	search_archive_free(a);
+	a = search_archive_load(s, path, err, sizeof(err));
+	assert_non_null(a);
+	assert_int_equal(search_archive_file_version(a), SEARCH_ARCHIVE_VERSION);
+	assert_true(search_archive_member(a, 0)->test == 0.48);
+	search_archive_free(a);
+	/* A version 1 line in a version 2 file is malformed, not misread. */
+	write_summed(path, "archd-archive 2\nspace mlp\n"
+			   "member d1,1:w32,32,16,16 acc=0.5 pred=0.45 macs=5000 params=5010 "
+			   "latency=1e-05 memory=1000\n");
+	assert_null(search_archive_load(s, path, err, sizeof(err)));
+	assert_non_null(strstr(err, ":3: malformed member"));
+	/* A newer version (or version 0) is refused, saying which it reads. */
+	write_summed(path, "archd-archive 3\nspace mlp\n");
+	assert_null(search_archive_load(s, path, err, sizeof(err)));
+	assert_non_null(strstr(err, ":1: an archive of version 3; this build reads versions 1 to 2"));
+	write_summed(path, "archd-archive 0\nspace mlp\n");
+	assert_null(search_archive_load(s, path, err, sizeof(err)));
+	assert_non_null(strstr(err, "version 0"));
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_join_and_leave),
 		cmocka_unit_test(test_answer),
 		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_versions),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
