@@ -32,9 +32,9 @@
 /* The command line, parsed and checked. */
 typedef struct eval_args {
 	archc_task_args a;
-	const char *subnet, *state, *split_s, *recal_s, *output, *model, *epochs_s, *seed_s;
+	const char *subnet, *state, *split_s, *output, *model;
 	rt_split split;
-	int recal;      /* -1: the recipe's */
+	int64_t recal;  /* -1: the recipe's */
 	int64_t epochs; /* recipe overrides as `archc train` takes them, -1: none */
 	int64_t seed;
 } eval_args;
@@ -42,19 +42,26 @@ typedef struct eval_args {
 static int parse(int argc, char **argv, eval_args *e)
 {
 	memset(e, 0, sizeof *e);
-	const archc_task_opt opts[] = { { "subnet", &e->subnet }, { "state", &e->state },
-					{ "split", &e->split_s }, { "recal", &e->recal_s },
-					{ "o", &e->output }, { "model", &e->model },
-					{ "epochs", &e->epochs_s }, { "seed", &e->seed_s } };
-	int st = archc_task_parse(&archc_cmd_eval, argc, argv, opts,
-				  (int)(sizeof opts / sizeof opts[0]), &e->a);
+	e->recal = e->epochs = e->seed = -1;
+	const archc_opt opts[] = {
+		{ "--subnet", ARCHC_OPT_STRING, &e->subnet, 0, 0 },
+		{ "--model", ARCHC_OPT_STRING, &e->model, 0, 0 },
+		{ "--state", ARCHC_OPT_STRING, &e->state, 0, 0 },
+		{ "--split", ARCHC_OPT_STRING, &e->split_s, 0, 0 },
+		{ "--recal", ARCHC_OPT_INT, &e->recal, 0, MAX_RECAL },
+		{ "-o", ARCHC_OPT_STRING, &e->output, 0, 0 },
+		{ "--epochs", ARCHC_OPT_INT, &e->epochs, 1, 100000 },
+		{ "--seed", ARCHC_OPT_INT, &e->seed, 0, INT64_MAX },
+	};
+	int st = archc_task_parse_opts(&archc_cmd_eval, argc, argv, opts,
+				       (int)(sizeof opts / sizeof opts[0]), &e->a);
 	if (st)
 		return st;
 	if (!e->subnet == !e->model)
 		return archc_usage_error(&archc_cmd_eval,
 					 "give one of --subnet SPEC (max, min, random:SEED or a gene string) "
 					 "and --model FILE");
-	if (e->model && (e->output || e->recal_s || e->state))
+	if (e->model && (e->output || e->recal >= 0 || e->state))
 		return archc_usage_error(&archc_cmd_eval,
 					 "--model measures a model file as it is: no -o, --recal or --state");
 	e->split = RT_SPLIT_TEST;
@@ -65,20 +72,7 @@ static int parse(int argc, char **argv, eval_args *e)
 			return archc_usage_error(&archc_cmd_eval, "--split '%s' is not holdout or test",
 						 e->split_s);
 	}
-	e->recal = -1;
-	if (e->recal_s) {
-		int64_t v;
-		st = archc_task_number(&archc_cmd_eval, "recal", e->recal_s, 0, MAX_RECAL, &v);
-		if (st)
-			return st;
-		e->recal = (int)v;
-	}
-	e->epochs = e->seed = -1;
-	if (e->epochs_s)
-		st = archc_task_number(&archc_cmd_eval, "epochs", e->epochs_s, 1, 100000, &e->epochs);
-	if (!st && e->seed_s)
-		st = archc_task_number(&archc_cmd_eval, "seed", e->seed_s, 0, INT64_MAX, &e->seed);
-	return st;
+	return 0;
 }
 
 /* Applies --epochs and --seed the way `archc train` does: another recipe,
@@ -100,11 +94,12 @@ static void print_train_command(const eval_args *e, const ir_task *task, const c
 				const char *extra)
 {
 	fprintf(stderr, "  %s: archc train %s --task %s", why, e->a.input, task->name);
-	const char *const opt[] = { "--state", "--epochs", "--seed" };
-	const char *const val[] = { e->state, e->epochs_s, e->seed_s };
-	for (int i = 0; i < 3; i++)
-		if (val[i])
-			fprintf(stderr, " %s %s", opt[i], val[i]);
+	if (e->state)
+		fprintf(stderr, " --state %s", e->state);
+	if (e->epochs >= 0)
+		fprintf(stderr, " --epochs %lld", (long long)e->epochs);
+	if (e->seed >= 0)
+		fprintf(stderr, " --seed %lld", (long long)e->seed);
 	fprintf(stderr, "%s\n", extra);
 }
 
@@ -186,7 +181,7 @@ static int measure(const eval_args *e, sn_supernet *sn, const rt_data *data,
 {
 	char err[1024];
 	const ir_space *s = sn_supernet_space(sn);
-	int nrecal = e->recal >= 0 ? e->recal : rt_eval_calib_images(&task->recipe);
+	int nrecal = e->recal >= 0 ? (int)e->recal : rt_eval_calib_images(&task->recipe);
 	int used = 0;
 	if (nrecal > 0) {
 		used = rt_eval_recalibrate(sn, sub, data, nrecal, task->recipe.seed, err, sizeof err);

@@ -82,6 +82,11 @@ check "a gene outside its domain is a usage error" status 2 "$ARCHC" eval tiny.a
 check "it quotes the gene" grep -q "resolution = 14 is not one of {12, 16}" err.txt
 check "a bad --split is a usage error" status 2 "$ARCHC" eval tiny.arch --task t --subnet max --split train
 check "a bad --recal is a usage error" status 2 "$ARCHC" eval tiny.arch --task t --subnet max --recal -3
+check "it names the range" grep -q "^archc eval: --recal '-3' is not an integer from 0 to 1000000$" err.txt
+check "--subnet twice is a usage error" status 2 "$ARCHC" eval tiny.arch --task t --subnet max --subnet=min
+check "it is named" grep -q "^archc eval: option '--subnet' given twice$" err.txt
+check "--model with --recal is a usage error" status 2 "$ARCHC" eval tiny.arch --task t --model m.model --recal 0
+check "saying why" grep -q "no -o, --recal or --state" err.txt
 check "eval is in --help" sh -c '"$0" --help | grep -q "^  eval "' "$ARCHC"
 
 # --- eval after a tiny training -------------------------------------------------------
