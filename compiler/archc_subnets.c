@@ -36,16 +36,13 @@ static int print_row(const ir_space *s, int nclasses, const char *spec)
 
 static int archc_subnets_run(int argc, char **argv)
 {
-	const char *count_s, *seed_s;
-	const archc_task_opt opts[] = { { "count", &count_s }, { "seed", &seed_s } };
-	archc_task_args a;
-	int st = archc_task_parse(&archc_cmd_subnets, argc, argv, opts, 2, &a);
 	int64_t count = DEFAULT_COUNT, seed = 1;
-	if (!st && count_s)
-		st = archc_task_number(&archc_cmd_subnets, "count", count_s, 0, MAX_COUNT, &count);
-	if (!st && seed_s)
-		st = archc_task_number(&archc_cmd_subnets, "seed", seed_s, 0, INT64_MAX - MAX_COUNT,
-				       &seed);
+	const archc_opt opts[] = {
+		{ "--count", ARCHC_OPT_INT, &count, 0, MAX_COUNT },
+		{ "--seed", ARCHC_OPT_INT, &seed, 0, INT64_MAX - MAX_COUNT },
+	};
+	archc_task_args a;
+	int st = archc_task_parse_opts(&archc_cmd_subnets, argc, argv, opts, 2, &a);
 	if (st) {
 		archc_task_args_free(&a);
 		return st;
