@@ -1,20 +1,27 @@
 /*
- * infbench.c — the runtime's side of bench/infer: cuts subnets out of a
- * supernet of a space (random weights, batch norm recalibrated on random
- * images so activations stay in range), times rt_model_forward at batch 1
- * and 64, and writes what the other engines need: each subnet's model
- * file, its ONNX export and its standalone C export, the input images and
- * the runtime's logits on them.
+ * infbench.c — the runtime's side of bench/infer, in two modes.
  *
- *   infbench AIR SPACE NSUBNETS THREADS REPS OUTDIR
+ *   infbench prepare AIR SPACE NSUBNETS OUTDIR
  *
- * Writes OUTDIR/x.bin (64 images NHWC float32), OUTDIR/x_nchw.bin (the
- * same NCHW), and for subnet i (0: max, 1: min, then random):
- * OUTDIR/s{i}.model, OUTDIR/s{i}.onnx, OUTDIR/s{i}/net.{c,h} and
- * OUTDIR/s{i}.logits (64 x classes float32).  Prints "input C H W", then
- * per subnet "subnet i GENES macs=M b1_us=T b64_us=T" (medians of REPS
- * runs).
+ * cuts subnets out of a supernet of a space (random weights, batch norm
+ * recalibrated on random images so activations stay in range) and writes
+ * what every engine needs: OUTDIR/x.bin (64 images NHWC float32),
+ * OUTDIR/x_nchw.bin (the same NCHW), and for subnet i (0: max, 1: min,
+ * then random) OUTDIR/s{i}.model, s{i}.onnx, s{i}/net.{c,h} and s{i}.logits
+ * (the runtime's logits on the 64 images, 64 x classes float32).  Prints
+ * "input C H W", then "subnet i GENES macs=M" per subnet.
+ *
+ *   infbench serve OUTDIR NSUBNETS THREADS
+ *
+ * loads the model files on a pool of THREADS threads, prints "diff i D"
+ * (max |logits - s{i}.logits|) per subnet and "ready", then answers each
+ * stdin line "SUBNET BATCH REPS" with one line of REPS times in
+ * microseconds of rt_model_forward at that batch, after two untimed
+ * warm-up runs.  bench/infer/driver.py interleaves these requests with the
+ * other engines'; a build's own infbench serving an older build's librt
+ * is how a change is measured against its base in the same run.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,32 +40,14 @@
 #define NCLASSES 10
 #define BATCH 64
 #define NCALIB 64
+#define MAX_SUBNETS 64
+#define MAX_REPS 100000
 
 static double now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* Median seconds of `reps` forwards at batch n, after one warm-up. */
-static double time_forward(const rt_model *m, const float *x, int n, int reps, float *ws,
-			   float *out, double *tm)
-{
-	rt_model_forward(m, x, n, ws, out);
-	for (int r = 0; r < reps; r++) {
-		double t0 = now_s();
-		rt_model_forward(m, x, n, ws, out);
-		tm[r] = now_s() - t0;
-	}
-	qsort(tm, (size_t)reps, sizeof *tm, cmp_double);
-	return tm[reps / 2];
 }
 
 static int write_floats(const char *path, const float *v, size_t n)
@@ -68,26 +57,42 @@ static int write_floats(const char *path, const float *v, size_t n)
 	return (f && fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-int main(int argc, char **argv)
+static int read_floats(const char *path, float *v, size_t n)
 {
-	if (argc != 7) {
-		fprintf(stderr, "usage: infbench AIR SPACE NSUBNETS THREADS REPS OUTDIR\n");
-		return 1;
+	FILE *f = fopen(path, "rb");
+	int ok = f && fread(v, sizeof *v, n, f) == n;
+	if (f)
+		fclose(f);
+	return ok ? 0 : -1;
+}
+
+/* A count argument in [lo, hi], or -1 with a message naming it. */
+static int count_arg(const char *what, const char *s, int lo, int hi)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "infbench: %s '%s': expected an integer from %d to %d\n", what, s,
+			lo, hi);
+		return -1;
 	}
-	int nsub = atoi(argv[3]), threads = atoi(argv[4]), reps = atoi(argv[5]);
-	const char *dir = argv[6];
+	return (int)v;
+}
+
+static int prepare(const char *air, const char *space, int nsub, const char *dir)
+{
 	char err[512] = "", path[1024];
-	ir_module *mod = ir_binary_load(argv[1], err, sizeof err);
+	ir_module *mod = ir_binary_load(air, err, sizeof err);
 	if (!mod) {
 		fprintf(stderr, "infbench: %s\n", err);
 		return 1;
 	}
 	const ir_space *s = NULL;
 	for (int i = 0; i < mod->nspaces; i++)
-		if (!strcmp(mod->spaces[i].name, argv[2]))
+		if (!strcmp(mod->spaces[i].name, space))
 			s = &mod->spaces[i];
-	if (!s || nsub < 2 || reps < 1 || rt_threads_init(threads, err, (int)sizeof err) < 0) {
-		fprintf(stderr, "infbench: %s\n", !s ? "no such space" : "bad arguments");
+	if (!s) {
+		fprintf(stderr, "infbench: %s: no space named '%s'\n", air, space);
 		return 1;
 	}
 	int res = s->resolution, c = s->in_channels;
@@ -95,8 +100,7 @@ int main(int argc, char **argv)
 	size_t nx = (size_t)res * res * c;
 	float *x = malloc(BATCH * nx * sizeof *x), *xc = malloc(BATCH * nx * sizeof *xc);
 	float *out = malloc(BATCH * NCLASSES * sizeof *out);
-	double *tm = malloc((size_t)reps * sizeof *tm);
-	if (!sn || !x || !xc || !out || !tm) {
+	if (!sn || !x || !xc || !out) {
 		fprintf(stderr, "infbench: %s\n", sn ? "out of memory" : err);
 		return 1;
 	}
@@ -132,8 +136,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "infbench: %s\n", m ? "out of memory" : err);
 			return 1;
 		}
-		double b1 = time_forward(m, x, 1, reps, ws, out, tm);
-		double b64 = time_forward(m, x, BATCH, reps, ws, out, tm);
+		rt_model_forward(m, x, BATCH, ws, out);
 		snprintf(path, sizeof path, "%s/s%d.logits", dir, i);
 		bad |= write_floats(path, out, BATCH * NCLASSES);
 		snprintf(path, sizeof path, "%s/s%d.model", dir, i);
@@ -144,21 +147,109 @@ int main(int argc, char **argv)
 		mkdir(path, 0755);
 		snprintf(path, sizeof path, "%s/s%d/net", dir, i);
 		bad |= rt_export_c_save(m, path, NULL, err, sizeof err);
-		printf("subnet %d %s macs=%.0f b1_us=%.1f b64_us=%.1f\n", i, m->genes, m->macs, b1 * 1e6,
-		       b64 * 1e6);
+		printf("subnet %d %s macs=%.0f\n", i, m->genes, m->macs);
 		free(ws);
 		rt_model_free(m);
-	}
-	if (bad) {
-		fprintf(stderr, "infbench: %s\n", err[0] ? err : "cannot write to the output dir");
-		return 1;
 	}
 	free(x);
 	free(xc);
 	free(out);
-	free(tm);
 	sn_supernet_free(sn);
 	ir_module_free(mod);
+	if (bad) {
+		fprintf(stderr, "infbench: %s\n", err[0] ? err : "cannot write to the output dir");
+		return 1;
+	}
+	return 0;
+}
+
+static int serve(const char *dir, int nsub, int threads)
+{
+	char err[512] = "", path[1024], line[256];
+	if (rt_threads_init(threads, err, (int)sizeof err) < 0) {
+		fprintf(stderr, "infbench: %s\n", err);
+		return 1;
+	}
+	rt_model *m[MAX_SUBNETS] = { 0 };
+	size_t wsmax = 0, xmax = 0, ymax = 0;
+	for (int i = 0; i < nsub; i++) {
+		snprintf(path, sizeof path, "%s/s%d.model", dir, i);
+		if (!(m[i] = rt_model_load(path, err, sizeof err))) {
+			fprintf(stderr, "infbench: %s\n", err);
+			return 1;
+		}
+		size_t ws = rt_model_workspace(m[i], BATCH);
+		size_t nx = (size_t)BATCH * m[i]->in_h * m[i]->in_w * m[i]->in_channels;
+		wsmax = ws > wsmax ? ws : wsmax;
+		xmax = nx > xmax ? nx : xmax;
+		ymax = (size_t)BATCH * m[i]->nclasses > ymax ? (size_t)BATCH * m[i]->nclasses : ymax;
+	}
+	float *ws = malloc(wsmax * sizeof *ws), *x = malloc(xmax * sizeof *x);
+	float *y = malloc(ymax * sizeof *y), *want = malloc(ymax * sizeof *want);
+	double *tm = malloc(MAX_REPS * sizeof *tm);
+	snprintf(path, sizeof path, "%s/x.bin", dir);
+	if (!ws || !x || !y || !want || !tm || read_floats(path, x, xmax) < 0) {
+		fprintf(stderr, "infbench: %s\n", ws && x && y && want && tm ? "cannot read x.bin" :
+			"out of memory");
+		return 1;
+	}
+	for (int i = 0; i < nsub; i++) {
+		size_t ny = (size_t)BATCH * m[i]->nclasses;
+		snprintf(path, sizeof path, "%s/s%d.logits", dir, i);
+		if (read_floats(path, want, ny) < 0) {
+			fprintf(stderr, "infbench: %s: cannot read %zu floats\n", path, ny);
+			return 1;
+		}
+		rt_model_forward(m[i], x, BATCH, ws, y);
+		double d = 0;
+		for (size_t k = 0; k < ny; k++)
+			d = fmax(d, fabs((double)y[k] - want[k]));
+		printf("diff %d %.3g\n", i, d);
+	}
+	printf("ready\n");
+	fflush(stdout);
+	while (fgets(line, sizeof line, stdin)) {
+		int i, n, reps;
+		if (sscanf(line, "%d %d %d", &i, &n, &reps) != 3 || i < 0 || i >= nsub || n < 1 ||
+		    n > BATCH || reps < 1 || reps > MAX_REPS) {
+			fprintf(stderr, "infbench: request '%.60s': expected SUBNET BATCH REPS\n", line);
+			return 1;
+		}
+		for (int r = 0; r < 2; r++)
+			rt_model_forward(m[i], x, n, ws, y);
+		for (int r = 0; r < reps; r++) {
+			double t0 = now_s();
+			rt_model_forward(m[i], x, n, ws, y);
+			tm[r] = now_s() - t0;
+		}
+		for (int r = 0; r < reps; r++)
+			printf("%s%.2f", r ? " " : "", tm[r] * 1e6);
+		printf("\n");
+		fflush(stdout);
+	}
+	for (int i = 0; i < nsub; i++)
+		rt_model_free(m[i]);
+	free(ws);
+	free(x);
+	free(y);
+	free(want);
+	free(tm);
 	rt_threads_shutdown();
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 6 && !strcmp(argv[1], "prepare")) {
+		int nsub = count_arg("NSUBNETS", argv[4], 2, MAX_SUBNETS);
+		return nsub < 0 ? 1 : prepare(argv[2], argv[3], nsub, argv[5]);
+	}
+	if (argc == 5 && !strcmp(argv[1], "serve")) {
+		int nsub = count_arg("NSUBNETS", argv[3], 1, MAX_SUBNETS);
+		int threads = count_arg("THREADS", argv[4], 1, 256);
+		return nsub < 0 || threads < 0 ? 1 : serve(argv[2], nsub, threads);
+	}
+	fprintf(stderr, "usage: infbench prepare AIR SPACE NSUBNETS OUTDIR\n"
+			"       infbench serve OUTDIR NSUBNETS THREADS\n");
+	return 1;
 }

@@ -1,12 +1,16 @@
-// ort_bench.js — ONNX Runtime's side of bench/infer: each subnet's ONNX
-// export timed at batch 1 and 64 (medians of REPS runs, after a warm-up)
-// on THREADS intra-op threads, its logits compared with the runtime's.
+// ort_bench.js — ONNX Runtime's side of bench/infer: every subnet's ONNX
+// export in one session each, on THREADS intra-op threads (one inter-op
+// thread, all graph optimisations).
 //
-//     node ort_bench.js DIR NSUBNETS THREADS REPS C H W
+//     node ort_bench.js DIR NSUBNETS THREADS C H W
 //
-// Prints "subnet i b1_us=T b64_us=T max_abs_diff=D" per subnet.
+// Prints "diff i D" (max |logits - DIR/s{i}.logits| at batch 64) per
+// subnet and "ready", then answers each stdin line "SUBNET BATCH REPS"
+// with one line of REPS times in microseconds of session.run at that
+// batch, after two untimed warm-up runs.
 'use strict';
 const fs = require('fs');
+const readline = require('readline');
 const ort = require('onnxruntime-node');
 
 function floats(path) {
@@ -14,33 +18,41 @@ function floats(path) {
 	return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
 }
 
-async function median(session, feeds, reps) {
-	await session.run(feeds);
-	const t = [];
-	for (let r = 0; r < reps; r++) {
-		const t0 = process.hrtime.bigint();
-		await session.run(feeds);
-		t.push(Number(process.hrtime.bigint() - t0) / 1e3);
-	}
-	t.sort((a, b) => a - b);
-	return t[Math.floor(reps / 2)];
-}
-
 async function main() {
-	const [dir, nsub, threads, reps, c, h, w] = process.argv.slice(2).map((v, i) => (i ? Number(v) : v));
+	const [dir, nsub, threads, c, h, w] = process.argv.slice(2).map((v, i) => (i ? Number(v) : v));
 	const x = floats(`${dir}/x_nchw.bin`), px = c * h * w;
+	const sessions = [], feeds = {};
 	for (let i = 0; i < nsub; i++) {
-		const session = await ort.InferenceSession.create(`${dir}/s${i}.onnx`,
-			{ intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-		const one = { input: new ort.Tensor('float32', x.slice(0, px), [1, c, h, w]) };
-		const all = { input: new ort.Tensor('float32', x, [64, c, h, w]) };
-		const b1 = await median(session, one, reps), b64 = await median(session, all, reps);
-		const got = (await session.run(all)).logits.data, want = floats(`${dir}/s${i}.logits`);
+		const s = await ort.InferenceSession.create(`${dir}/s${i}.onnx`,
+			{ intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all',
+			  executionMode: 'sequential' });
+		sessions.push(s);
+		const got = (await s.run({ input: new ort.Tensor('float32', x, [64, c, h, w]) })).logits.data;
+		const want = floats(`${dir}/s${i}.logits`);
 		let d = 0;
 		for (let k = 0; k < want.length; k++)
 			d = Math.max(d, Math.abs(got[k] - want[k]));
-		console.log(`subnet ${i} b1_us=${b1.toFixed(1)} b64_us=${b64.toFixed(1)} max_abs_diff=${d.toPrecision(3)}`);
+		console.log(`diff ${i} ${d.toPrecision(3)}`);
+	}
+	console.log('ready');
+	const rl = readline.createInterface({ input: process.stdin });
+	for await (const line of rl) {
+		const [i, n, reps] = line.trim().split(/\s+/).map(Number);
+		if (!(i >= 0 && i < nsub && n >= 1 && n <= 64 && reps >= 1))
+			throw new Error(`request '${line}': expected SUBNET BATCH REPS`);
+		const key = `${n}`;
+		if (!feeds[key])
+			feeds[key] = { input: new ort.Tensor('float32', x.slice(0, n * px), [n, c, h, w]) };
+		await sessions[i].run(feeds[key]);
+		await sessions[i].run(feeds[key]);
+		const t = [];
+		for (let r = 0; r < reps; r++) {
+			const t0 = process.hrtime.bigint();
+			await sessions[i].run(feeds[key]);
+			t.push((Number(process.hrtime.bigint() - t0) / 1e3).toFixed(2));
+		}
+		console.log(t.join(' '));
 	}
 }
 
-main().catch((e) => { console.error(e.message); process.exit(1); });
+main().catch((e) => { console.error(`ort_bench: ${e.message}`); process.exit(1); });

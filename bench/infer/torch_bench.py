@@ -1,12 +1,14 @@
 """torch_bench.py — PyTorch's side of bench/infer: each subnet's model file
 (runtime/extract.h's format) rebuilt as a torch module of the same layers
 (Conv2d with BatchNorm2d in eval mode, as a PyTorch user would write it),
-timed at batch 1 and 64 under torch.no_grad (medians of REPS runs, after a
-warm-up) on THREADS threads, its logits compared with the runtime's.
+run under torch.no_grad on THREADS intra-op threads (one inter-op thread).
 
-    /usr/bin/python3 torch_bench.py DIR NSUBNETS THREADS REPS
+    /usr/bin/python3 torch_bench.py DIR NSUBNETS THREADS
 
-Prints "subnet i b1_us=T b64_us=T max_abs_diff=D" per subnet.
+Prints "diff i D" (max |logits - DIR/s{i}.logits| at batch 64) per subnet
+and "ready", then answers each stdin line "SUBNET BATCH REPS" with one line
+of REPS times in microseconds of a forward at that batch, after two
+untimed warm-up runs.
 """
 import struct
 import sys
@@ -157,30 +159,35 @@ class Net(nn.Module):
         return self.body(x)
 
 
-def median_us(net, x, reps):
-    net(x)
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        net(x)
-        t.append((time.perf_counter() - t0) * 1e6)
-    return sorted(t)[reps // 2]
-
-
 def main():
-    d, nsub, threads, reps = sys.argv[1], *map(int, sys.argv[2:5])
+    d, nsub, threads = sys.argv[1], *map(int, sys.argv[2:4])
     torch.set_num_threads(threads)
-    for i in range(nsub):
-        net = Net(f"{d}/s{i}.model").eval()
-        hdr, _, _ = read_model(f"{d}/s{i}.model")
-        c, h, w = hdr["cin"], hdr["h"], hdr["w"]
-        x = torch.from_numpy(np.fromfile(f"{d}/x_nchw.bin", dtype="<f4")).reshape(64, c, h, w)
-        want = np.fromfile(f"{d}/s{i}.logits", dtype="<f4").reshape(64, -1)
-        with torch.no_grad():
-            b1 = median_us(net, x[:1], reps)
-            b64 = median_us(net, x, reps)
-            diff = float(np.abs(net(x).numpy() - want).max())
-        print(f"subnet {i} b1_us={b1:.1f} b64_us={b64:.1f} max_abs_diff={diff:.3g}")
+    torch.set_num_interop_threads(1)
+    nets, xs = [], None
+    with torch.no_grad():
+        for i in range(nsub):
+            net = Net(f"{d}/s{i}.model").eval()
+            hdr, _, _ = read_model(f"{d}/s{i}.model")
+            c, h, w = hdr["cin"], hdr["h"], hdr["w"]
+            x = torch.from_numpy(np.fromfile(f"{d}/x_nchw.bin", dtype="<f4")).reshape(64, c, h, w)
+            want = np.fromfile(f"{d}/s{i}.logits", dtype="<f4").reshape(64, -1)
+            print(f"diff {i} {float(np.abs(net(x).numpy() - want).max()):.3g}")
+            nets.append((net, x))
+        print("ready", flush=True)
+        for line in sys.stdin:
+            i, n, reps = map(int, line.split())
+            if not (0 <= i < nsub and 1 <= n <= 64 and reps >= 1):
+                sys.exit(f"torch_bench: request '{line.strip()}': expected SUBNET BATCH REPS")
+            net, x = nets[i]
+            xb = x[:n].contiguous()
+            net(xb)
+            net(xb)
+            t = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                net(xb)
+                t.append((time.perf_counter() - t0) * 1e6)
+            print(" ".join(f"{v:.2f}" for v in t), flush=True)
 
 
 main()
