@@ -440,7 +440,13 @@ int sn_supernet_nclasses(const sn_supernet *sn) { return sn->nclasses; }
 int sn_supernet_max_batch(const sn_supernet *sn) { return sn->max_batch; }
 size_t sn_supernet_nparams(const sn_supernet *sn) { return sn->nparams; }
 size_t sn_supernet_nstats(const sn_supernet *sn) { return sn->nstats; }
-float *sn_supernet_weights(sn_supernet *sn) { return sn->w; }
+float *sn_supernet_weights(sn_supernet *sn)
+{
+	sn_kernel_drop(sn); /* the caller may write them */
+	return sn->w;
+}
+
+void sn_supernet_weights_changed(sn_supernet *sn) { sn_kernel_drop(sn); }
 float *sn_supernet_grads(sn_supernet *sn) { return sn->g; }
 float *sn_supernet_momentum(sn_supernet *sn) { return sn->m; }
 float *sn_supernet_stats(sn_supernet *sn) { return sn->st; }
@@ -449,6 +455,7 @@ const sn_plan *sn_supernet_plan(const sn_supernet *sn) { return &sn->plan; }
 
 rt_param *sn_supernet_params(sn_supernet *sn, int *nparams)
 {
+	sn_kernel_drop(sn); /* the caller may write the weights */
 	*nparams = sn->nparam_list;
 	return sn->params;
 }
@@ -456,6 +463,7 @@ rt_param *sn_supernet_params(sn_supernet *sn, int *nparams)
 void sn_supernet_set_subnet(sn_supernet *sn, const sn_subnet *sub)
 {
 	assert(sub->ngenes == sn->space->ngenes);
+	sn_kernel_drop(sn);
 	sn_plan_build(sn->space, sn->nclasses, sub, &sn->plan);
 }
 

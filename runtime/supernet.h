@@ -78,6 +78,17 @@ float *sn_supernet_stats(sn_supernet *sn);
 /* The parameter list for rt_sgd_step (owned by the supernet): one entry per
  * tensor, batch-norm, bias and kernel-transform entries flagged no_decay. */
 rt_param *sn_supernet_params(sn_supernet *sn, int *nparams);
+/*
+ * Forwards outside TRAIN mode keep the kernels they derive from the weights
+ * (crops, gathered slices, OFA's transforms) for the selected subnet and
+ * reuse them, so evaluating a subnet runs as fast as its extracted model.
+ * They are dropped by a TRAIN forward, a backward, a sort, selecting a
+ * subnet, and handing out the weights (sn_supernet_weights and
+ * sn_supernet_params above, whose callers may write them).  A caller that
+ * writes weights through a pointer it kept across a forward calls this
+ * before the next forward.
+ */
+void sn_supernet_weights_changed(sn_supernet *sn);
 
 /* Bytes of the activation arena (for reports). */
 size_t sn_supernet_arena_bytes(const sn_supernet *sn);

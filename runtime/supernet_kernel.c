@@ -6,6 +6,18 @@
  * layer's kernel gene), kernel k_j is the centre k_j x k_j of kernel
  * k_{j-1} (k_0 = K, the stored weight) mapped through a k_j^2 x k_j^2
  * matrix T_j shared by all channels: out[p][c] = sum_q crop[q][c] T_j[q][p].
+ *
+ * Kept kernels.  At batch 1 the transforms (k^4 * mid multiply-adds per
+ * step) and gathers (k^2 * cin * cout copies) cost as much as the convs
+ * they feed, so a forward outside TRAIN mode keeps what it derived in the
+ * unit's buffers, keyed by the active sizes and the weights' generation
+ * sn->wgen, and the next forwards of the subnet reuse it: evaluation and
+ * latency measurement run as fast as the extracted model.  The generation
+ * is bumped (sn_kernel_drop) by everything that may change weights: a TRAIN
+ * forward, a backward (an optimiser step follows), sorting, and handing out
+ * the weights (sn_supernet_weights, sn_supernet_params) or selecting a
+ * subnet.  Backward passes recompute the kernels they need, unkept, so
+ * training back-propagates through the transforms as before.
  */
 #include <assert.h>
 #include <string.h>
@@ -24,15 +36,26 @@ static int kt_index(const sn_unit *u, int k)
 	return -1;
 }
 
-const float *sn_kernel_forward(sn_supernet *sn, sn_unit *u, int k, int mid, int *ldk)
+void sn_kernel_drop(sn_supernet *sn)
 {
-	int last = kt_index(u, k);
+	sn->wgen++;
+}
+
+static int kept_match(const sn_supernet *sn, const sn_kept *kp, int k, int cin, int cout)
+{
+	return kp->valid && kp->gen == sn->wgen && kp->k == k && kp->cin == cin && kp->cout == cout;
+}
+
+static void kept_set(const sn_supernet *sn, sn_kept *kp, int k, int cin, int cout)
+{
+	*kp = (sn_kept){ .valid = 1, .gen = sn->wgen, .k = k, .cin = cin, .cout = cout };
+}
+
+/* The transform chain down to kernel kt_k[last] into kbuf[0..last]. */
+static void transform(sn_supernet *sn, sn_unit *u, int last, int mid)
+{
 	const float *src = sn->w + u->w2.off;
 	int ks = u->w2.k, lds = u->w2.cout;
-	if (last < 0) {
-		*ldk = lds;
-		return src;
-	}
 	for (int t = 0; t <= last; t++) {
 		int kt = u->kt_k[t], kk = kt * kt, o = (ks - kt) / 2;
 		const float *T = sn->w + u->kt[t];
@@ -51,8 +74,33 @@ const float *sn_kernel_forward(sn_supernet *sn, sn_unit *u, int k, int mid, int 
 		ks = kt;
 		lds = mid;
 	}
+}
+
+const float *sn_kernel_forward(sn_supernet *sn, sn_unit *u, int k, int mid, int *ldk)
+{
+	int last = kt_index(u, k);
+	if (last < 0) {
+		*ldk = u->w2.cout;
+		return sn->w + u->w2.off;
+	}
+	u->kept[SN_KEPT_DW].valid = 0;
+	transform(sn, u, last, mid);
 	*ldk = mid;
-	return src;
+	return u->kbuf[last];
+}
+
+const float *sn_kernel_forward_kept(sn_supernet *sn, sn_unit *u, int k, int mid, int *ldk)
+{
+	int last = kt_index(u, k);
+	if (last < 0 || sn->mode == RT_BN_MODE_TRAIN)
+		return sn_kernel_forward(sn, u, k, mid, ldk);
+	sn_kept *kp = &u->kept[SN_KEPT_DW];
+	if (!kept_match(sn, kp, k, mid, mid)) {
+		transform(sn, u, last, mid);
+		kept_set(sn, kp, k, mid, mid);
+	}
+	*ldk = mid;
+	return u->kbuf[last];
 }
 
 float *sn_kernel_grad_begin(sn_supernet *sn, sn_unit *u, int k, int mid, int *ldk)
@@ -120,25 +168,50 @@ static int needs_gather(const sn_weight *w, int k, int cin)
 	return k != w->k || (cin != w->cin && w->k != 1);
 }
 
-const float *sn_conv_weight(sn_supernet *sn, sn_unit *u, int which, int k, int cin,
-			    int cout, int *ldw)
+/* The active [k*k*cin, cout] part of weight w, gathered into dst. */
+static void gather(const sn_supernet *sn, const sn_weight *w, int k, int cin, int cout, float *dst)
 {
-	const sn_weight *w = conv_w(u, which);
 	const float *base = sn->w + w->off;
-	if (!needs_gather(w, k, cin)) {
-		*ldw = w->cout;
-		return base;
-	}
 	int o = (w->k - k) / 2;
 	for (int ki = 0; ki < k; ki++)
 		for (int kj = 0; kj < k; kj++)
 			for (int ci = 0; ci < cin; ci++) {
 				const float *src = base + (((size_t)(ki + o) * w->k + (kj + o)) * w->cin + ci) * w->cout;
-				memcpy(u->wtmp + (((size_t)ki * k + kj) * cin + ci) * cout, src,
+				memcpy(dst + (((size_t)ki * k + kj) * cin + ci) * cout, src,
 				       (size_t)cout * sizeof(float));
 			}
+}
+
+const float *sn_conv_weight(sn_supernet *sn, sn_unit *u, int which, int k, int cin,
+			    int cout, int *ldw)
+{
+	const sn_weight *w = conv_w(u, which);
+	if (!needs_gather(w, k, cin)) {
+		*ldw = w->cout;
+		return sn->w + w->off;
+	}
+	u->kept[SN_KEPT_W1].valid = 0;
+	gather(sn, w, k, cin, cout, u->wtmp);
 	*ldw = cout;
 	return u->wtmp;
+}
+
+const float *sn_conv_weight_kept(sn_supernet *sn, sn_unit *u, int which, int k, int cin,
+				 int cout, int *ldw)
+{
+	const sn_weight *w = conv_w(u, which);
+	if (!needs_gather(w, k, cin) || sn->mode == RT_BN_MODE_TRAIN)
+		return sn_conv_weight(sn, u, which, k, cin, cout, ldw);
+	assert(which == 1 || which == 2);
+	/* wgrad, a backward's buffer, is free outside training and as large */
+	sn_kept *kp = &u->kept[which == 1 ? SN_KEPT_W1 : SN_KEPT_W2];
+	float *dst = which == 1 ? u->wtmp : u->wgrad;
+	if (!kept_match(sn, kp, k, cin, cout)) {
+		gather(sn, w, k, cin, cout, dst);
+		kept_set(sn, kp, k, cin, cout);
+	}
+	*ldw = cout;
+	return dst;
 }
 
 float *sn_conv_grad_begin(sn_supernet *sn, sn_unit *u, int which, int k, int cin, int cout)
@@ -146,6 +219,7 @@ float *sn_conv_grad_begin(sn_supernet *sn, sn_unit *u, int which, int k, int cin
 	const sn_weight *w = conv_w(u, which);
 	if (!needs_gather(w, k, cin))
 		return sn->g + w->off;
+	u->kept[SN_KEPT_W2].valid = 0;
 	memset(u->wgrad, 0, (size_t)k * k * cin * cout * sizeof(float));
 	return u->wgrad;
 }

@@ -3,6 +3,10 @@
  * block.  Activations are compact (row stride = active channels); weights
  * are slices of the largest ones (row stride = largest width).
  *
+ * Forwards outside TRAIN mode reuse the kernels they derived from the
+ * weights while these stay unchanged (supernet_kernel.c); TRAIN forwards
+ * and backwards drop them.
+ *
  * Back-propagation uses four arena buffers of the largest activation size:
  * each block reads dy from D (and may overwrite it), writes dx to DX, and
  * uses T1 and T2 as scratch; the driver then swaps D and DX.
@@ -130,7 +134,7 @@ static const float *conv_fwd(sn_supernet *sn, sn_unit *u, const sn_layer_plan *p
 			     const float *x, int n)
 {
 	int ldw;
-	const float *W = sn_conv_weight(sn, u, 1, p->k, p->cin, p->cout, &ldw);
+	const float *W = sn_conv_weight_kept(sn, u, 1, p->k, p->cin, p->cout, &ldw);
 	rt_conv2d_p cp = conv_p(n, p, p->h, p->cin, p->cout, p->k, u->l->stride, ldw);
 	rt_conv2d_forward(&cp, x, W, u->z1, sn->conv_ws);
 	int m = n * p->ho * p->wo;
@@ -157,7 +161,7 @@ static const float *mbconv_fwd(sn_supernet *sn, sn_unit *u, const sn_layer_plan 
 		a = bn_act_fwd(sn, &u->bn1, l->act, min_, mid, u->z1, u->b1, u->a1);
 	}
 	int ldk;
-	const float *K = sn_kernel_forward(sn, u, p->k, mid, &ldk);
+	const float *K = sn_kernel_forward_kept(sn, u, p->k, mid, &ldk);
 	rt_dwconv_p dp = { .n = n, .h = p->h, .w = p->w, .c = mid, .k = p->k,
 			   .stride = l->stride, .ldw = ldk };
 	rt_dwconv_forward(&dp, a, K, NULL, u->z2);
@@ -183,11 +187,11 @@ static const float *residual_fwd(sn_supernet *sn, sn_unit *u, const sn_layer_pla
 {
 	const ir_layer *l = u->l;
 	int mout = n * p->ho * p->wo, ldw;
-	const float *W = sn_conv_weight(sn, u, 1, p->k, p->cin, p->mid, &ldw);
+	const float *W = sn_conv_weight_kept(sn, u, 1, p->k, p->cin, p->mid, &ldw);
 	rt_conv2d_p c1 = conv_p(n, p, p->h, p->cin, p->mid, p->k, l->stride, ldw);
 	rt_conv2d_forward(&c1, x, W, u->z1, sn->conv_ws);
 	bn_act_fwd(sn, &u->bn1, IR_ACT_RELU, mout, p->mid, u->z1, u->b1, u->a1);
-	W = sn_conv_weight(sn, u, 2, p->k, p->mid, p->cout, &ldw);
+	W = sn_conv_weight_kept(sn, u, 2, p->k, p->mid, p->cout, &ldw);
 	rt_conv2d_p c2 = conv_p(n, p, p->ho, p->mid, p->cout, p->k, 1, ldw);
 	rt_conv2d_forward(&c2, u->a1, W, u->z2, sn->conv_ws);
 	bn_fwd(sn, &u->bn2, mout, p->cout, u->z2, u->b2);
@@ -222,6 +226,8 @@ const float *sn_pass_forward(sn_supernet *sn, const float *x, int n, rt_bn_mode 
 	const sn_plan *plan = &sn->plan;
 	const ir_space *s = sn->space;
 	sn->mode = mode;
+	if (mode == RT_BN_MODE_TRAIN)
+		sn_kernel_drop(sn); /* a backward and an optimiser step follow */
 	sn->n = n;
 	sn->x_in = x;
 	const float *cur = x;
@@ -385,6 +391,7 @@ void sn_pass_backward(sn_supernet *sn, const float *dlogits)
 	const sn_plan *plan = &sn->plan;
 	const ir_space *s = sn->space;
 	int first = -1;
+	sn_kernel_drop(sn); /* weights are about to change (an optimiser step) */
 	for (int i = 0; i < s->nlayers && first < 0; i++)
 		if (plan->layer[i].active)
 			first = i;

@@ -29,6 +29,20 @@ typedef struct sn_weight {
 	int k, cin, cout; /* largest */
 } sn_weight;
 
+/*
+ * Kernels an EVAL or RECAL forward derived from the weights (a dense conv's
+ * gathered crop/slice, a depthwise kernel's transform chain) are kept in the
+ * unit's buffers and reused while the weights' generation (sn->wgen) and the
+ * active sizes stay the same; see supernet_kernel.c.
+ */
+enum { SN_KEPT_W1, SN_KEPT_W2, SN_KEPT_DW, SN_KEPT_COUNT };
+
+typedef struct sn_kept {
+	int valid;
+	unsigned long gen;
+	int k, cin, cout;
+} sn_kept;
+
 /* One layer of the space with its weights and activation buffers.  The
  * names follow MBCONV: 1 = expand (or the conv of CONV/DENSE/FC and the
  * first conv of RESIDUAL), 2 = depthwise (second conv of RESIDUAL),
@@ -52,6 +66,8 @@ typedef struct sn_unit {
 	float *se_ws;
 	const float *x, *y;      /* input and output of the last forward */
 	float *wtmp, *wgrad;     /* gathered dense-conv weights (crop/slice) */
+	/* what wtmp (w1), wgrad (w2) and kbuf hold for EVAL/RECAL forwards */
+	sn_kept kept[SN_KEPT_COUNT];
 } sn_unit;
 
 struct sn_supernet {
@@ -72,14 +88,22 @@ struct sn_supernet {
 	const float *x_in;      /* the input of the last forward */
 	int n;                  /* its batch */
 	rt_bn_mode mode;
+	unsigned long wgen;     /* bumped whenever the weights may change */
 };
 
 /* supernet_kernel.c */
+
+/* Drops every kept kernel: the weights may change (or have changed). */
+void sn_kernel_drop(sn_supernet *sn);
 
 /* Builds the k x k depthwise kernel of unit u for `mid` channels from the
  * largest one (crop + transforms); returns it with its row stride. */
 const float *sn_kernel_forward(sn_supernet *sn, sn_unit *u, int k, int mid,
 			       int *ldk);
+/* The same for a forward pass: outside TRAIN mode the kernel is kept and
+ * reused until the weights or sizes change. */
+const float *sn_kernel_forward_kept(sn_supernet *sn, sn_unit *u, int k, int mid,
+				    int *ldk);
 /* Zeroes the gradient buffer the depthwise backward should accumulate into
  * (the weight gradient itself when k is the largest) and returns it. */
 float *sn_kernel_grad_begin(sn_supernet *sn, sn_unit *u, int k, int mid,
@@ -92,6 +116,11 @@ void sn_kernel_backward(sn_supernet *sn, sn_unit *u, int k, int mid);
  * gathered copy in u->wtmp (which == 1 or 2 chooses w1 or w2). */
 const float *sn_conv_weight(sn_supernet *sn, sn_unit *u, int which, int k,
 			    int cin, int cout, int *ldw);
+/* The same for a forward pass: outside TRAIN mode a gathered copy is kept
+ * (w1 in u->wtmp, w2 in u->wgrad) and reused until the weights or sizes
+ * change. */
+const float *sn_conv_weight_kept(sn_supernet *sn, sn_unit *u, int which, int k,
+				 int cin, int cout, int *ldw);
 /* The gradient buffer for the same weight (zeroed copy when gathered). */
 float *sn_conv_grad_begin(sn_supernet *sn, sn_unit *u, int which, int k,
 			  int cin, int cout);

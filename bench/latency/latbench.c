@@ -11,7 +11,7 @@
  * initialised) supernet for the subnet on 8 random images, as evaluation
  * does, and measures at batch 1 the median of REPS forwards (after two
  * warm-up ones) of (a) the supernet in EVAL mode (runtime/supernet.h), which
- * also crops and transforms the depthwise kernels on every call, and (b)
+ * derives its cropped and transformed kernels once and keeps them, and (b)
  * the extracted standalone model (runtime/extract.h), which is what archd
  * serves; and compares each with the table's prediction.
  *
