@@ -21,50 +21,29 @@
 
 typedef struct search_args {
 	archc_task_args a;
-	const char *target, *objective, *state, *threads_s;
-	const char *cons_s[MAX_CONSTRAINTS];
-	int ncons;
+	const char *target, *objective, *state;
+	archc_opt_list cons_s; /* --constraint, repeatable */
+	int64_t threads;       /* 0: the default */
 	int json;
 } search_args;
 
-/* Takes the repeatable --constraint and the flag --json out of argv (the
- * shared parser takes options with one value, once each), then parses the
- * rest.  `rest` holds argc pointers. */
-static int parse(int argc, char **argv, char **rest, search_args *s)
+/* Parses the command line; free sa->a and sa->cons_s, also after an error. */
+static int parse(int argc, char **argv, search_args *s)
 {
 	memset(s, 0, sizeof *s);
-	int n = 0;
-	for (int i = 0; i < argc; i++) {
-		const char *v = NULL;
-		if (i > 0 && !strcmp(argv[i], "--json")) {
-			s->json = 1;
-			continue;
-		}
-		if (i > 0 && !strcmp(argv[i], "--constraint")) {
-			if (i + 1 >= argc)
-				return archc_usage_error(&archc_cmd_search, "--constraint needs a value");
-			v = argv[++i];
-		} else if (i > 0 && !strncmp(argv[i], "--constraint=", 13)) {
-			v = argv[i] + 13;
-		}
-		if (!v) {
-			rest[n++] = argv[i];
-			continue;
-		}
-		if (s->ncons == MAX_CONSTRAINTS)
-			return archc_usage_error(&archc_cmd_search, "at most %d constraints",
-						 MAX_CONSTRAINTS);
-		s->cons_s[s->ncons++] = v;
-	}
-	const archc_task_opt opts[] = { { "target", &s->target },
-					{ "objective", &s->objective },
-					{ "state", &s->state },
-					{ "threads", &s->threads_s } };
-	int st = archc_task_parse(&archc_cmd_search, n, rest, opts,
-				  (int)(sizeof opts / sizeof opts[0]), &s->a);
+	const archc_opt opts[] = {
+		{ "--target", ARCHC_OPT_STRING, &s->target, 0, 0 },
+		{ "--constraint", ARCHC_OPT_LIST, &s->cons_s, 0, MAX_CONSTRAINTS },
+		{ "--objective", ARCHC_OPT_STRING, &s->objective, 0, 0 },
+		{ "--state", ARCHC_OPT_STRING, &s->state, 0, 0 },
+		{ "--threads", ARCHC_OPT_INT, &s->threads, 1, 256 },
+		{ "--json", ARCHC_OPT_FLAG, &s->json, 0, 0 },
+	};
+	int st = archc_task_parse_opts(&archc_cmd_search, argc, argv, opts,
+				       (int)(sizeof opts / sizeof opts[0]), &s->a);
 	if (st)
 		return st;
-	if (!s->target == !s->ncons)
+	if (!s->target == !s->cons_s.n)
 		return archc_usage_error(&archc_cmd_search,
 					 "give one of --target NAME and --constraint 'METRIC<=VALUE'");
 	return 0;
@@ -172,11 +151,11 @@ static int spec(const search_args *sa, const ir_module *m, ir_constraint *own,
 		return 0;
 	}
 	char err[512];
-	for (int i = 0; i < sa->ncons; i++)
-		if (rt_answer_parse_constraint(sa->cons_s[i], &own[i], err, sizeof err) != 0)
+	for (int i = 0; i < sa->cons_s.n; i++)
+		if (rt_answer_parse_constraint(sa->cons_s.v[i], &own[i], err, sizeof err) != 0)
 			return archc_usage_error(&archc_cmd_search, "%s", err);
 	*cons = own;
-	*ncons = sa->ncons;
+	*ncons = sa->cons_s.n;
 	return 0;
 }
 
@@ -202,16 +181,8 @@ static int run(const search_args *sa, const ir_module *m, int t)
 	if (st)
 		return st;
 	char root[RT_STATE_PATH_MAX], err[1024];
-	int nthreads = 0;
-	if (sa->threads_s) {
-		int64_t v;
-		st = archc_task_number(&archc_cmd_search, "threads", sa->threads_s, 1, 256, &v);
-		if (st)
-			return st;
-		nthreads = (int)v;
-	}
 	if (rt_state_root(sa->state, root, sizeof root, err, sizeof err) != 0 ||
-	    rt_threads_init(nthreads, err, (int)sizeof err) < 0) {
+	    rt_threads_init((int)sa->threads, err, (int)sizeof err) < 0) {
 		fprintf(stderr, "archc search: %s\n", err);
 		return ARCHC_EINPUT;
 	}
@@ -248,13 +219,8 @@ static int run(const search_args *sa, const ir_module *m, int t)
 
 static int archc_search_run(int argc, char **argv)
 {
-	char **rest = calloc((size_t)argc + 1, sizeof *rest);
-	if (!rest) {
-		fprintf(stderr, "archc search: out of memory\n");
-		return ARCHC_EINPUT;
-	}
 	search_args sa;
-	int st = parse(argc, argv, rest, &sa);
+	int st = parse(argc, argv, &sa);
 	if (!st) {
 		int t;
 		ir_module *m = archc_task_load(&archc_cmd_search, &sa.a, &t, &st);
@@ -263,7 +229,7 @@ static int archc_search_run(int argc, char **argv)
 		ir_module_free(m);
 	}
 	archc_task_args_free(&sa.a);
-	free(rest);
+	archc_opt_list_free(&sa.cons_s);
 	return st;
 }
 

@@ -66,6 +66,11 @@ check "-oVALUE is -o VALUE" status 0 "$ARCHC" compile -oattached.air fashion.arc
 check "... written there" test -s attached.air
 check "--name=VALUE is --name VALUE" status 0 "$ARCHC" subnets fashion.arch --count=1 --seed 7
 check "... both taken" sh -c 'grep -q "^random:7 " out.txt && ! grep -q "^random:8 " out.txt'
+check "a value given to a flag exits 2" status 2 "$ARCHC" search fashion.arch --json=yes --target t
+check "... naming it" grep -q "^archc search: option '--json' takes no value$" err.txt
+check "a repeatable option takes a bounded number of values" \
+	status 2 "$ARCHC" search fashion.arch $(for i in $(seq 17); do echo "--constraint=macs<=1M"; done)
+check "... saying so" grep -q "^archc search: option '--constraint' given more than 16 times$" err.txt
 cp fashion.arch ./-dash.arch
 check "-- ends the options" status 0 "$ARCHC" check -- -dash.arch
 check "without it such a file is an option" status 2 "$ARCHC" check -dash.arch
