@@ -57,8 +57,8 @@ static int archc_archive_run(int argc, char **argv)
 {
 	archc_task_args a;
 	const char *state = NULL;
-	const archc_task_opt opts[] = { { "state", &state } };
-	int st = archc_task_parse(&archc_cmd_archive, argc, argv, opts, 1, &a);
+	const archc_opt opts[] = { { "--state", ARCHC_OPT_STRING, &state, 0, 0 } };
+	int st = archc_task_parse_opts(&archc_cmd_archive, argc, argv, opts, 1, &a);
 	ir_module *m = NULL;
 	rt_answer_env *e = NULL;
 	int t;
