@@ -36,73 +36,27 @@
 typedef struct export_args {
 	archc_task_args a;
 	const char *c_out, *onnx_out; /* --c, --onnx */
-	const char *subnet, *state, *recal_s;
-	int recal; /* -1: the recipe's */
+	const char *subnet, *state;
+	int64_t recal; /* -1: the recipe's */
 } export_args;
 
-/* Takes --c and --onnx out of argv (archc_task_parse reads one-letter
- * names as short options), leaving the rest in rest[] for it. */
-static int take_outputs(int argc, char **argv, char **rest, int *nrest, export_args *e)
-{
-	*nrest = 0;
-	for (int i = 0; i < argc; i++) {
-		const char *s = argv[i], *v = NULL;
-		const char **slot = NULL;
-		const char *opt = NULL;
-		if (i > 0 && !strcmp(s, "--")) { /* the rest is the input, untouched */
-			while (i < argc)
-				rest[(*nrest)++] = argv[i++];
-			break;
-		}
-		if (i > 0 && (!strcmp(s, "--c") || !strncmp(s, "--c=", 4))) {
-			slot = &e->c_out;
-			opt = "--c";
-		} else if (i > 0 && (!strcmp(s, "--onnx") || !strncmp(s, "--onnx=", 7))) {
-			slot = &e->onnx_out;
-			opt = "--onnx";
-		}
-		if (!slot) {
-			rest[(*nrest)++] = argv[i];
-			continue;
-		}
-		const char *eq = strchr(s, '=');
-		if (eq)
-			v = eq + 1;
-		else if (i + 1 < argc)
-			v = argv[++i];
-		if (!v || !*v)
-			return archc_usage_error(&archc_cmd_export, "option '%s' needs a value", opt);
-		if (*slot)
-			return archc_usage_error(&archc_cmd_export, "option '%s' given twice", opt);
-		*slot = v;
-	}
-	return 0;
-}
-
-static int parse(int argc, char **argv, char **rest, export_args *e)
+static int parse(int argc, char **argv, export_args *e)
 {
 	memset(e, 0, sizeof *e);
-	int nrest;
-	int st = take_outputs(argc, argv, rest, &nrest, e);
-	if (st)
-		return st;
-	const archc_task_opt opts[] = { { "subnet", &e->subnet },
-					{ "state", &e->state },
-					{ "recal", &e->recal_s } };
-	st = archc_task_parse(&archc_cmd_export, nrest, rest, opts,
-			      (int)(sizeof opts / sizeof opts[0]), &e->a);
+	e->recal = -1;
+	const archc_opt opts[] = {
+		{ "--c", ARCHC_OPT_STRING, &e->c_out, 0, 0 },
+		{ "--onnx", ARCHC_OPT_STRING, &e->onnx_out, 0, 0 },
+		{ "--subnet", ARCHC_OPT_STRING, &e->subnet, 0, 0 },
+		{ "--state", ARCHC_OPT_STRING, &e->state, 0, 0 },
+		{ "--recal", ARCHC_OPT_INT, &e->recal, 0, MAX_RECAL },
+	};
+	int st = archc_task_parse_opts(&archc_cmd_export, argc, argv, opts,
+				       (int)(sizeof opts / sizeof opts[0]), &e->a);
 	if (st)
 		return st;
 	if (!e->c_out == !e->onnx_out)
 		return archc_usage_error(&archc_cmd_export, "give one of --c OUT and --onnx OUT.onnx");
-	e->recal = -1;
-	if (e->recal_s) {
-		int64_t v;
-		st = archc_task_number(&archc_cmd_export, "recal", e->recal_s, 0, MAX_RECAL, &v);
-		if (st)
-			return st;
-		e->recal = (int)v;
-	}
 	return 0;
 }
 
@@ -170,7 +124,7 @@ static rt_model *cut_model(const export_args *e, int *status)
 		goto out;
 	}
 	data = rt_data_load(ds, err, sizeof err);
-	int nrecal = e->recal >= 0 ? e->recal : rt_eval_calib_images(&task->recipe);
+	int nrecal = e->recal >= 0 ? (int)e->recal : rt_eval_calib_images(&task->recipe);
 	if (!data || (nrecal > 0 && rt_eval_recalibrate(sn, &sub, data, nrecal, task->recipe.seed,
 							err, sizeof err) < 0)) {
 		fprintf(stderr, "archc export: %s\n", err);
@@ -224,12 +178,7 @@ static int write_model(const export_args *e, const rt_model *model)
 static int archc_export_run(int argc, char **argv)
 {
 	export_args e;
-	char **rest = calloc((size_t)argc + 1, sizeof *rest);
-	if (!rest) {
-		fputs("archc export: out of memory\n", stderr);
-		return ARCHC_EINPUT;
-	}
-	int st = parse(argc, argv, rest, &e);
+	int st = parse(argc, argv, &e);
 	rt_model *model = NULL;
 	char err[1024];
 	if (st)
@@ -245,7 +194,7 @@ static int archc_export_run(int argc, char **argv)
 		goto out;
 	}
 	if (kind == 1) {
-		if (e.subnet || e.a.task || e.state || e.recal_s || e.a.nincludes) {
+		if (e.subnet || e.a.task || e.state || e.recal >= 0 || e.a.nincludes) {
 			st = archc_usage_error(&archc_cmd_export,
 					       "%s is a model file: no --subnet, --task, --state, --recal or -I",
 					       e.a.input);
@@ -268,7 +217,6 @@ static int archc_export_run(int argc, char **argv)
 out:
 	rt_model_free(model);
 	archc_task_args_free(&e.a);
-	free(rest);
 	return st;
 }
 

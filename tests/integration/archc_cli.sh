@@ -71,6 +71,10 @@ check "... naming it" grep -q "^archc search: option '--json' takes no value$" e
 check "a repeatable option takes a bounded number of values" \
 	status 2 "$ARCHC" search fashion.arch $(for i in $(seq 17); do echo "--constraint=macs<=1M"; done)
 check "... saying so" grep -q "^archc search: option '--constraint' given more than 16 times$" err.txt
+check "a long option of one letter is not a short one" status 2 "$ARCHC" export fashion.arch --subnet max --c a --c=b
+check "... and is named as such" grep -q "^archc export: option '--c' given twice$" err.txt
+check "... and -c is not it" status 2 "$ARCHC" export fashion.arch --subnet max -ca
+check "... but unknown" grep -q "^archc export: unknown option '-ca'$" err.txt
 cp fashion.arch ./-dash.arch
 check "-- ends the options" status 0 "$ARCHC" check -- -dash.arch
 check "without it such a file is an option" status 2 "$ARCHC" check -dash.arch
