@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/archc_opt.h"
+
 /* FILE.arch -> FILE.air in the current directory. */
 static char *archc_default_output(const char *input)
 {
@@ -26,28 +28,30 @@ static char *archc_default_output(const char *input)
 
 static int archc_compile_run(int argc, char **argv)
 {
-	archc_args a;
-	int st = archc_args_parse(&archc_cmd_compile, argc, argv, "Io", &a);
-	if (st) {
-		archc_args_free(&a);
+	archc_opt_list includes;
+	const char *input = NULL, *output = NULL;
+	const archc_opt opts[] = {
+		{ "-I", ARCHC_OPT_LIST, &includes, 0, 0 },
+		{ "-o", ARCHC_OPT_STRING, &output, 0, 0 },
+		{ NULL, ARCHC_OPT_INPUT, &input, 0, 0 },
+	};
+	const int nopts = (int)(sizeof opts / sizeof opts[0]);
+	int st = archc_opt_parse(&archc_cmd_compile, argc, argv, opts, nopts);
+	ir_module *m = st ? NULL : archc_load(input, includes.v, includes.n);
+	archc_opt_free(opts, nopts);
+	if (st)
 		return st;
-	}
-	ir_module *m = archc_load(a.input, a.includes, a.nincludes);
-	if (!m) {
-		archc_args_free(&a);
+	if (!m)
 		return ARCHC_EINPUT;
-	}
-	char *def = a.output ? NULL : archc_default_output(a.input);
-	const char *out = a.output ? a.output : def;
+	char *def = output ? NULL : archc_default_output(input);
+	const char *out = output ? output : def;
 	char err[512];
-	st = ARCHC_OK;
 	if (!out || ir_binary_save(m, out, err, sizeof err) != 0) {
 		fprintf(stderr, "archc compile: %s\n", out ? err : "out of memory");
 		st = ARCHC_EINPUT;
 	}
 	free(def);
 	ir_module_free(m);
-	archc_args_free(&a);
 	return st;
 }
 
@@ -68,14 +72,17 @@ enum { ARCHC_SHOW_NONE, ARCHC_SHOW_DUMP, ARCHC_SHOW_ID };
 
 static int archc_show(const archc_cmd *cmd, int argc, char **argv, int what)
 {
-	archc_args a;
-	int st = archc_args_parse(cmd, argc, argv, "I", &a);
-	if (st) {
-		archc_args_free(&a);
+	archc_opt_list includes;
+	const char *input = NULL;
+	const archc_opt opts[] = {
+		{ "-I", ARCHC_OPT_LIST, &includes, 0, 0 },
+		{ NULL, ARCHC_OPT_INPUT, &input, 0, 0 },
+	};
+	int st = archc_opt_parse(cmd, argc, argv, opts, 2);
+	ir_module *m = st ? NULL : archc_load(input, includes.v, includes.n);
+	archc_opt_free(opts, 2);
+	if (st)
 		return st;
-	}
-	ir_module *m = archc_load(a.input, a.includes, a.nincludes);
-	archc_args_free(&a);
 	if (!m)
 		return ARCHC_EINPUT;
 	if (what == ARCHC_SHOW_DUMP) {
