@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compiler/archc_opt.h"
 #include "lang/lang.h"
 
 static int archc_fmt_write(const ast_file *f, const char *path)
@@ -54,16 +55,18 @@ static int archc_fmt_write(const ast_file *f, const char *path)
 
 static int archc_fmt_run(int argc, char **argv)
 {
-	archc_args a;
-	int st = archc_args_parse(&archc_cmd_fmt, argc, argv, "w", &a);
-	if (st) {
-		archc_args_free(&a);
+	const char *input = NULL;
+	int write = 0;
+	const archc_opt opts[] = {
+		{ "-w", ARCHC_OPT_FLAG, &write, 0, 0 },
+		{ NULL, ARCHC_OPT_INPUT, &input, 0, 0 },
+	};
+	int st = archc_opt_parse(&archc_cmd_fmt, argc, argv, opts, 2);
+	if (st)
 		return st;
-	}
-	lang_source *src = lang_source_read(a.input);
+	lang_source *src = lang_source_read(input);
 	if (!src) {
-		fprintf(stderr, "error: cannot read '%s': %s\n", a.input, strerror(errno));
-		archc_args_free(&a);
+		fprintf(stderr, "error: cannot read '%s': %s\n", input, strerror(errno));
 		return ARCHC_EINPUT;
 	}
 	lang_diags d;
@@ -71,17 +74,16 @@ static int archc_fmt_run(int argc, char **argv)
 	ast_file *f = lang_parse(src, &d);
 	lang_diags_print(&d, stderr);
 	if (d.nerrors) {
-		fprintf(stderr, "archc fmt: '%s' has syntax errors; not formatted\n", a.input);
+		fprintf(stderr, "archc fmt: '%s' has syntax errors; not formatted\n", input);
 		st = ARCHC_EINPUT;
-	} else if (a.write) {
-		st = archc_fmt_write(f, a.input);
+	} else if (write) {
+		st = archc_fmt_write(f, input);
 	} else {
 		lang_fmt(f, stdout);
 		st = fflush(stdout) == 0 ? ARCHC_OK : ARCHC_EINPUT;
 	}
 	ast_file_free(f);
 	lang_diags_free(&d);
-	archc_args_free(&a);
 	return st;
 }
 
