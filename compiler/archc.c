@@ -1,7 +1,7 @@
 /*
  * archc.c — the archc command line: the table of subcommands, --help,
- * --version, and the helpers they share (argument parsing, loading a
- * .arch or .air input).
+ * --version, and the helpers they share (usage errors, loading a .arch or
+ * .air input).  Each command's options are a table for archc_opt.h.
  */
 #include "compiler/archc.h"
 
@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compiler/archc_opt.h"
 #include "compiler/cc.h"
 #include "lang/lang.h"
 
@@ -74,32 +73,6 @@ int archc_usage_error(const archc_cmd *cmd, const char *fmt, ...)
 	size_t n = strcspn(cmd->usage, "\n");
 	fprintf(stderr, "%.*s\n", (int)n, cmd->usage);
 	return ARCHC_EUSAGE;
-}
-
-int archc_args_parse(const archc_cmd *cmd, int argc, char **argv, const char *flags,
-		     archc_args *a)
-{
-	memset(a, 0, sizeof *a);
-	archc_opt_list includes = { NULL, 0 };
-	archc_opt opts[4];
-	int n = 0;
-	opts[n++] = (archc_opt){ NULL, ARCHC_OPT_INPUT, &a->input, 0, 0 };
-	if (strchr(flags, 'I'))
-		opts[n++] = (archc_opt){ "-I", ARCHC_OPT_LIST, &includes, 0, 0 };
-	if (strchr(flags, 'o'))
-		opts[n++] = (archc_opt){ "-o", ARCHC_OPT_STRING, &a->output, 0, 0 };
-	if (strchr(flags, 'w'))
-		opts[n++] = (archc_opt){ "-w", ARCHC_OPT_FLAG, &a->write, 0, 0 };
-	int st = archc_opt_parse(cmd, argc, argv, opts, n);
-	a->includes = includes.v;
-	a->nincludes = includes.n;
-	return st;
-}
-
-void archc_args_free(archc_args *a)
-{
-	free(a->includes);
-	memset(a, 0, sizeof *a);
 }
 
 /* Reads up to n bytes from the start of path; returns the count or -1. */

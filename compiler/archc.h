@@ -5,7 +5,9 @@
  * `const archc_cmd archc_cmd_<name>`.  The table in archc.c lists every
  * command of DESIGN §9; those not built yet are weak references, so a
  * helper adding, say, archc_train.c only defines archc_cmd_train and it
- * appears in `archc --help` with no other edit.
+ * appears in `archc --help` with no other edit.  A command reads its
+ * command line with a table for archc_opt.h (through archc_task.h when it
+ * works on one task of a file).
  *
  * Exit codes: 0 success, 1 errors in the input (diagnostics on stderr),
  * 2 usage errors.
@@ -46,22 +48,6 @@ extern const archc_cmd archc_cmd_bench __attribute__((weak));
  * returns ARCHC_EUSAGE. */
 int archc_usage_error(const archc_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-
-/* The options most commands take: -I DIR (repeatable) and one input. */
-typedef struct archc_args {
-	const char **includes;
-	int nincludes;
-	const char *input;
-	const char *output; /* -o, when the command takes it */
-	int write;          /* -w, when the command takes it */
-} archc_args;
-
-/* Parses argv[1..] against the flags in `flags` ("I", "Io", "w" ...).
- * Returns 0, or ARCHC_EUSAGE after printing the problem.  Free with
- * archc_args_free. */
-int archc_args_parse(const archc_cmd *cmd, int argc, char **argv, const char *flags,
-		     archc_args *a);
-void archc_args_free(archc_args *a);
 
 /* Loads FILE.air (recognised by its magic, not its name) or compiles
  * FILE.arch with the -I dirs, $ARCH_PATH and the stdlib; prints every
