@@ -13,7 +13,16 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include <cblas.h>
+#include <xxhash.h>
+
 #include "runtime/latency_priv.h"
+
+/* The checksum of the kernel sources and compile command, made by the
+ * Makefile (runtime/kernels_id). */
+#ifndef LAT_KERNELS_SOURCE_ID
+#error "LAT_KERNELS_SOURCE_ID is set by the Makefile"
+#endif
 
 const char *const lat_kind_names[LAT_KIND_COUNT] = {"conv", "mbconv", "residual", "dense",
 						     "pool", "fc", "resize"};
@@ -78,6 +87,23 @@ void lat_cpu_model(char *buf, size_t buflen)
 		snprintf(buf, buflen, "unknown");
 }
 
+/* --- the kernels' build ------------------------------------------------------------ */
+
+void lat_kernels_id(char buf[LAT_KERNELS_ID_LEN])
+{
+	/* The sources and flags of the runtime's kernels, and the BLAS the
+	 * pointwise convs and linears call (its build and the core it chose). */
+	char text[1024];
+	int n = snprintf(text, sizeof text, "%s|%s|%s", LAT_KERNELS_SOURCE_ID, openblas_get_config(),
+			 openblas_get_corename());
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof text)
+		n = (int)sizeof text - 1;
+	snprintf(buf, LAT_KERNELS_ID_LEN, "%016llx",
+		 (unsigned long long)XXH3_64bits(text, (size_t)n));
+}
+
 /* --- the table --------------------------------------------------------------------- */
 
 lat_table *lat_table_new(const char *cpu, const char *version)
@@ -85,9 +111,12 @@ lat_table *lat_table_new(const char *cpu, const char *version)
 	lat_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	char id[LAT_KERNELS_ID_LEN];
+	lat_kernels_id(id);
 	t->cpu = strdup(cpu);
 	t->version = strdup(version);
-	if (!t->cpu || !t->version) {
+	t->kernels = strdup(id);
+	if (!t->cpu || !t->version || !t->kernels) {
 		lat_table_free(t);
 		return NULL;
 	}
@@ -100,6 +129,8 @@ void lat_table_free(lat_table *t)
 		return;
 	free(t->cpu);
 	free(t->version);
+	free(t->kernels);
+	free(t->note);
 	free(t->e);
 	free(t);
 }
@@ -112,6 +143,16 @@ const char *lat_table_cpu(const lat_table *t)
 const char *lat_table_version(const lat_table *t)
 {
 	return t->version;
+}
+
+const char *lat_table_kernels(const lat_table *t)
+{
+	return t->kernels;
+}
+
+const char *lat_table_note(const lat_table *t)
+{
+	return t->note;
 }
 
 int lat_table_size(const lat_table *t)

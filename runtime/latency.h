@@ -14,12 +14,16 @@
  * configured (threads.h) when it was measured.
  *
  * A table names the CPU model (lat_cpu_model) and runtime version it was
- * measured with; the state dir keeps one per pair (rt_state_lut_path).
+ * measured with; the state dir keeps one per pair (rt_state_lut_path).  It
+ * also names the build of the kernels it timed (lat_kernels_id), since a
+ * kernel can change within one version: a table of another build is
+ * measured afresh when opened (lat_table_open, lat_table_note says why).
  * Text form, one entry a line, closed by its checksum:
  *
- *   archd-lut 1
+ *   archd-lut 2
  *   cpu Intel_R_Xeon_R_CPU_...
  *   version 0.1.0
+ *   kernels 0123456789abcdef
  *   mbconv relu h=14 cin=24 mid=72 cout=24 k=5 s=1 se=0 sc=1 ex=1 us=41.250
  *   ...
  *   xxh3 0123456789abcdef
@@ -36,7 +40,7 @@
 #include "runtime/subnet.h"
 
 /* Bump when the text form or what an entry times changes. */
-#define LAT_FILE_VERSION 1
+#define LAT_FILE_VERSION 2
 
 typedef struct lat_table lat_table;
 
@@ -48,12 +52,31 @@ typedef struct lat_table lat_table;
  */
 void lat_cpu_model(char *buf, size_t buflen);
 
-/* An empty table for (cpu, version), copied; NULL on out-of-memory. */
+/* Length of a kernels id with its NUL: 16 hex digits. */
+#define LAT_KERNELS_ID_LEN 17
+
+/*
+ * The id of this build's kernels: the XXH3-64, in hex, of a checksum the
+ * Makefile takes of the runtime's kernel sources (runtime/op_*.c, ops.h,
+ * op_util.h, threads.c, latency_time.c) and the command compiling them,
+ * with the OpenBLAS build and core in use.  Any change to what an entry
+ * times changes it.
+ */
+void lat_kernels_id(char buf[LAT_KERNELS_ID_LEN]);
+
+/* An empty table for (cpu, version), copied, of this build's kernels;
+ * NULL on out-of-memory. */
 lat_table *lat_table_new(const char *cpu, const char *version);
 void lat_table_free(lat_table *t);
 
 const char *lat_table_cpu(const lat_table *t);
 const char *lat_table_version(const lat_table *t);
+/* The lat_kernels_id of the build that measured the table. */
+const char *lat_table_kernels(const lat_table *t);
+/* Set by lat_table_open when a file existed but was measured afresh: why
+ * (another CPU, version or kernel build, or a file that does not load),
+ * naming the file; NULL otherwise. */
+const char *lat_table_note(const lat_table *t);
 /* Number of entries. */
 int lat_table_size(const lat_table *t);
 
@@ -94,8 +117,9 @@ int lat_predict(const lat_table *t, const ir_space *s, const sn_plan *plan, int 
  * rt_state_lut_path for this cpu and version) when it exists, measures the
  * shapes of space s it lacks (lat_table_build: progress, reps, in_res) and
  * saves it back when it measured any, creating the parent directories.  A
- * file of another cpu or version, or one that does not load, is measured
- * afresh and replaced.  Returns the table (the caller frees it) or NULL
+ * file of another cpu, version or kernel build (lat_kernels_id), or one
+ * that does not load, is measured afresh and replaced, and the table's
+ * lat_table_note says why.  Returns the table (the caller frees it) or NULL
  * with a message in err.
  */
 lat_table *lat_table_open(const char *path, const char *cpu, const char *version,
@@ -107,8 +131,9 @@ int lat_table_save(const lat_table *t, const char *path, char *err, size_t errle
 
 /*
  * Reads a table written by lat_table_save.  Returns it, or NULL with a
- * message naming the path and line in err (unreadable, a bad header, a
- * newer version, a malformed entry, a checksum mismatch).
+ * message naming the path and line in err (unreadable, a bad header,
+ * another file version, a malformed entry, a checksum mismatch).  The
+ * table keeps the kernel build it names, whatever this build's is.
  */
 lat_table *lat_table_load(const char *path, char *err, size_t errlen);
 

@@ -65,7 +65,8 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
 int lat_table_save(const lat_table *t, const char *path, char *err, size_t errlen)
 {
 	sbuf b = {0};
-	sb_printf(&b, "archd-lut %d\ncpu %s\nversion %s\n", LAT_FILE_VERSION, t->cpu, t->version);
+	sb_printf(&b, "archd-lut %d\ncpu %s\nversion %s\nkernels %s\n", LAT_FILE_VERSION, t->cpu,
+		  t->version, t->kernels);
 	for (int i = 0; i < t->n; i++) {
 		const lat_key *k = &t->e[i].key;
 		sb_printf(&b,
@@ -159,7 +160,7 @@ lat_table *lat_table_load(const char *path, char *err, size_t errlen)
 		return NULL;
 	lat_table *t = NULL;
 	int lineno = 0, version = -1;
-	char cpu[NAME_MAX_LEN + 1] = "", ver[NAME_MAX_LEN + 1] = "";
+	char cpu[NAME_MAX_LEN + 1] = "", ver[NAME_MAX_LEN + 1] = "", kern[NAME_MAX_LEN + 1] = "";
 	const char *why = NULL;
 	/* The checksum line is the last one; it covers everything before. */
 	char *sum = NULL;
@@ -197,8 +198,16 @@ lat_table *lat_table_load(const char *path, char *err, size_t errlen)
 		} else if (lineno == 3) {
 			if (sscanf(p, "version %200s%n", ver, &used) != 1 || p[used] != '\0')
 				why = "bad version line";
+		} else if (lineno == 4) {
+			if (sscanf(p, "kernels %200s%n", kern, &used) != 1 || p[used] != '\0')
+				why = "bad kernels line";
 			else if (!(t = lat_table_new(cpu, ver)))
 				why = "out of memory";
+			else if (strcmp(t->kernels, kern) != 0) {
+				free(t->kernels);
+				if (!(t->kernels = strdup(kern)))
+					why = "out of memory";
+			}
 		} else {
 			lat_key k;
 			double us;
@@ -229,15 +238,38 @@ lat_table *lat_table_open(const char *path, const char *cpu, const char *version
 			  const ir_space *s, int nclasses, int in_res, int reps,
 			  lat_progress_fn progress, void *ctx, char *err, size_t errlen)
 {
-	char why[512];
-	lat_table *t = access(path, F_OK) == 0 ? lat_table_load(path, why, sizeof(why)) : NULL;
-	if (t && (strcmp(t->cpu, cpu) != 0 || strcmp(t->version, version) != 0)) {
+	char why[1024] = "", id[LAT_KERNELS_ID_LEN];
+	int exists = access(path, F_OK) == 0;
+	lat_table *t = exists ? lat_table_load(path, why, sizeof(why)) : NULL;
+	lat_kernels_id(id);
+	if (t && strcmp(t->cpu, cpu) != 0)
+		snprintf(why, sizeof why, "%s was measured on another CPU (%s, this host: %s)", path,
+			 t->cpu, cpu);
+	else if (t && strcmp(t->version, version) != 0)
+		snprintf(why, sizeof why, "%s was measured by another version (%s, this one: %s)",
+			 path, t->version, version);
+	else if (t && strcmp(t->kernels, id) != 0)
+		snprintf(why, sizeof why,
+			 "%s was measured with another build of the kernels (%s, this build: %s)",
+			 path, t->kernels, id);
+	else if (t)
+		why[0] = '\0';
+	if (why[0]) {
 		lat_table_free(t);
 		t = NULL;
 	}
 	if (!t && !(t = lat_table_new(cpu, version))) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return NULL;
+	}
+	if (exists && why[0]) {
+		size_t n = strlen(why);
+		snprintf(why + n, sizeof why - n, "; measured afresh");
+		if (!(t->note = strdup(why))) {
+			lat_table_free(t);
+			snprintf(err, errlen, "%s: out of memory", path);
+			return NULL;
+		}
 	}
 	int added = lat_table_build(t, s, nclasses, in_res, reps, progress, ctx, err, errlen);
 	if (added < 0 || (added > 0 && (rt_state_mkparents(path, err, errlen) != 0 ||

@@ -26,6 +26,8 @@ typedef struct lat_entry {
 
 struct lat_table {
 	char *cpu, *version;
+	char *kernels; /* lat_kernels_id of the build that measured it */
+	char *note;    /* lat_table_open: why it was measured afresh, or NULL */
 	int n, cap;
 	lat_entry *e; /* sorted by lat_key_cmp */
 };

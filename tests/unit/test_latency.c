@@ -2,7 +2,8 @@
  * test_latency.c — the latency lookup table (runtime/latency.h): a table
  * built for a space covers every layer of every subnet of it (so the shape
  * enumeration agrees with sn_plan_build), per-plan filling, the text form's
- * round trip and its refusals, and the CPU model as a file name.  Timings
+ * round trip and its refusals, the kernels' build id (a table of another
+ * build measured afresh, saying why), and the CPU model as a file name.  Timings
  * use one repetition: these tests check coverage, not speed.
  */
 #include <setjmp.h>
@@ -16,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "runtime/latency.h"
 #include "runtime/latency_priv.h"
@@ -196,7 +199,11 @@ static void test_file(void **state)
 	lat_table_free(l);
 
 	char *text = read_text(path);
-	assert_non_null(strstr(text, "archd-lut 1\ncpu Some_CPU_2.0GHz\nversion 0.1.0\ndense relu h=1"));
+	char id[LAT_KERNELS_ID_LEN], head[256];
+	lat_kernels_id(id);
+	snprintf(head, sizeof head,
+		 "archd-lut 2\ncpu Some_CPU_2.0GHz\nversion 0.1.0\nkernels %s\ndense relu h=1", id);
+	assert_non_null(strstr(text, head));
 	/* One changed digit: the checksum refuses it. */
 	char *digit = strstr(text, "us=") + 3;
 	*digit = *digit == '9' ? '8' : '9';
@@ -253,6 +260,98 @@ static void test_open(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* Replaces the first line starting with `prefix` by `line` and writes the
+ * text back with a valid checksum, as another build would have. */
+static void rewrite_line(const char *path, const char *prefix, const char *line)
+{
+	char *text = read_text(path);
+	char *at = strstr(text, prefix), *sum = strstr(text, "xxh3 ");
+	assert_non_null(at);
+	assert_non_null(sum);
+	*sum = '\0';
+	char *eol = strchr(at, '\n');
+	size_t cap = strlen(text) + strlen(line) + 64;
+	char *out = malloc(cap);
+	assert_non_null(out);
+	int n = snprintf(out, cap, "%.*s%s%s", (int)(at - text), text, line, eol);
+	snprintf(out + n, cap - (size_t)n, "xxh3 %016llx\n",
+		 (unsigned long long)XXH3_64bits(out, (size_t)n));
+	write_text(path, out);
+	free(out);
+	free(text);
+}
+
+/* The build of the kernels: an id of 16 hex digits, the same each call, in
+ * every new table and its file; a table of another build, CPU or file
+ * version is measured afresh on opening, with a note saying why. */
+static void test_kernels(void **state)
+{
+	const ir_space *s = space(state, "mlp");
+	char id[LAT_KERNELS_ID_LEN], again[LAT_KERNELS_ID_LEN], err[256], want[512];
+	lat_kernels_id(id);
+	lat_kernels_id(again);
+	assert_string_equal(id, again);
+	assert_int_equal(strlen(id), 16);
+	assert_int_equal(strspn(id, "0123456789abcdef"), 16);
+	char dir[] = "/tmp/test_latency.XXXXXX", path[160];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/lut", dir);
+	lat_table *a = lat_table_open(path, "cpu", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
+	if (!a)
+		fail_msg("%s", err);
+	assert_string_equal(lat_table_kernels(a), id);
+	assert_null(lat_table_note(a)); /* no file before: nothing to say */
+	int n = lat_table_size(a);
+	lat_table_free(a);
+	/* Another build of the kernels wrote it. */
+	rewrite_line(path, "kernels ", "kernels 00000000deadbeef");
+	lat_table *l = lat_table_load(path, err, sizeof(err));
+	if (!l)
+		fail_msg("%s", err);
+	assert_string_equal(lat_table_kernels(l), "00000000deadbeef");
+	lat_table_free(l);
+	lat_table *b = lat_table_open(path, "cpu", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
+	assert_non_null(b);
+	snprintf(want, sizeof want,
+		 "%s was measured with another build of the kernels (00000000deadbeef, this build: "
+		 "%s); measured afresh",
+		 path, id);
+	assert_non_null(lat_table_note(b));
+	assert_string_equal(lat_table_note(b), want);
+	assert_string_equal(lat_table_kernels(b), id);
+	assert_int_equal(lat_table_size(b), n);
+	lat_table_free(b);
+	/* and the file now names this build: opened as it is */
+	char *text = read_text(path);
+	snprintf(want, sizeof want, "\nkernels %s\n", id);
+	assert_non_null(strstr(text, want));
+	free(text);
+	lat_table *c = lat_table_open(path, "cpu", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
+	assert_non_null(c);
+	assert_null(lat_table_note(c));
+	lat_table_free(c);
+	/* another CPU */
+	lat_table *d = lat_table_open(path, "other", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
+	assert_non_null(d);
+	snprintf(want, sizeof want, "%s was measured on another CPU (cpu, this host: other)", path);
+	assert_non_null(lat_table_note(d));
+	assert_non_null(strstr(lat_table_note(d), want));
+	lat_table_free(d);
+	/* the previous file version, which named no kernels */
+	write_text(path, "archd-lut 1\ncpu other\nversion 0\nxxh3 0000000000000000\n");
+	rewrite_line(path, "archd-lut", "archd-lut 1");
+	lat_table *e = lat_table_open(path, "other", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
+	assert_non_null(e);
+	assert_non_null(lat_table_note(e));
+	snprintf(want, sizeof want, "%s:1: a latency table of another version; measured afresh",
+		 path);
+	assert_string_equal(lat_table_note(e), want);
+	assert_int_equal(lat_table_size(e), n);
+	lat_table_free(e);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_cpu_model(void **state)
 {
 	(void)state;
@@ -276,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_measure_plan),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_open),
+		cmocka_unit_test(test_kernels),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
