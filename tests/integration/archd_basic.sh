@@ -5,45 +5,10 @@
 # that finds the spec without compiling, SIGHUP and a clean SIGTERM.
 # Prints TAP lines.
 set -u
-B=${ARCHD_BUILDDIR:-.}
-S=${ARCHD_SRCDIR:-.}
-ARCHD="$B/archd"
-ARCHC=${ARCHC:-$B/archc}
-T=$(mktemp -d "${TMPDIR:-/tmp}/archd_basic.XXXXXX")
-PID=
-stop() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
-trap stop EXIT
-trap 'exit 1' INT TERM HUP
-cd "$T" || exit 1
-SOCK="$T/archd.sock"
-# The system python starts in a tenth of the time of a version manager's shim.
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-STATE="$T/state"
+. "$(dirname "$0")/lib.sh"
+lib_init archd_basic
+START_FLAGS="--config $T/archd.conf"
 
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-no() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else no "$d"; fi; }
-
-start() { # extra flags...
-	"$ARCHD" --socket "$SOCK" --state "$STATE" --config "$T/archd.conf" "$@" 2>>"$T/log" &
-	PID=$!
-	# Wait for this daemon's answer: a stale socket file may be there first.
-	i=0
-	while ! curl -s -o /dev/null --unix-socket "$SOCK" http://archd/v1/health && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-}
-# req METHOD PATH [curl args...]: body to out.json, status to $code
-req() {
-	m=$1; p=$2; shift 2
-	code=$(curl -s -o out.json -w '%{http_code}' --unix-socket "$SOCK" -X "$m" "$@" "http://archd$p")
-}
-jget() { "$PY" -c 'import json,sys; v=json.load(open("out.json"))
-for k in sys.argv[1].split("."): v=v[int(k)] if k.isdigit() else v[k]
-print(v)' "$1"; }
 metric() { curl -s --unix-socket "$SOCK" http://archd/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
 
 : >"$T/archd.conf"
@@ -245,4 +210,31 @@ kill -INT "$PID"
 wait "$PID"
 check "SIGINT exits 0" test $? -eq 0
 PID=
-echo "1..$n"
+
+# --- make install: the systemd unit and the config --------------------------------------------
+# In the build dir, into a DESTDIR, with another prefix (the tools the
+# build uses are there; the jobserver of an outer make is not ours).
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$B" DESTDIR="$T/root" prefix=/opt/archd "$@" >make.txt 2>&1; }
+if [ -f "$B/Makefile" ] && [ -f "$B/archd" ]; then
+	mk install
+	check "make install exits 0" test $? -eq 0
+	U="$T/root/opt/archd/lib/systemd/system/archd.service"
+	C="$T/root/opt/archd/etc/archd.conf"
+	check "it installs the unit, ExecStart from the configured bindir and sysconfdir" \
+		grep -qx 'ExecStart=/opt/archd/bin/archd --config /opt/archd/etc/archd.conf --socket /run/archd/archd.sock --state /var/lib/archd' "$U"
+	check "with no placeholder left" sh -c "! grep -q '%[A-Z]*%' '$U'"
+	check "and the commented config" cmp -s "$S/examples/archd.conf" "$C"
+	echo "max_jobs = 3" >>"$C"
+	mk install
+	check "a second install keeps a config that was changed" sh -c "test \"\$(tail -n 1 '$C')\" = 'max_jobs = 3' && grep -q 'keeping .*archd.conf' make.txt"
+	mk uninstall
+	check "make uninstall removes the unit" test ! -e "$U"
+	check "and keeps the changed config" test -f "$C"
+	mk install unitdir=/usr/lib/systemd/system
+	check "unitdir= puts the unit elsewhere" test -f "$T/root/usr/lib/systemd/system/archd.service"
+	rm -f "$C"
+	mk install
+	mk uninstall
+	check "an unchanged config goes with make uninstall" test ! -e "$C"
+fi
+lib_done

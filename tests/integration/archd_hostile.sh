@@ -6,28 +6,10 @@
 # Each gets the right status and a JSON error, and the daemon keeps serving
 # everyone else.  Prints TAP lines.
 set -u
-B=${ARCHD_BUILDDIR:-.}
-S=${ARCHD_SRCDIR:-.}
-ARCHD="$B/archd"
-T=$(mktemp -d "${TMPDIR:-/tmp}/archd_hostile.XXXXXX")
-PID=
-stop() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
-trap stop EXIT
-trap 'exit 1' INT TERM HUP
-cd "$T" || exit 1
-SOCK="$T/archd.sock"
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-no() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else no "$d"; fi; }
-req() { m=$1; p=$2; shift 2
-	code=$(curl -s -o out.json -w '%{http_code}' --unix-socket "$SOCK" -X "$m" "$@" "http://archd$p"); }
-jget() { "$PY" -c 'import json,sys; v=json.load(open(sys.argv[2]))
-for k in sys.argv[1].split("."): v=v[k]
-print(v)' "$1" "${2:-out.json}"; }
+. "$(dirname "$0")/lib.sh"
+lib_init archd_hostile
+STATE="$T/state"
+START_FLAGS="--config archd.conf"
 healthy() { req GET /v1/health; [ "$code" = 200 ]; }
 
 # A raw client: raw.py MODE, the reply (status line and body) on stdout.
@@ -138,10 +120,7 @@ max_connections = 8
 threads = 1
 max_queue = 1
 CONF
-"$ARCHD" --socket "$SOCK" --state "$T/state" --config archd.conf 2>log &
-PID=$!
-i=0
-while [ ! -S "$SOCK" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+start
 check "archd starts with small limits" healthy
 
 # --- bodies ----------------------------------------------------------------------
@@ -236,4 +215,4 @@ kill -TERM "$PID"
 wait "$PID"
 check "SIGTERM after all that exits 0" test $? -eq 0
 PID=
-echo "1..$n"
+lib_done

@@ -13,84 +13,12 @@
 # migrated, and SIGTERM during an archive build exiting 0 at once, saving
 # nothing of it.  Prints TAP lines, and timings as comments.
 set -u
-B=${ARCHD_BUILDDIR:-.}
-ARCHD="$B/archd"
-ARCHC=${ARCHC:-$B/archc}
-T=$(mktemp -d "${TMPDIR:-/tmp}/archd_subnets.XXXXXX")
-PID=
-stop() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
-trap stop EXIT
-trap 'exit 1' INT TERM HUP
-cd "$T" || exit 1
-SOCK="$T/archd.sock"
-STATE="$T/state"
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh"
+lib_init archd_subnets
 export ARCHD_THREADS=1 ARCH_PATH=
+START_FLAGS="--threads 1"
 
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-no() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else no "$d"; fi; }
-req() { m=$1; p=$2; shift 2
-	r=$(curl -s -o out.json -w '%{http_code} %{time_total}' --unix-socket "$SOCK" -X "$m" "$@" "http://archd$p")
-	code=${r% *}
-	secs=${r#* }; }
-post() { req POST /v1/subnets -H 'Content-Type: application/json' --data-binary "$1"; }
-jget() { "$PY" -c 'import json,sys; v=json.load(open("out.json"))
-for k in sys.argv[1].split("."): v=v[int(k)] if k.isdigit() else v[k]
-print(v)' "$1"; }
-start() {
-	"$ARCHD" --socket "$SOCK" --state "$STATE" --threads 1 2>>log &
-	PID=$!
-	i=0
-	while ! curl -s -o /dev/null --unix-socket "$SOCK" http://archd/v1/health && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-}
-
-cat >tiny.arch <<'ARCH'
-import "std/datasets.arch";
-dataset fm_tiny from fashion_mnist { train_limit = 1200; holdout = 200; }
-space tiny {
-    input channels = 1;
-    resolution in {12, 16};
-    stem conv(kernel = 3, out = 8, stride = 2, act = relu);
-    stage s1 { depth in 1..2; block = mbconv(kernel in {3, 5}, expand in {2, 3}, out = 16, stride = 2); }
-    head pool, fc(classes);
-}
-space wide {
-    input channels = 1;
-    resolution in {12, 16};
-    stem conv(kernel = 3, out = 8, stride = 2, act = relu);
-    stage s1 { depth in 1..4; block = mbconv(kernel in {3, 5}, expand in {2, 3, 4}, out = 16, stride = 2); }
-    stage s2 { depth in 1..3; block = mbconv(kernel in {3, 5}, expand in {2, 3}, out = 24, stride = 1); }
-    head pool, fc(classes);
-}
-task t {
-    data = fm_tiny;
-    space = tiny;
-    train { epochs = 4; batch = 50; optimizer = sgd(lr = 0.1, momentum = 0.9, nesterov = true);
-            sampler = sandwich(3); distill = inplace; calib = 200; }
-    search { predictor = auto; samples = 12; population = 12; generations = 4; }
-}
-task t3 {
-    data = fm_tiny;
-    space = wide;
-    train { epochs = 1; batch = 50; sampler = sandwich(2); calib = 200; seed = 3; }
-    search { predictor = rbf; samples = 5000; population = 12; generations = 2; }
-}
-task t2 {
-    data = fm_tiny;
-    space = tiny;
-    train { epochs = 2; batch = 50; sampler = sandwich(3); calib = 200; seed = 2; }
-    search { predictor = rbf; samples = 12; population = 12; generations = 4; }
-}
-target small { macs <= 30K; }
-target impossible { macs <= 1K; }
-objective cheap { minimize macs; maximize accuracy; }
-ARCH
+tiny_spec
 start
 req POST /v1/specs --data-binary @tiny.arch
 check "the spec uploads" test "$code" = 201
@@ -127,9 +55,9 @@ req GET /v1/subnets
 check "GET /v1/subnets is 405" test "$code" = 405
 
 # --- trained ------------------------------------------------------------------------
-"$ARCHC" train tiny.arch --task t --state "$STATE" --threads 1 >train.txt 2>&1
+train_tiny t
 check "archc train trains the supernet in archd's state dir" test $? -eq 0
-"$ARCHC" train tiny.arch --task t2 --state "$STATE" --threads 1 >train2.txt 2>&1
+train_tiny t2
 check "and another task's" test $? -eq 0
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "the first request builds the archive and answers 200" test "$code" = 200
@@ -185,14 +113,12 @@ req GET /metrics
 check "the metrics count the route" grep -q 'route="/v1/subnets"' out.json
 
 # --- restart after kill -9 -------------------------------------------------------------
-kill -9 "$PID"
-wait "$PID" 2>/dev/null
-PID=
+stop_kill
 start
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "after kill -9, the same request answers identically" cmp -s out.json first.json
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"constraints\":{\"macs\":\"<=50K\",\"params\":\">=4000\"}}"
-check "and the searched one too" "$PY" -c 'import json; a = json.load(open("out.json")); b = json.load(open("searched.json")); assert a["genes"] == b["genes"] and a["metrics"] == b["metrics"]'
+check "and the searched one too" "$PY" -c 'import json; a = json.load(open("out.json")); b = json.load(open("searched.json")); assert a["genes"] == b["genes"] and a["metrics"] == b["metrics"], (a, b)'
 # Another task's archive being built occupies the only worker; a new spec
 # the warm archive answers is answered by the loop meanwhile.
 curl -s -o bg.json -w '%{http_code} %{time_total}' --unix-socket "$SOCK" -H 'Content-Type: application/json' \
@@ -206,16 +132,11 @@ echo "# new spec from the warm archive, by the loop: $secs s"
 wait $BG
 echo "# the other task's archive built meanwhile: $(cut -d' ' -f2 bg.txt) s"
 check "and that build answers" grep -q '^200 ' bg.txt
-kill -9 "$PID"
-wait "$PID" 2>/dev/null
-PID=
+stop_kill
 start
 req GET "/v1/subnets/$ID"
 check "GET by id after a restart reads the record" sh -c "test $code = 200 && cmp -s out.json first.json"
-kill -TERM "$PID"
-wait "$PID"
-st=$?
-PID=
+stop_term
 check "SIGTERM with answers cached and an environment kept: exit 0" test "$st" -eq 0
 
 # --- an archive of version 1 (no test accuracies) ------------------------------------------
@@ -243,7 +164,7 @@ check "saying the archive is of version 1" grep -q "an archive of version 1, wit
 check "and it is rewritten as version 2 with that member's test accuracy" sh -c "head -n 1 '$A' | grep -qx 'archd-archive 2' && grep -q '^member $(jget genes) acc=[^ ]* test=0[.]' '$A'"
 
 # --- SIGTERM while an archive is built ---------------------------------------------------
-"$ARCHC" train tiny.arch --task t3 --state "$STATE" --threads 1 >train3.txt 2>&1
+train_tiny t3
 check "a third supernet trains" test $? -eq 0
 narch=$(ls "$STATE"/supernets/*/archive | wc -l)
 curl -s -o bg3.json -w '%{http_code}' --unix-socket "$SOCK" -H 'Content-Type: application/json' \
@@ -257,11 +178,8 @@ while ! grep -q "task t3 has no archive yet.*building it" log && [ $i -lt 200 ];
 done
 sleep 1
 t0=$(date +%s.%N)
-kill -TERM "$PID"
-wait "$PID"
-st=$?
+stop_term
 t1=$(date +%s.%N)
-PID=
 wait $BG
 check "SIGTERM during an archive build (5000 samples) exits 0" test "$st" -eq 0
 secs=$(echo "$t1 - $t0" | bc)
@@ -273,11 +191,8 @@ check "no half-built archive is saved" test "$(ls "$STATE"/supernets/*/archive |
 start
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "after it, the archives built before answer as before" cmp -s out.json first.json
-kill -TERM "$PID"
-wait "$PID"
-st=$?
-PID=
+stop_term
 check "and the daemon stops with exit 0 again" test "$st" -eq 0
 check "the daemon logged no error" sh -c '! grep -q "error" log'
 check "and no sanitizer report" sh -c '! grep -q "Sanitizer" log'
-echo "1..$n"
+lib_done

@@ -6,40 +6,11 @@
 # finished job), `archc train` finding archd's checkpoint, and SIGTERM
 # during a job: checkpoint, exit 0.  Prints TAP lines.
 set -u
-B=${ARCHD_BUILDDIR:-.}
-ARCHD="$B/archd"
-ARCHC=${ARCHC:-$B/archc}
-T=$(mktemp -d "${TMPDIR:-/tmp}/archd_train.XXXXXX")
-PID=
-stop() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
-trap stop EXIT
-trap 'exit 1' INT TERM HUP
-cd "$T" || exit 1
-SOCK="$T/archd.sock"
-STATE="$T/state"
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh"
+lib_init archd_train
 # One compute thread: the machine is shared with the rest of the suite.
 export ARCHD_THREADS=1 ARCH_PATH=
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-no() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else no "$d"; fi; }
-req() { m=$1; p=$2; shift 2
-	code=$(curl -s -o out.json -w '%{http_code}' --unix-socket "$SOCK" -X "$m" "$@" "http://archd$p"); }
-jget() { "$PY" -c 'import json,sys; v=json.load(open("out.json"))
-for k in sys.argv[1].split("."): v=v[int(k)] if k.isdigit() else v[k]
-print(v)' "$1"; }
-start() {
-	"$ARCHD" --socket "$SOCK" --state "$STATE" --config archd.conf 2>>log &
-	PID=$!
-	i=0
-	while ! curl -s -o /dev/null --unix-socket "$SOCK" http://archd/v1/health && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-}
+START_FLAGS="--config archd.conf"
 # wait_job ID STATE...: polls until the job is in one of the states (60 s).
 wait_job() {
 	j=$1
@@ -150,4 +121,4 @@ PID=
 after=$(od -An -t u8 -j 64 -N 8 "$(ckpt "$LONG_KEY")" | tr -d ' ')
 check "after checkpointing the job" test "$after" -gt "$before"
 check "saying so" grep -q "$LONG2: stopping (checkpoint, then stop)" log
-echo "1..$n"
+lib_done
