@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "compiler/archc.h"
 #include "compiler/archc_task.h"
@@ -21,12 +20,10 @@
 #include "runtime/data.h"
 #include "runtime/evaluate.h"
 #include "runtime/extract.h"
-#include "runtime/statedir.h"
 #include "runtime/subnet.h"
 #include "runtime/supernet.h"
 #include "runtime/threads.h"
 
-#define DEFAULT_BATCH 128
 #define MAX_RECAL 1000000
 
 /* The command line, parsed and checked. */
@@ -103,81 +100,9 @@ static void print_train_command(const eval_args *e, const ir_task *task, const c
 	fprintf(stderr, "%s\n", extra);
 }
 
-/* The checkpoint path of the task's supernet in the state dir; prints why
- * not and returns -1 when there is none to use. */
-static int checkpoint_path(const eval_args *e, const ir_task *task, char *path, size_t len)
-{
-	char root[RT_STATE_PATH_MAX], err[512];
-	if (rt_state_root(e->state, root, sizeof root, err, sizeof err) != 0 ||
-	    rt_state_checkpoint_path(root, task->supernet_key, path, len) != 0) {
-		fprintf(stderr, "archc eval: state dir: %s\n", err);
-		return -1;
-	}
-	struct stat st;
-	if (stat(path, &st) == 0)
-		return 0;
-	fprintf(stderr, "archc eval: task %s has no trained supernet in %s (no %s)\n",
-		task->name, root, path);
-	print_train_command(e, task, "train it first", "");
-	return -1;
-}
-
-/* Loads the trained supernet, then the data; returns the supernet or NULL
- * after printing why.  The supernet is built at the shape the IR declares
- * for the data set (which rt_data_load enforces), so a refused checkpoint
- * is reported before any data is read. */
-static sn_supernet *load_supernet(const eval_args *e, const ir_module *m, const ir_task *task,
-				  const char *path, rt_data **data)
-{
-	char err[1024];
-	const ir_dataset *ds = &m->datasets[task->dataset];
-	int batch = task->recipe.batch > 0 ? task->recipe.batch : DEFAULT_BATCH;
-	sn_supernet *sn = sn_supernet_new(&m->spaces[task->space], ds->nclasses, ds->height,
-					  ds->width, batch, task->recipe.seed, err, sizeof err);
-	if (!sn) {
-		fprintf(stderr, "archc eval: task %s: %s\n", task->name, err);
-		return NULL;
-	}
-	rt_ckpt_state pos;
-	int rc = rt_ckpt_load(path, sn, task->supernet_key, &pos, err, sizeof err);
-	if (rc != 0) {
-		if (rc == RT_CKPT_MISSING)
-			fprintf(stderr, "archc eval: %s disappeared while loading\n", path);
-		else
-			fprintf(stderr, "archc eval: %s\n", err);
-		sn_supernet_free(sn);
-		return NULL;
-	}
-	if (pos.epoch < task->recipe.epochs) {
-		fprintf(stderr, "archc eval: note: the supernet's training stopped at epoch %d of %d\n",
-			pos.epoch, task->recipe.epochs);
-		print_train_command(e, task, "to finish it", " --resume");
-	}
-	*data = rt_data_load(ds, err, sizeof err);
-	if (!*data) {
-		fprintf(stderr, "archc eval: %s\n", err);
-		sn_supernet_free(sn);
-		return NULL;
-	}
-	return sn;
-}
-
-/* Records in the model how raw values of the data set's file become its
- * inputs: IDX bytes are scaled to [0, 1] before the data set's
- * normalisation (data.h), so the raw mean and deviation are 255 times
- * larger. */
-static void set_input_norm(rt_model *model, const rt_data *data, ir_format format)
-{
-	float scale = format == IR_FORMAT_IDX ? 255.0f : 1.0f;
-	for (int c = 0; c < model->in_channels; c++) {
-		model->in_mean[c] = data->mean[c] * scale;
-		model->in_std[c] = data->std[c] * scale;
-	}
-}
-
 /* Recalibrates, evaluates, prints, and writes the model when asked. */
 static int measure(const eval_args *e, sn_supernet *sn, const rt_data *data,
-		   ir_format format, const ir_task *task, const sn_subnet *sub)
+		   const ir_dataset *ds, const ir_task *task, const sn_subnet *sub)
 {
 	char err[1024];
 	const ir_space *s = sn_supernet_space(sn);
@@ -210,7 +135,7 @@ static int measure(const eval_args *e, sn_supernet *sn, const rt_data *data,
 	if (e->output) {
 		rt_model *model = rt_model_extract(sn, sub, task->supernet_key, err, sizeof err);
 		if (model)
-			set_input_norm(model, data, format);
+			archc_task_model_norm(model, data, ds);
 		if (!model || rt_model_save(model, e->output, err, sizeof err) != 0) {
 			fprintf(stderr, "archc eval: %s\n", err);
 			rt_model_free(model);
@@ -237,7 +162,7 @@ static int measure_model(const eval_args *e, const ir_module *m, const ir_task *
 	int st = ARCHC_EINPUT;
 	rt_eval_result r;
 	rt_data *data = rt_data_load(&m->datasets[task->dataset], err, sizeof err);
-	if (!data || rt_eval_model(model, data, e->split, DEFAULT_BATCH, &r, err, sizeof err) != 0) {
+	if (!data || rt_eval_model(model, data, e->split, ARCHC_TASK_BATCH, &r, err, sizeof err) != 0) {
 		fprintf(stderr, "archc eval: %s\n", err);
 		goto out;
 	}
@@ -273,9 +198,10 @@ static int archc_eval_run(int argc, char **argv)
 	const ir_task *task = &m->tasks[t];
 	const ir_space *s = &m->spaces[task->space];
 	sn_subnet sub;
-	char err[1024], path[RT_STATE_PATH_MAX];
+	char err[1024];
 	rt_data *data = NULL;
 	sn_supernet *sn = NULL;
+	rt_ckpt_state pos;
 	st = ARCHC_EINPUT;
 	if (rt_threads_init(0, err, (int)sizeof err) < 0) {
 		fprintf(stderr, "archc eval: %s\n", err);
@@ -289,11 +215,19 @@ static int archc_eval_run(int argc, char **argv)
 		st = archc_usage_error(&archc_cmd_eval, "%s", err);
 		goto out;
 	}
-	if (checkpoint_path(&e, task, path, sizeof path) != 0)
+	st = archc_task_supernet(&archc_cmd_eval, m, t, e.state, &sn, &data, &pos);
+	if (st == ARCHC_TASK_UNTRAINED) {
+		print_train_command(&e, task, "train it first", "");
+		st = ARCHC_EINPUT;
+	}
+	if (st)
 		goto out;
-	sn = load_supernet(&e, m, task, path, &data);
-	if (sn)
-		st = measure(&e, sn, data, m->datasets[task->dataset].format, task, &sub);
+	if (pos.epoch < task->recipe.epochs) {
+		fprintf(stderr, "archc eval: note: the supernet's training stopped at epoch %d of %d\n",
+			pos.epoch, task->recipe.epochs);
+		print_train_command(&e, task, "to finish it", " --resume");
+	}
+	st = measure(&e, sn, data, &m->datasets[task->dataset], task, &sub);
 out:
 	sn_supernet_free(sn);
 	rt_data_free(data);

@@ -14,22 +14,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "compiler/archc.h"
 #include "compiler/archc_task.h"
-#include "runtime/checkpoint.h"
 #include "runtime/data.h"
 #include "runtime/evaluate.h"
 #include "runtime/export_c.h"
 #include "runtime/export_onnx.h"
 #include "runtime/extract.h"
-#include "runtime/statedir.h"
 #include "runtime/subnet.h"
 #include "runtime/supernet.h"
 #include "runtime/threads.h"
 
-#define DEFAULT_BATCH 128
 #define MAX_RECAL 1000000
 
 /* The command line, parsed and checked. */
@@ -78,55 +74,31 @@ static int is_model_file(const char *path)
  * and with the data set's normalisation; NULL after printing why. */
 static rt_model *cut_model(const export_args *e, int *status)
 {
-	char err[1024], root[RT_STATE_PATH_MAX], path[RT_STATE_PATH_MAX];
+	char err[1024];
 	int t;
 	rt_model *model = NULL;
 	sn_supernet *sn = NULL;
 	rt_data *data = NULL;
+	rt_ckpt_state pos;
 	ir_module *m = archc_task_load(&archc_cmd_export, &e->a, &t, status);
 	if (!m)
 		return NULL;
 	*status = ARCHC_EINPUT;
 	const ir_task *task = &m->tasks[t];
-	const ir_dataset *ds = &m->datasets[task->dataset];
 	sn_subnet sub;
 	if (sn_subnet_parse_spec(&m->spaces[task->space], e->subnet, &sub, err, sizeof err) != 0) {
 		*status = archc_usage_error(&archc_cmd_export, "%s", err);
 		goto out;
 	}
-	if (rt_state_root(e->state, root, sizeof root, err, sizeof err) != 0 ||
-	    rt_state_checkpoint_path(root, task->supernet_key, path, sizeof path) != 0) {
-		fprintf(stderr, "archc export: state dir: %s\n", err);
-		goto out;
-	}
-	struct stat stt;
-	if (stat(path, &stt) != 0) {
-		fprintf(stderr, "archc export: task %s has no trained supernet in %s (no %s)\n",
-			task->name, root, path);
+	int rc = archc_task_supernet(&archc_cmd_export, m, t, e->state, &sn, &data, &pos);
+	if (rc == ARCHC_TASK_UNTRAINED)
 		fprintf(stderr, "  train it first: archc train %s --task %s%s%s\n", e->a.input,
 			task->name, e->state ? " --state " : "", e->state ? e->state : "");
+	if (rc)
 		goto out;
-	}
-	int batch = task->recipe.batch > 0 ? task->recipe.batch : DEFAULT_BATCH;
-	sn = sn_supernet_new(&m->spaces[task->space], ds->nclasses, ds->height, ds->width, batch,
-			     task->recipe.seed, err, sizeof err);
-	if (!sn) {
-		fprintf(stderr, "archc export: task %s: %s\n", task->name, err);
-		goto out;
-	}
-	rt_ckpt_state pos;
-	int rc = rt_ckpt_load(path, sn, task->supernet_key, &pos, err, sizeof err);
-	if (rc != 0) {
-		if (rc == RT_CKPT_MISSING)
-			fprintf(stderr, "archc export: %s disappeared while loading\n", path);
-		else
-			fprintf(stderr, "archc export: %s\n", err);
-		goto out;
-	}
-	data = rt_data_load(ds, err, sizeof err);
 	int nrecal = e->recal >= 0 ? (int)e->recal : rt_eval_calib_images(&task->recipe);
-	if (!data || (nrecal > 0 && rt_eval_recalibrate(sn, &sub, data, nrecal, task->recipe.seed,
-							err, sizeof err) < 0)) {
+	if (nrecal > 0 && rt_eval_recalibrate(sn, &sub, data, nrecal, task->recipe.seed, err,
+					      sizeof err) < 0) {
 		fprintf(stderr, "archc export: %s\n", err);
 		goto out;
 	}
@@ -135,13 +107,7 @@ static rt_model *cut_model(const export_args *e, int *status)
 		fprintf(stderr, "archc export: %s\n", err);
 		goto out;
 	}
-	/* IDX bytes are scaled to [0, 1] before the data set's normalisation
-	 * (data.h): the raw mean and deviation are 255 times larger */
-	float scale = ds->format == IR_FORMAT_IDX ? 255.0f : 1.0f;
-	for (int c = 0; c < model->in_channels; c++) {
-		model->in_mean[c] = data->mean[c] * scale;
-		model->in_std[c] = data->std[c] * scale;
-	}
+	archc_task_model_norm(model, data, &m->datasets[task->dataset]);
 	*status = ARCHC_OK;
 out:
 	rt_data_free(data);

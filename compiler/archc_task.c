@@ -1,6 +1,6 @@
 /*
- * archc_task.c — the command line of the commands that work on one task
- * (see archc_task.h).
+ * archc_task.c — the command line of the commands that work on one task,
+ * and the task and its supernet they load (see archc_task.h).
  */
 #include "compiler/archc_task.h"
 
@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "runtime/statedir.h"
 
 int archc_task_parse_opts(const archc_cmd *cmd, int argc, char **argv, const archc_opt *opts,
 			  int nopts, archc_task_args *a)
@@ -105,4 +108,56 @@ int archc_task_number(const archc_cmd *cmd, const char *opt, const char *s, int6
 	char name[64];
 	snprintf(name, sizeof name, "--%s", opt);
 	return archc_opt_number(cmd, name, s, min, max, out);
+}
+
+int archc_task_supernet(const archc_cmd *cmd, const ir_module *m, int t, const char *state,
+			sn_supernet **sn, rt_data **data, rt_ckpt_state *pos)
+{
+	*sn = NULL;
+	*data = NULL;
+	const ir_task *task = &m->tasks[t];
+	const ir_dataset *ds = &m->datasets[task->dataset];
+	char err[1024], root[RT_STATE_PATH_MAX], path[RT_STATE_PATH_MAX];
+	if (rt_state_root(state, root, sizeof root, err, sizeof err) != 0) {
+		fprintf(stderr, "archc %s: state dir: %s\n", cmd->name, err);
+		return ARCHC_EINPUT;
+	}
+	if (rt_state_checkpoint_path(root, task->supernet_key, path, sizeof path) != 0) {
+		fprintf(stderr, "archc %s: state dir: '%s' is too long a path\n", cmd->name, root);
+		return ARCHC_EINPUT;
+	}
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		fprintf(stderr, "archc %s: task %s has no trained supernet in %s (no %s)\n", cmd->name,
+			task->name, root, path);
+		return ARCHC_TASK_UNTRAINED;
+	}
+	int batch = task->recipe.batch > 0 ? task->recipe.batch : ARCHC_TASK_BATCH;
+	*sn = sn_supernet_new(&m->spaces[task->space], ds->nclasses, ds->height, ds->width, batch,
+			      task->recipe.seed, err, sizeof err);
+	if (!*sn) {
+		fprintf(stderr, "archc %s: task %s: %s\n", cmd->name, task->name, err);
+		return ARCHC_EINPUT;
+	}
+	int rc = rt_ckpt_load(path, *sn, task->supernet_key, pos, err, sizeof err);
+	if (rc == 0)
+		*data = rt_data_load(ds, err, sizeof err);
+	if (*data)
+		return 0;
+	if (rc == RT_CKPT_MISSING)
+		fprintf(stderr, "archc %s: %s disappeared while loading\n", cmd->name, path);
+	else
+		fprintf(stderr, "archc %s: %s\n", cmd->name, err);
+	sn_supernet_free(*sn);
+	*sn = NULL;
+	return ARCHC_EINPUT;
+}
+
+void archc_task_model_norm(rt_model *model, const rt_data *data, const ir_dataset *ds)
+{
+	float scale = ds->format == IR_FORMAT_IDX ? 255.0f : 1.0f;
+	for (int c = 0; c < model->in_channels; c++) {
+		model->in_mean[c] = data->mean[c] * scale;
+		model->in_std[c] = data->std[c] * scale;
+	}
 }

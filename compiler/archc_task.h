@@ -2,7 +2,8 @@
  * archc_task.h — what the commands working on one task of a file share
  * (`archc subnets`, `eval`, `search`, `archive`, `export`, `train`): their
  * command line (-I DIR, --task T and one input, on archc_opt.h), strict
- * number parsing, and finding the task.  Prefix: archc_task_.
+ * number parsing, finding the task, and loading its trained supernet.
+ * Prefix: archc_task_.
  *
  * archc_task.c defines no command: it is linked into archc with the
  * archc_*.c files and used by those that include this header.
@@ -15,6 +16,10 @@
 #include "compiler/archc.h"
 #include "compiler/archc_opt.h"
 #include "compiler/ir.h"
+#include "runtime/checkpoint.h"
+#include "runtime/data.h"
+#include "runtime/extract.h"
+#include "runtime/supernet.h"
 
 /* A long option taking one value, as "--name VALUE" or "--name=VALUE";
  * the value is stored in *value (pointing into argv).  A name of one
@@ -69,5 +74,31 @@ ir_module *archc_task_load(const archc_cmd *cmd, const archc_task_args *a,
  */
 int archc_task_number(const archc_cmd *cmd, const char *opt, const char *s,
 		      int64_t min, int64_t max, int64_t *out);
+
+/* The batch a supernet is built for when the recipe names none. */
+#define ARCHC_TASK_BATCH 128
+
+/* archc_task_supernet: the state dir has no checkpoint for the task. */
+enum { ARCHC_TASK_UNTRAINED = -1 };
+
+/*
+ * Loads the supernet `archc train` left for task t of m in the state dir
+ * (`state`, NULL for the default; statedir.h) under the task's supernet
+ * key, then the task's data.  Returns 0 with *sn, *data (free with
+ * sn_supernet_free and rt_data_free) and *pos, where training stopped;
+ * ARCHC_TASK_UNTRAINED after printing that there is no checkpoint (the
+ * caller says how to train one); or ARCHC_EINPUT after printing why.  The
+ * checkpoint is read before any data, so a refused one costs no loading.
+ */
+int archc_task_supernet(const archc_cmd *cmd, const ir_module *m, int t, const char *state,
+			sn_supernet **sn, rt_data **data, rt_ckpt_state *pos);
+
+/*
+ * Records in a model cut from task t's supernet how raw values of its data
+ * set's files become inputs: IDX bytes are scaled to [0, 1] before the
+ * data set's normalisation (data.h), so the raw mean and deviation are 255
+ * times larger.
+ */
+void archc_task_model_norm(rt_model *model, const rt_data *data, const ir_dataset *ds);
 
 #endif
