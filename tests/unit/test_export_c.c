@@ -116,19 +116,7 @@ static void check_space(ir_space *(*make)(int, int), int h, int w, uint64_t seed
 			 "cc -std=c99 -pedantic -Wall -Wextra -Wshadow -Werror -O2 -o %s/drv %s/drv.c",
 			 dir, dir);
 	for (int i = 0; i < NSUB; i++) {
-		sn_subnet sub;
-		if (i == 0)
-			sn_subnet_max(s, &sub);
-		else if (i == 1)
-			sn_subnet_min(s, &sub);
-		else
-			sn_subnet_random(s, &rng, &sub);
-		m[i] = rt_model_extract(sn, &sub, KEY, err, sizeof err);
-		assert_non_null(m[i]);
-		float *ws = malloc(rt_model_workspace(m[i], NIMG) * sizeof(float));
-		assert_non_null(ws);
-		rt_model_forward(m[i], x, NIMG, ws, want[i]);
-		free(ws);
+		m[i] = ue_cut_nth(sn, i, &rng, KEY, x, NIMG, want[i]);
 		snprintf(path, sizeof path, "%s/net%d", dir, i);
 		assert_int_equal(rt_export_c_save(m[i], path, &info[i], err, sizeof err), 0);
 		assert_int_equal(info[i].flash, folded_floats(m[i]) * sizeof(float));

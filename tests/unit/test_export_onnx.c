@@ -102,19 +102,7 @@ static void check_space(ir_space *(*make)(int, int), int h, int w, uint64_t seed
 					nchw[(((size_t)n * C + c) * h + y) * w + xx] =
 						x[(((size_t)n * h + y) * w + xx) * C + c];
 	for (int i = 0; i < NSUB; i++) {
-		sn_subnet sub;
-		if (i == 0)
-			sn_subnet_max(s, &sub);
-		else if (i == 1)
-			sn_subnet_min(s, &sub);
-		else
-			sn_subnet_random(s, &rng, &sub);
-		rt_model *m = rt_model_extract(sn, &sub, KEY, err, sizeof err);
-		assert_non_null(m);
-		float *ws = malloc(rt_model_workspace(m, NIMG) * sizeof(float));
-		assert_non_null(ws);
-		rt_model_forward(m, x, NIMG, ws, want);
-		free(ws);
+		rt_model *m = ue_cut_nth(sn, i, &rng, KEY, x, NIMG, want);
 		snprintf(path, sizeof path, "%s/net%d.onnx", dir, i);
 		assert_int_equal(rt_export_onnx_save(m, path, err, sizeof err), 0);
 		snprintf(path, sizeof path, "%s/net%d.in", dir, i);

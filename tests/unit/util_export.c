@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "runtime/rng.h"
+#include "runtime/subnet.h"
 
 sn_supernet *ue_perturbed_supernet(const ir_space *s, int nclasses, int h, int w,
 				   int max_batch, uint64_t seed)
@@ -30,6 +30,29 @@ sn_supernet *ue_perturbed_supernet(const ir_space *s, int nclasses, int h, int w
 		st[i] = st[i] == 1.0f ? (float)(0.5 + rt_rng_uniform(&rng))
 				      : (float)(0.3 * rt_rng_normal(&rng));
 	return sn;
+}
+
+rt_model *ue_cut_nth(sn_supernet *sn, int i, rt_rng *rng, const uint8_t key[16], const float *x,
+		     int n, float *logits)
+{
+	const ir_space *s = sn_supernet_space(sn);
+	sn_subnet sub;
+	if (i == 0)
+		sn_subnet_max(s, &sub);
+	else if (i == 1)
+		sn_subnet_min(s, &sub);
+	else
+		sn_subnet_random(s, rng, &sub);
+	char err[256];
+	rt_model *m = rt_model_extract(sn, &sub, key, err, sizeof err);
+	float *ws = m ? malloc(rt_model_workspace(m, n) * sizeof(float)) : NULL;
+	if (!ws) {
+		fprintf(stderr, "ue_cut_nth: %s\n", m ? "out of memory" : err);
+		abort();
+	}
+	rt_model_forward(m, x, n, ws, logits);
+	free(ws);
+	return m;
 }
 
 int ue_argmax(const float *v, int n)

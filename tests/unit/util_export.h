@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include "compiler/ir.h"
+#include "runtime/extract.h"
+#include "runtime/rng.h"
 #include "runtime/supernet.h"
 
 /*
@@ -18,6 +20,16 @@
  */
 sn_supernet *ue_perturbed_supernet(const ir_space *s, int nclasses, int h, int w,
 				   int max_batch, uint64_t seed);
+
+/*
+ * Subnet number i of the order the exporters' tests walk (0 the largest, 1
+ * the smallest, then random ones drawn from rng), cut out of sn under
+ * `key` and run on the n NHWC inputs x: returns the model (free with
+ * rt_model_free), its n rows of logits written to logits.  Aborts on
+ * failure.
+ */
+rt_model *ue_cut_nth(sn_supernet *sn, int i, rt_rng *rng, const uint8_t key[16], const float *x,
+		     int n, float *logits);
 
 /* The index of the largest of v[0, n), the first on ties. */
 int ue_argmax(const float *v, int n);
