@@ -17,7 +17,8 @@
  *
  * Prints key=value lines: the build's entry count and seconds, then per
  * reference the median and worst relative error |predicted - measured| /
- * measured, and the median measured latency.  With -v, one line per subnet.
+ * measured, and the median measured latency; then the same as a Markdown
+ * table for docs/RESULTS.md.  With -v, one line per subnet.
  * Exit status 0, or 1 with a message on stderr.
  */
 #include <math.h>
@@ -197,15 +198,30 @@ int main(int argc, char **argv)
 		}
 	}
 	const char *names[2] = {"model", "supernet"};
+	const char *labels[2] = {"extracted model (what archd serves)", "supernet, EVAL forward"};
 	double *errs[2] = {err_md, err_sn}, *lats[2] = {lat_md, lat_sn};
+	double med[2], worst[2], medlat[2];
 	for (int k = 0; k < 2; k++) {
-		double worst = 0;
+		worst[k] = 0;
 		for (int i = 0; i < nsub; i++)
-			worst = errs[k][i] > worst ? errs[k][i] : worst;
+			worst[k] = errs[k][i] > worst[k] ? errs[k][i] : worst[k];
+		med[k] = median(errs[k], nsub);
+		medlat[k] = median(lats[k], nsub) * 1e6;
 		printf("%s_median_rel_err=%.3f\n%s_worst_rel_err=%.3f\n%s_median_us=%.1f\n", names[k],
-		       median(errs[k], nsub), names[k], worst, names[k], median(lats[k], nsub) * 1e6);
+		       med[k], names[k], worst[k], names[k], medlat[k]);
 	}
 	printf("subnets=%d\n", nsub);
+	/* The same for docs/RESULTS.md. */
+	printf("\n#### Latency table, space `%s` (`bench/latency`)\n\n", s->name);
+	printf("%d entries measured in %.1f s on %s, %d thread(s); predicted against measured\n"
+	       "batch-1 latency (median of %d runs) of %d subnets (max, min, %d random).\n\n",
+	       n, build_s, cpu, threads, reps, nsub, nsub - 2);
+	printf("| measured | median error | worst error | median latency (us) |\n");
+	printf("| --- | ---: | ---: | ---: |\n");
+	for (int k = 0; k < 2; k++)
+		printf("| %s | %.1f%% | %.1f%% | %.1f |\n", labels[k], 100 * med[k], 100 * worst[k],
+		       medlat[k]);
+	printf("\n");
 	free(x);
 	free(tm);
 	free(err_sn);

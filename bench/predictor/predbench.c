@@ -3,24 +3,33 @@
  * bench/predictor/run.
  *
  *   predbench AIR TASK CHECKPOINT NSUBNETS NTRAIN THREADS
+ *   predbench --state DIR AIR TASK NSUBNETS NTRAIN THREADS
  *
- * Trains task TASK's supernet by its recipe (or resumes it from CHECKPOINT:
- * a finished run is not redone), measures the holdout accuracy of NSUBNETS
- * distinct seeded random subnets after batch-norm recalibration
- * (rt_train_eval, as the search's training pairs are measured), fits the
- * MLP, the RBF ensemble and auto on the first NTRAIN and reports Kendall's
- * tau and the RMSE of each on the others, beside the tau of ranking the
- * others by MACs alone.  Prints key=value lines; with PAIRS_OUT=FILE set,
- * also writes every (gene string, accuracy) pair to FILE.
+ * The first form trains task TASK's supernet by its recipe (or resumes it
+ * from CHECKPOINT: a finished run is not redone).  The second takes the
+ * supernet `archc train` left for TASK in the state dir DIR (such as `make
+ * experiments`' $BUILDDIR/experiments/state) as it is, training nothing:
+ * a missing checkpoint is an error.
+ *
+ * Then it measures the holdout accuracy of NSUBNETS distinct seeded random
+ * subnets after batch-norm recalibration (rt_train_eval, as the search's
+ * training pairs are measured), fits the MLP, the RBF ensemble and auto on
+ * the first NTRAIN and reports Kendall's tau and the RMSE of each on the
+ * other (held-out) architectures, beside the tau of ranking them by MACs
+ * alone.  Prints key=value lines, then the same as a Markdown table for
+ * docs/RESULTS.md; with PAIRS_OUT=FILE set, also writes every (gene
+ * string, accuracy) pair to FILE.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "compiler/ir.h"
 #include "runtime/predictor.h"
+#include "runtime/statedir.h"
 #include "runtime/train.h"
 
 static double now_s(void)
@@ -36,27 +45,58 @@ static void die(const char *what, const char *err)
 	exit(1);
 }
 
+/* The usage error. */
+static int usage(void)
+{
+	fprintf(stderr, "usage: predbench AIR TASK CHECKPOINT NSUBNETS NTRAIN THREADS\n"
+			"       predbench --state DIR AIR TASK NSUBNETS NTRAIN THREADS\n");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 7) {
-		fprintf(stderr, "usage: predbench AIR TASK CHECKPOINT NSUBNETS NTRAIN THREADS\n");
-		return 1;
+	const char *state = NULL, *ckpt = NULL, *air, *tname;
+	char **nums; /* NSUBNETS NTRAIN THREADS */
+	if (argc == 8 && strcmp(argv[1], "--state") == 0) {
+		state = argv[2];
+		air = argv[3];
+		tname = argv[4];
+		nums = argv + 5;
+	} else if (argc == 7 && argv[1][0] != '-') {
+		air = argv[1];
+		tname = argv[2];
+		ckpt = argv[3];
+		nums = argv + 4;
+	} else {
+		return usage();
 	}
-	int nsub = atoi(argv[4]), ntrain = atoi(argv[5]), threads = atoi(argv[6]);
+	int nsub = atoi(nums[0]), ntrain = atoi(nums[1]), threads = atoi(nums[2]);
 	if (ntrain < 10 || nsub < ntrain + 10 || threads < 0)
 		die("arguments", "need NTRAIN >= 10, NSUBNETS >= NTRAIN + 10, THREADS >= 0");
-	char err[512];
-	ir_module *mod = ir_binary_load(argv[1], err, sizeof(err));
+	char err[RT_STATE_PATH_MAX + 512];
+	ir_module *mod = ir_binary_load(air, err, sizeof(err));
 	if (!mod)
-		die(argv[1], err);
-	int task = ir_module_find_task(mod, argv[2]);
+		die(air, err);
+	int task = ir_module_find_task(mod, tname);
 	if (task < 0)
-		die(argv[2], "no such task");
+		die(tname, "no such task");
 	const ir_space *s = &mod->spaces[mod->tasks[task].space];
+	char path[RT_STATE_PATH_MAX];
+	if (state) {
+		if (rt_state_checkpoint_path(state, mod->tasks[task].supernet_key, path,
+					     sizeof path) != 0)
+			die(state, "state dir path too long");
+		if (access(path, F_OK) != 0) {
+			snprintf(err, sizeof err, "no trained supernet of task %s (no %s)", tname,
+				 path);
+			die(state, err);
+		}
+		ckpt = path;
+	}
 
 	rt_train_opts o;
 	rt_train_opts_init(&o);
-	o.checkpoint = argv[3];
+	o.checkpoint = ckpt;
 	o.resume = 1;
 	o.threads = threads;
 	o.eval_each_epoch = 0;
@@ -64,10 +104,19 @@ int main(int argc, char **argv)
 	if (!t)
 		die("trainer", err);
 	double t0 = now_s();
-	if (rt_train_run(t, err, sizeof(err)) != RT_TRAIN_DONE)
-		die("training", err);
-	printf("task=%s\nspace=%s\ntrain_s=%.1f\nresumed=%d\n", argv[2], s->name, now_s() - t0,
-	       rt_train_resumed(t));
+	if (state) {
+		/* as it is: an unfinished run is measured where it stands */
+		rt_ckpt_state pos;
+		rt_train_position(t, &pos);
+		printf("task=%s\nspace=%s\nstate=%s\nepoch=%d\n", tname, s->name, state, pos.epoch);
+	} else {
+		if (rt_train_run(t, err, sizeof(err)) != RT_TRAIN_DONE)
+			die("training", err);
+		printf("task=%s\nspace=%s\ntrain_s=%.1f\nresumed=%d\n", tname, s->name,
+		       now_s() - t0, rt_train_resumed(t));
+	}
+	int nholdout = rt_train_data(t)->part[RT_SPLIT_HOLDOUT].n;
+	printf("holdout_images=%d\n", nholdout);
 
 	int d = pred_encode_width(s);
 	double *x = malloc((size_t)nsub * d * sizeof(double));
@@ -111,7 +160,8 @@ int main(int argc, char **argv)
 		sn_plan_cost(s, plan, &c);
 		macs[i] = c.macs;
 	}
-	printf("macs_rank_tau=%.3f\n", pred_kendall_tau(ntest, macs, y + ntrain));
+	double macs_tau = pred_kendall_tau(ntest, macs, y + ntrain);
+	printf("macs_rank_tau=%.3f\n", macs_tau);
 	free(plan);
 	free(macs);
 	const char *dump = getenv("PAIRS_OUT");
@@ -123,6 +173,8 @@ int main(int argc, char **argv)
 	}
 	if (df)
 		fclose(df);
+	double tau[PRED_KIND_COUNT], rmse[PRED_KIND_COUNT], fit[PRED_KIND_COUNT];
+	int picked = -1;
 	for (int k = 0; k < PRED_KIND_COUNT; k++) {
 		pred_settings ps;
 		pred_settings_init(&ps);
@@ -131,15 +183,36 @@ int main(int argc, char **argv)
 		pred_model *m = pred_train(&ps, ntrain, d, x, y, err, sizeof(err));
 		if (!m)
 			die(pred_kind_names[k], err);
-		double fit_s = now_s() - t0;
+		fit[k] = now_s() - t0;
 		pred_predict_many(m, ntest, x + (size_t)ntrain * d, p);
-		printf("%s_tau=%.3f\n%s_rmse=%.4f\n%s_fit_s=%.2f\n", pred_kind_names[k],
-		       pred_kendall_tau(ntest, p, y + ntrain), pred_kind_names[k],
-		       pred_rmse(ntest, p, y + ntrain), pred_kind_names[k], fit_s);
-		if (k == PRED_KIND_AUTO)
-			printf("auto_picked=%s\n", pred_kind_names[pred_model_kind(m)]);
+		tau[k] = pred_kendall_tau(ntest, p, y + ntrain);
+		rmse[k] = pred_rmse(ntest, p, y + ntrain);
+		printf("%s_tau=%.3f\n%s_rmse=%.4f\n%s_fit_s=%.2f\n", pred_kind_names[k], tau[k],
+		       pred_kind_names[k], rmse[k], pred_kind_names[k], fit[k]);
+		if (k == PRED_KIND_AUTO) {
+			picked = (int)pred_model_kind(m);
+			printf("auto_picked=%s\n", pred_kind_names[picked]);
+		}
 		pred_model_free(m);
 	}
+	/* The same for docs/RESULTS.md. */
+	printf("\n#### Accuracy predictors, task `%s` (`bench/predictor`)\n\n", tname);
+	printf("Fitted on %d (architecture, holdout accuracy) pairs of seeded random subnets,\n"
+	       "scored on %d other architectures; accuracy measured on %d holdout images after\n"
+	       "batch-norm recalibration (%s).\n\n",
+	       ntrain, ntest, nholdout,
+	       state ? "the supernet of the state dir, as it is" : "the supernet trained here");
+	printf("| predictor | Kendall τ | RMSE (accuracy points) | fit (s) |\n");
+	printf("| --- | ---: | ---: | ---: |\n");
+	for (int k = 0; k < PRED_KIND_COUNT; k++) {
+		char name[64];
+		if (k == PRED_KIND_AUTO && picked >= 0)
+			snprintf(name, sizeof name, "auto (picked %s)", pred_kind_names[picked]);
+		else
+			snprintf(name, sizeof name, "%s", pred_kind_names[k]);
+		printf("| %s | %.3f | %.2f | %.2f |\n", name, tau[k], 100 * rmse[k], fit[k]);
+	}
+	printf("| ranking by MACs alone | %.3f | | |\n", macs_tau);
 	free(x);
 	free(y);
 	free(p);
