@@ -143,8 +143,13 @@ int archc_opt_parse(const archc_cmd *cmd, int argc, char **argv, const archc_opt
 	for (int i = 0; i < nopts; i++) {
 		const archc_opt *o = &opts[i];
 		assert(o->dst);
-		assert(o->kind == ARCHC_OPT_INPUT ? !o->name : o->name && o->name[0] == '-' && o->name[1]);
-		assert(o->kind == ARCHC_OPT_INPUT || !archc_opt_is_short(o) || !o->name[2]);
+		/* "--name" or "-x"; inputs have no name */
+		if (o->kind == ARCHC_OPT_INPUT) {
+			assert(!o->name);
+		} else {
+			assert(o->name && o->name[0] == '-' && o->name[1]);
+			assert(!archc_opt_is_short(o) || !o->name[2]);
+		}
 		wanted += o->kind == ARCHC_OPT_INPUT;
 		if (o->kind == ARCHC_OPT_LIST)
 			*(archc_opt_list *)o->dst = (archc_opt_list){ NULL, 0 };
@@ -166,7 +171,8 @@ int archc_opt_parse(const archc_cmd *cmd, int argc, char **argv, const archc_opt
 		const archc_opt *o = &opts[k];
 		if (o->kind == ARCHC_OPT_FLAG) {
 			if (v)
-				return archc_usage_error(cmd, "option '%s' takes no value", o->name);
+				return archc_usage_error(cmd, "option '%s' takes no value",
+							 o->name);
 			*(int *)o->dst = 1;
 			continue;
 		}
@@ -210,8 +216,8 @@ int archc_opt_number(const archc_cmd *cmd, const char *name, const char *s, int6
 		    (min < 0 && s[0] == '-' && s[1] >= '0' && s[1] <= '9');
 	long long v = strtoll(s, &end, 10);
 	if (!digit || *end || errno == ERANGE || v < min || v > max)
-		return archc_usage_error(cmd, "%s '%s' is not an integer from %lld to %lld", name, s,
-					 (long long)min, (long long)max);
+		return archc_usage_error(cmd, "%s '%s' is not an integer from %lld to %lld", name,
+					 s, (long long)min, (long long)max);
 	*out = v;
 	return 0;
 }

@@ -128,8 +128,8 @@ int archc_task_supernet(const archc_cmd *cmd, const ir_module *m, int t, const c
 	}
 	struct stat st;
 	if (stat(path, &st) != 0) {
-		fprintf(stderr, "archc %s: task %s has no trained supernet in %s (no %s)\n", cmd->name,
-			task->name, root, path);
+		fprintf(stderr, "archc %s: task %s has no trained supernet in %s (no %s)\n",
+			cmd->name, task->name, root, path);
 		return ARCHC_TASK_UNTRAINED;
 	}
 	int batch = task->recipe.batch > 0 ? task->recipe.batch : ARCHC_TASK_BATCH;
