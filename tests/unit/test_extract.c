@@ -30,6 +30,7 @@
 #include "runtime/subnet.h"
 #include "runtime/supernet.h"
 #include "runtime/threads.h"
+#include "util_export.h"
 #include "util_grad.h"
 #include "util_supernet_fixture.h"
 
@@ -39,28 +40,6 @@
 #define MAXB 8
 
 static const uint8_t KEY[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
-
-/* A supernet on space s taking h x w inputs whose every parameter and
- * statistic is perturbed (variances kept positive). */
-static sn_supernet *perturbed_supernet(const ir_space *s, int h, int w, uint64_t seed)
-{
-	char err[256];
-	sn_supernet *sn = sn_supernet_new(s, NCLS, h, w, MAXB, seed, err, sizeof err);
-	assert_non_null(sn);
-	rt_rng rng;
-	rt_rng_seed(&rng, seed + 100);
-	int np;
-	rt_param *params = sn_supernet_params(sn, &np);
-	for (int i = 0; i < np; i++)
-		if (params[i].no_decay)
-			for (size_t j = 0; j < params[i].n; j++)
-				params[i].w[j] += (float)(0.3 * rt_rng_normal(&rng));
-	float *st = sn_supernet_stats(sn);
-	for (size_t i = 0; i < sn_supernet_nstats(sn); i++)
-		st[i] = st[i] == 1.0f ? (float)(0.5 + rt_rng_uniform(&rng))
-				      : (float)(0.3 * rt_rng_normal(&rng));
-	return sn;
-}
 
 static double max_abs_diff(const float *a, const float *b, size_t n)
 {
@@ -109,7 +88,7 @@ static double compare(sn_supernet *sn, const sn_subnet *sub, const float *x)
 static void equality(ir_space *(*make)(int, int), int h, int w, uint64_t seed)
 {
 	ir_space *s = make(C, R);
-	sn_supernet *sn = perturbed_supernet(s, h, w, seed);
+	sn_supernet *sn = ue_perturbed_supernet(s, NCLS, h, w, MAXB, seed);
 	rt_rng rng;
 	rt_rng_seed(&rng, seed);
 	float *x = ug_rand(&rng, (size_t)MAXB * h * w * C, -2, 2);
@@ -153,7 +132,7 @@ static void test_equal_resnet(void **state)
 static rt_model *sample_model(uint8_t **buf, size_t *len)
 {
 	ir_space *s = tiny_space(C, R);
-	sn_supernet *sn = perturbed_supernet(s, R, R, 5);
+	sn_supernet *sn = ue_perturbed_supernet(s, NCLS, R, R, MAXB, 5);
 	sn_subnet sub;
 	char err[256];
 	assert_int_equal(sn_subnet_parse(s, "r5:d2,2:k3,5,5,3:e2,3,3,2:w4", &sub, err, sizeof err), 0);
