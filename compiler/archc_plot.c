@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "compiler/archc.h"
+#include "compiler/archc_opt.h"
 #include "compiler/archc_task.h"
 #include "runtime/answer.h"
 #include "runtime/statedir.h"
@@ -495,49 +496,21 @@ static void print_missing(const archc_task_args *a, const char *state, const ir_
 		m->ntargets ? "--target NAME" : "--constraint 'macs<=1G'");
 }
 
-/* Takes "--x V" and "--x=V" out of argv into *xs (the shared parser reads
- * one-letter names as short options), leaving the rest in `rest`, which
- * holds argc pointers; *n is their count. */
-static int take_x(int argc, char **argv, char **rest, int *n, const char **xs)
-{
-	*n = 0;
-	for (int i = 0; i < argc; i++) {
-		const char *v = NULL;
-		if (i > 0 && !strcmp(argv[i], "--x")) {
-			if (i + 1 >= argc)
-				return archc_usage_error(&archc_cmd_plot, "--x needs a value");
-			v = argv[++i];
-		} else if (i > 0 && !strncmp(argv[i], "--x=", 4)) {
-			v = argv[i] + 4;
-		}
-		if (!v) {
-			rest[(*n)++] = argv[i];
-			continue;
-		}
-		if (*xs)
-			return archc_usage_error(&archc_cmd_plot, "--x given twice");
-		*xs = v;
-	}
-	return 0;
-}
-
 static int archc_plot_run(int argc, char **argv)
 {
 	archc_task_args a = { 0 };
 	const char *state = NULL, *output = NULL, *xs = NULL;
-	const archc_task_opt opts[] = { { "state", &state }, { "o", &output } };
+	const archc_opt opts[] = {
+		{ "--state", ARCHC_OPT_STRING, &state, 0, 0 },
+		{ "-o", ARCHC_OPT_STRING, &output, 0, 0 },
+		{ "--x", ARCHC_OPT_STRING, &xs, 0, 0 },
+	};
 	ir_module *m = NULL;
 	rt_answer_env *e = NULL;
 	sbuf b = { 0 };
-	int t, nrest;
-	char **rest = calloc((size_t)argc + 1, sizeof *rest);
-	if (!rest) {
-		fprintf(stderr, "archc plot: out of memory\n");
-		return ARCHC_EINPUT;
-	}
-	int st = take_x(argc, argv, rest, &nrest, &xs);
-	if (!st)
-		st = archc_task_parse(&archc_cmd_plot, nrest, rest, opts, 2, &a);
+	int t;
+	int st = archc_task_parse_opts(&archc_cmd_plot, argc, argv, opts,
+				       (int)(sizeof opts / sizeof opts[0]), &a);
 	if (st)
 		goto out;
 	const x_metric *xm = &x_metrics[0];
@@ -553,7 +526,7 @@ static int archc_plot_run(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (!output || !*output) {
+	if (!output) {
 		st = archc_usage_error(&archc_cmd_plot, "-o OUT.svg is required");
 		goto out;
 	}
@@ -585,7 +558,6 @@ static int archc_plot_run(int argc, char **argv)
 		printf("%s: %d members without a %s not shown\n", output, c.skipped, xm->opt);
 	st = fflush(stdout) == 0 ? ARCHC_OK : ARCHC_EINPUT;
 out:
-	free(rest);
 	free(b.s);
 	rt_answer_free(e);
 	ir_module_free(m);
