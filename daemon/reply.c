@@ -82,13 +82,46 @@ static void finish_bare_503(dm_call *c)
 	finish(c, 503, NULL, NULL);
 }
 
+char *dm_reply_json_text(const json_t *body, size_t *len)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	if (text == NULL)
+		return NULL;
+	size_t n = strlen(text);
+	char *p = realloc(text, n + 2);
+	if (p == NULL) {
+		free(text);
+		return NULL;
+	}
+	p[n] = '\n';
+	p[n + 1] = '\0';
+	*len = n + 1;
+	return p;
+}
+
+void dm_reply_json_bytes(dm_call *c, int status, const char *text, size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+	if (buf == NULL || evbuffer_add(buf, text, len) != 0) {
+		dm_log(DM_LOG_ERROR, "out of memory answering %s", evhttp_request_get_uri(c->req));
+		if (buf)
+			evbuffer_free(buf);
+		finish_bare_503(c);
+		return;
+	}
+	finish(c, status, "application/json", buf);
+	evbuffer_free(buf);
+}
+
 void dm_reply_json(dm_call *c, int status, json_t *body)
 {
 	struct evbuffer *buf = evbuffer_new();
-	char *text = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+	size_t len = 0;
+	/* evbuffer_add, not a printf: the text can be long */
+	char *text = body != NULL ? dm_reply_json_text(body, &len) : NULL;
 	json_decref(body);
 	if (buf == NULL || (body != NULL && text == NULL) ||
-	    (text != NULL && evbuffer_add_printf(buf, "%s\n", text) < 0)) {
+	    (text != NULL && evbuffer_add(buf, text, len) != 0)) {
 		dm_log(DM_LOG_ERROR, "out of memory answering %s",
 		       evhttp_request_get_uri(c->req));
 		free(text);

@@ -24,7 +24,8 @@ dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *spec
 {
 	dm_subnets *s = calloc(1, sizeof *s);
 	if (s == NULL || snprintf(s->root, sizeof s->root, "%s", root) >= (int)sizeof s->root ||
-	    (s->answers = json_object()) == NULL || (s->byid = json_object()) == NULL) {
+	    (s->answers = json_object()) == NULL || (s->byid = json_object()) == NULL ||
+	    (s->raw = json_object()) == NULL) {
 		snprintf(err, errlen, "subnets: out of memory or state dir path too long");
 		dm_subnets_free(s);
 		return NULL;
@@ -55,6 +56,7 @@ void dm_subnets_free(dm_subnets *s)
 	}
 	json_decref(s->answers);
 	json_decref(s->byid);
+	json_decref(s->raw);
 	rt_answer_free(s->env);
 	if (s->env_spec != NULL)
 		dm_specs_release(s->env_spec);
@@ -271,6 +273,9 @@ static void work_answer(void *arg)
 			snprintf(p->err, sizeof p->err, "out of memory");
 		} else if (p->rc == 0) {
 			save_record(s, p->body);
+			char *text = dm_subnets_answer_text(p->key, p->body);
+			dm_subnets_answer_write(s->root, task->supernet_key, p->key, text);
+			free(text);
 		} else {
 			const ir_constraint *c = &p->cons[a.tightest >= 0 ? a.tightest : 0];
 			snprintf(p->err, sizeof p->err,
@@ -366,9 +371,15 @@ static void cache_answer(dm_subnets *s, const char *key, json_t *body)
 	if (json_object_size(s->answers) >= MAX_CACHED) {
 		json_object_clear(s->answers);
 		json_object_clear(s->byid);
+		json_object_clear(s->raw);
 	}
-	/* a failed insertion (out of memory) only loses the cache entry */
-	json_object_set(s->answers, key, body);
+	/* a failed insertion (out of memory) only loses the cache entry;
+	 * the reply is kept as bytes, serialised once */
+	size_t len;
+	char *text = dm_reply_json_text(body, &len);
+	if (text != NULL)
+		json_object_set_new(s->answers, key, json_stringn_nocheck(text, len));
+	free(text);
 	json_object_set(s->byid, json_string_value(json_object_get(body, "id")), body);
 }
 
@@ -564,10 +575,14 @@ static json_t *read_body(dm_call *c, pending *p)
 	return NULL;
 }
 
-/* A record written by a worker for an answer the loop gave. */
+/* The record and the kept answer, written by a worker for an answer the
+ * loop gave. */
 typedef struct record_job {
 	dm_subnets *s;
-	char *text;
+	char *text;   /* the record */
+	char *answer; /* the answer's file */
+	char *reqkey;
+	uint8_t key[16];
 	char id[ID_LEN + 1];
 } record_job;
 
@@ -576,6 +591,7 @@ static void work_record(void *arg)
 	record_job *r = arg;
 	char path[RT_STATE_PATH_MAX], err[512];
 	struct stat st;
+	dm_subnets_answer_write(r->s->root, r->key, r->reqkey, r->answer);
 	if (dm_subnets_record_path(r->s->root, r->id, ".json", path, sizeof path) != 0 || stat(path, &st) == 0)
 		return;
 	if (rt_state_mkparents(path, err, sizeof err) != 0 ||
@@ -587,6 +603,8 @@ static void done_record(void *arg)
 {
 	record_job *r = arg;
 	free(r->text);
+	free(r->answer);
+	free(r->reqkey);
 	free(r);
 }
 
@@ -615,9 +633,12 @@ static int answer_on_loop(dm_subnets *s, dm_call *c, const pending *p)
 	if (body == NULL)
 		return 0;
 	cache_answer(s, p->key, body);
-	record_job *r = malloc(sizeof *r);
-	if (r != NULL && (r->text = json_dumps(body, JSON_COMPACT)) != NULL) {
+	record_job *r = calloc(1, sizeof *r);
+	if (r != NULL && (r->text = json_dumps(body, JSON_COMPACT)) != NULL &&
+	    (r->reqkey = strdup(p->key)) != NULL &&
+	    (r->answer = dm_subnets_answer_text(p->key, body)) != NULL) {
 		r->s = s;
+		memcpy(r->key, key, 16);
 		snprintf(r->id, sizeof r->id, "%s", json_string_value(json_object_get(body, "id")));
 		if (dm_workers_submit(s->workers, work_record, done_record, r) == 0)
 			r = NULL;
@@ -628,8 +649,40 @@ static int answer_on_loop(dm_subnets *s, dm_call *c, const pending *p)
 	return 1;
 }
 
+/* Answers a request answered before this start from the state dir;
+ * returns 1 when it replied. */
+static int answer_kept(dm_subnets *s, dm_call *c, const pending *p)
+{
+	json_t *body = dm_subnets_answer_load(s->root, p->spec->m->tasks[p->task].supernet_key, p->key);
+	if (body == NULL)
+		return 0;
+	cache_answer(s, p->key, body);
+	dm_reply_json(c, 200, body);
+	return 1;
+}
+
+/* The cached reply to a body seen before byte for byte, or NULL. */
+static json_t *raw_hit(dm_subnets *s, dm_call *c, const char **text, size_t *len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+	*len = evbuffer_get_length(in);
+	*text = NULL;
+	if (*len == 0 || *len > RAW_KEY_MAX)
+		return NULL;
+	*text = (const char *)evbuffer_pullup(in, -1);
+	return *text != NULL ? json_object_getn(s->raw, *text, *len) : NULL;
+}
+
 void dm_subnets_post(dm_subnets *s, dm_call *c)
 {
+	/* The hot path: a pipeline asking the same thing again. */
+	const char *raw;
+	size_t rawlen;
+	json_t *again = raw_hit(s, c, &raw, &rawlen);
+	if (again != NULL) {
+		dm_reply_json_bytes(c, 200, json_string_value(again), json_string_length(again));
+		return;
+	}
 	pending *p = calloc(1, sizeof *p);
 	waiter *w = malloc(sizeof *w);
 	if (p == NULL || w == NULL) {
@@ -648,7 +701,10 @@ void dm_subnets_post(dm_subnets *s, dm_call *c)
 	}
 	json_t *hit = json_object_get(s->answers, p->key);
 	if (hit != NULL) {
-		dm_reply_json(c, 200, json_incref(hit));
+		/* a failed insertion (out of memory) only loses the shortcut */
+		if (raw != NULL && json_object_size(s->raw) < MAX_CACHED)
+			json_object_setn(s->raw, raw, rawlen, hit);
+		dm_reply_json_bytes(c, 200, json_string_value(hit), json_string_length(hit));
 		goto drop;
 	}
 	for (pending *q = s->inflight; q != NULL; q = q->next)
@@ -659,7 +715,7 @@ void dm_subnets_post(dm_subnets *s, dm_call *c)
 			w = NULL;
 			goto drop;
 		}
-	if (resolve(s, c, body, p) != 0 || answer_on_loop(s, c, p))
+	if (resolve(s, c, body, p) != 0 || answer_kept(s, c, p) || answer_on_loop(s, c, p))
 		goto drop;
 	p->s = s;
 	w->call = c;

@@ -12,8 +12,12 @@
  * the next one, so a targeted search does not reload them.  Answers are
  * cached by request and replied from the loop thread, and the archive a
  * worker last used is kept on the loop too: a new spec one of its members
- * meets is answered there, without a worker.  After a restart the saved
- * archive gives the same answers again.
+ * meets is answered there, without a worker.  Every answer given is also
+ * kept in the state dir by request (subnets_answers.c): after a restart
+ * (kill -9 included) a request answered before gets the very same answer
+ * from the loop, even when the archive has since grown; a new request is
+ * answered from the saved archive.  Cached answers are kept serialised, and
+ * a body seen twice byte for byte is answered without parsing it.
  *
  * A subnet's id is the supernet key (32 hex digits), '-', and 16 hex
  * digits of the XXH3-64 of its gene string: stable across restarts and

@@ -21,6 +21,8 @@
  * answers, through a worker). */
 #define MAX_CACHED 10000
 #define MAX_CONS 16
+/* Bodies up to this long are also cached as they are (no parse at all). */
+#define RAW_KEY_MAX 1024
 /* "<32 hex>-<16 hex>" */
 #define ID_LEN (32 + 1 + 16)
 
@@ -65,7 +67,8 @@ struct dm_subnets {
 	char root[RT_STATE_PATH_MAX];
 	dm_workers *workers;
 	dm_specs *specs;
-	json_t *answers; /* request key -> subnet */
+	json_t *answers; /* request key -> the subnet's reply bytes (a JSON string) */
+	json_t *raw;     /* a request body, byte for byte -> the same, once asked twice */
 	json_t *byid;    /* subnet id -> subnet */
 	pending *inflight;
 	loaded *archives;
@@ -96,6 +99,24 @@ rt_answer_env *dm_subnets_env_checkout(dm_subnets *s, pending *p, const dm_spec 
  * error; NULL is fine. */
 void dm_subnets_env_checkin(dm_subnets *s, const pending *p, rt_answer_env *e,
 			    const dm_spec *owner);
+
+/* --- the answers given, kept by request (subnets_answers.c) --- */
+
+/* supernets/<key>/answers/<hash of reqkey>.json into buf; -1 when too long. */
+int dm_subnets_answer_path(const char *root, const uint8_t key[16], const char *reqkey, char *buf,
+			   size_t len);
+/* The file's text for the answer body gave to reqkey (free it); NULL on
+ * out-of-memory.  Any thread. */
+char *dm_subnets_answer_text(const char *reqkey, const json_t *body);
+/* Writes text (from dm_subnets_answer_text; NULL is logged) atomically;
+ * a failure is logged (the answer stands; a restart computes it again).
+ * Worker threads. */
+void dm_subnets_answer_write(const char *root, const uint8_t key[16], const char *reqkey,
+			     const char *text);
+/* The answer kept for reqkey (a new reference), or NULL when there is none
+ * (a damaged file is logged and ignored).  Reads a small file: loop thread,
+ * only for requests not in the memory cache. */
+json_t *dm_subnets_answer_load(const char *root, const uint8_t key[16], const char *reqkey);
 
 /* Releases p's holds and frees it (loop thread). */
 void dm_subnets_pending_free(pending *p);

@@ -1,0 +1,85 @@
+/*
+ * subnets_answers.c — the answers POST /v1/subnets gave, kept in the state
+ * dir by request, so that after a restart (kill -9 included) a request
+ * answered before gets the very same answer, without a worker, even when
+ * targeted searches have since added members to the task's archive that
+ * would now be chosen.  See subnets_priv.h.
+ *
+ * One file a request: supernets/<key>/answers/<XXH3-64 of the request
+ * key, 16 hex>.json holding {"request": KEY, "answer": BODY}; the request
+ * key is checked on reading, so a hash collision is a miss, not a wrong
+ * answer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "daemon/log.h"
+#include "daemon/subnets_priv.h"
+
+int dm_subnets_answer_path(const char *root, const uint8_t key[16], const char *reqkey, char *buf,
+			   size_t len)
+{
+	char dir[RT_STATE_PATH_MAX];
+	if (rt_state_supernet_dir(root, key, dir, sizeof dir) != 0)
+		return -1;
+	int n = snprintf(buf, len, "%s/answers/%016llx.json", dir,
+			 (unsigned long long)XXH3_64bits(reqkey, strlen(reqkey)));
+	return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+char *dm_subnets_answer_text(const char *reqkey, const json_t *body)
+{
+	json_t *o = json_pack("{s:s,s:O}", "request", reqkey, "answer", body);
+	char *text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+	json_decref(o);
+	return text;
+}
+
+void dm_subnets_answer_write(const char *root, const uint8_t key[16], const char *reqkey,
+			     const char *text)
+{
+	char path[RT_STATE_PATH_MAX], err[512];
+	if (text == NULL) {
+		dm_log(DM_LOG_WARN, "answer to %s: not kept (out of memory)", reqkey);
+		return;
+	}
+	if (dm_subnets_answer_path(root, key, reqkey, path, sizeof path) != 0) {
+		dm_log(DM_LOG_WARN, "answer to %s: not kept (state dir path too long)", reqkey);
+		return;
+	}
+	if (rt_state_mkparents(path, err, sizeof err) != 0 ||
+	    rt_state_write_file(path, text, strlen(text), 0640, err, sizeof err) != 0)
+		dm_log(DM_LOG_WARN, "answer to %s: not kept: %s", reqkey, err);
+}
+
+json_t *dm_subnets_answer_load(const char *root, const uint8_t key[16], const char *reqkey)
+{
+	char path[RT_STATE_PATH_MAX];
+	if (dm_subnets_answer_path(root, key, reqkey, path, sizeof path) != 0)
+		return NULL;
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL; /* never answered: the usual case */
+	json_error_t jerr;
+	json_t *o = json_loadf(f, 0, &jerr);
+	fclose(f);
+	const char *req = json_string_value(json_object_get(o, "request"));
+	json_t *body = json_object_get(o, "answer");
+	if (req == NULL || !json_is_object(body) ||
+	    !json_is_string(json_object_get(body, "id"))) {
+		dm_log(DM_LOG_WARN, "%s: not a kept answer (%s); answering afresh", path,
+		       o == NULL ? jerr.text : "fields missing");
+		json_decref(o);
+		return NULL;
+	}
+	if (strcmp(req, reqkey) != 0) { /* another request with the same hash */
+		json_decref(o);
+		return NULL;
+	}
+	json_incref(body);
+	json_decref(o);
+	return body;
+}
