@@ -127,6 +127,9 @@ typedef struct rt_model_layer {
 	size_t nweights;
 } rt_model_layer;
 
+/* Private to the runtime (extract_infer.c). */
+typedef struct rt_model_fused rt_model_fused;
+
 typedef struct rt_model {
 	uint8_t supernet_key[16];
 	int in_channels, in_h, in_w; /* the input the model takes */
@@ -141,6 +144,9 @@ typedef struct rt_model {
 	rt_model_layer *layers;
 	size_t nweights;
 	float *weights;
+	/* The weights as the forward runs them (batch norm folded), built from
+	 * the above when the model is; owned. */
+	rt_model_fused *fused;
 } rt_model;
 
 /*
@@ -156,13 +162,19 @@ rt_model *rt_model_extract(sn_supernet *sn, const sn_subnet *sub,
 /* Frees a model; NULL is fine. */
 void rt_model_free(rt_model *m);
 
-/* Floats of workspace rt_model_forward needs at batch n (n >= 1). */
+/* Floats of workspace rt_model_forward needs at batch n (n >= 1): n times
+ * a per-image size, whatever the pool's thread count. */
 size_t rt_model_workspace(const rt_model *m, int n);
 
 /*
  * Runs the model on x [n, in_h, in_w, in_channels] and writes the logits
  * [n, nclasses] (row-major, compact).  `ws` holds rt_model_workspace(m, n)
- * floats; the model itself is only read.
+ * floats; the model itself is only read.  It runs the folded weights
+ * (m->fused) with the inference kernels (ops.h): a batch of n >= 2 is cut
+ * into one contiguous part per pool thread, each run through the whole
+ * network in small groups of images that stay in cache; one image runs on
+ * the calling thread.  Each image's logits are bitwise the same whatever
+ * n, the split and the thread count.
  */
 void rt_model_forward(const rt_model *m, const float *x, int n, float *ws,
 		      float *logits);

@@ -358,6 +358,8 @@ rt_model *rt_model_decode(const uint8_t *buf, size_t len, const char *name, char
 	const uint8_t *p = buf + at + 8;
 	for (size_t i = 0; i < m->nweights; i++)
 		m->weights[i] = get_f32(p + 4 * i);
+	if (rt_model_fuse(m) < 0)
+		return refuse(m, err, errlen, name, "out of memory");
 	return m;
 }
 

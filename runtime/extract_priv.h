@@ -15,4 +15,15 @@ size_t rt_model_layer_size(const rt_model_layer *l);
 /* Sets every layer's off and nweights from its shape; returns the total. */
 size_t rt_model_layout(rt_model *m);
 
+/*
+ * Builds m->fused, the weights in the form rt_model_forward runs (batch
+ * norm folded; extract_infer.c), from m->weights and the layers, replacing
+ * any earlier one.  Every constructor of a model calls it last.  Returns 0,
+ * or -1 on out-of-memory (m->fused then NULL).
+ */
+int rt_model_fuse(rt_model *m);
+
+/* Frees what rt_model_fuse built; NULL is fine. */
+void rt_model_fused_free(rt_model_fused *f);
+
 #endif

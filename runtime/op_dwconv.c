@@ -28,44 +28,6 @@
 
 #include "runtime/op_util.h"
 
-typedef float v8 __attribute__((vector_size(32)));
-#define VW 8 /* floats per vector */
-
-/*
- * Loads and stores of 8 floats at any alignment.  Macros (GNU statement
- * expressions, like the vector types themselves) rather than functions:
- * a function taking or returning a 32-byte vector has a different ABI in
- * the AVX2 and the default clone, which GCC warns about.
- */
-#define LD(p) ({ v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
-#define ST(p, v) ({ v8 v_ = (v); memcpy((p), &v_, sizeof v_); })
-/* The first nb (1..8) floats, the rest zero; and the matching store.  The
- * partial case goes through a separate array so that `v_` itself never
- * needs an address and stays in a register. */
-#define LDN(p, nb)                                                        \
-	({                                                                \
-		v8 v_;                                                    \
-		if ((nb) == VW) {                                         \
-			memcpy(&v_, (p), sizeof v_);                      \
-		} else {                                                  \
-			float t_[VW] = {0};                               \
-			memcpy(t_, (p), (size_t)(nb) * sizeof(float));    \
-			memcpy(&v_, t_, sizeof v_);                       \
-		}                                                         \
-		v_;                                                       \
-	})
-#define STN(p, v, nb)                                                     \
-	({                                                                \
-		v8 v_ = (v);                                              \
-		if ((nb) == VW) {                                         \
-			memcpy((p), &v_, sizeof v_);                      \
-		} else {                                                  \
-			float t_[VW];                                     \
-			memcpy(t_, &v_, sizeof v_);                       \
-			memcpy((p), t_, (size_t)(nb) * sizeof(float));    \
-		}                                                         \
-	})
-
 typedef struct dw_job {
 	const rt_dwconv_p *p;
 	int ho, wo, pad;

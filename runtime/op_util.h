@@ -17,6 +17,7 @@
 #define ARCHD_RUNTIME_OP_UTIL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "runtime/threads.h"
 
@@ -26,6 +27,22 @@
 		       target_clones("arch=x86-64-v3", "default")))
 #else
 #define RT_KERNEL
+#endif
+
+/*
+ * RT_KERNEL_FMA marks the inference kernels (op_infer.c): like RT_KERNEL,
+ * and also letting GCC contract a * b + c into fused multiply-adds, which
+ * changes results by float rounding only.  The training ops keep
+ * -ffp-contract=off so that every clone agrees bitwise.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define RT_KERNEL_FMA \
+	__attribute__((optimize("O3", "no-trapping-math", "fp-contract=fast"), \
+		       target_clones("arch=x86-64-v3", "default")))
+#elif defined(__GNUC__) && !defined(__clang__)
+#define RT_KERNEL_FMA __attribute__((optimize("O3", "no-trapping-math", "fp-contract=fast")))
+#else
+#define RT_KERNEL_FMA
 #endif
 
 /*
@@ -40,6 +57,11 @@
 #else
 #define RT_INLINE static inline
 #endif
+
+/* cols [n*ho*wo, k*k*cin] = the im2col of x for p, on the calling thread
+ * (op_linear.c; the inference path's dense convolutions use it). */
+struct rt_conv2d_p;
+void rt_im2col(const struct rt_conv2d_p *p, const float *x, float *cols);
 
 /* Below this many floats touched, a job is not worth waking the pool. */
 #define RT_PAR_MIN_WORK 32768
@@ -59,5 +81,47 @@ static inline void rt_op_parallel(int64_t n, int64_t work, rt_parallel_fn fn, vo
 
 /* Channels per block for ops that partition over channels. */
 #define RT_CBLOCK 16
+
+/*
+ * Vectors of 8 floats (GCC vector extensions), loaded and stored with
+ * memcpy, so no alignment is assumed.
+ */
+typedef float v8 __attribute__((vector_size(32)));
+#define VW 8 /* floats per vector */
+
+/*
+ * Loads and stores of 8 floats at any alignment.  Macros (GNU statement
+ * expressions, like the vector types themselves) rather than functions:
+ * a function taking or returning a 32-byte vector has a different ABI in
+ * the AVX2 and the default clone, which GCC warns about.
+ */
+#define LD(p) ({ v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define ST(p, v) ({ v8 v_ = (v); memcpy((p), &v_, sizeof v_); })
+/* The first nb (1..8) floats, the rest zero; and the matching store.  The
+ * partial case goes through a separate array so that `v_` itself never
+ * needs an address and stays in a register. */
+#define LDN(p, nb)                                                        \
+	({                                                                \
+		v8 v_;                                                    \
+		if ((nb) == VW) {                                         \
+			memcpy(&v_, (p), sizeof v_);                      \
+		} else {                                                  \
+			float t_[VW] = {0};                               \
+			memcpy(t_, (p), (size_t)(nb) * sizeof(float));    \
+			memcpy(&v_, t_, sizeof v_);                       \
+		}                                                         \
+		v_;                                                       \
+	})
+#define STN(p, v, nb)                                                     \
+	({                                                                \
+		v8 v_ = (v);                                              \
+		if ((nb) == VW) {                                         \
+			memcpy((p), &v_, sizeof v_);                      \
+		} else {                                                  \
+			float t_[VW];                                     \
+			memcpy(t_, &v_, sizeof v_);                       \
+			memcpy((p), t_, (size_t)(nb) * sizeof(float));    \
+		}                                                         \
+	})
 
 #endif

@@ -252,6 +252,67 @@ void rt_se_backward(const rt_se_p *p, const float *x, const float *w1,
 		    const float *w2, const float *dy, float *dx, float *dw1,
 		    float *db1, float *dw2, float *db2, float *ws);
 
+/* ---- inference ----------------------------------------------------- */
+
+/*
+ * The eval-only kernels a model's forward runs (extract.h): each batch norm
+ * folded into the convolution before it (weights scaled per output
+ * channel, plus a bias), the activation, and for pointwise a residual add,
+ * applied as each output is stored.  No backward.  They run on the calling
+ * thread only (the model's forward splits its batch over the pool) and may
+ * use fused multiply-adds, so they agree with the training ops to float
+ * rounding, not bitwise.
+ */
+
+/*
+ * y [m, cout] (ldy) = act(x [m, cin] (ldx) w [cin, cout] (ldw) + bias
+ * (+ r)): bias [cout] may be NULL; r, when not NULL, is [m, cr] (ldr >= cr,
+ * cr <= cout) added to the first cr columns before act (an identity
+ * shortcut, possibly narrower than y).  y must not overlap x, w or r.
+ */
+typedef struct rt_pw_p {
+	int m, cin, cout;
+	int ldx, ldw, ldy;
+	rt_act act;
+	const float *r;
+	int ldr, cr;
+} rt_pw_p;
+
+void rt_pw_infer(const rt_pw_p *p, const float *x, const float *w, const float *bias,
+		 float *y);
+
+/*
+ * y [n, ho, wo, cout] = act(conv(x, w) + bias (+ r)), the weight laid out
+ * as for rt_conv2d_forward (ldw >= cout), r as for rt_pw_infer (NULL for
+ * none); `ws` holds rt_conv2d_workspace(p) floats.
+ */
+void rt_conv2d_infer(const rt_conv2d_p *p, rt_act act, const float *r, int ldr, int cr,
+		     const float *x, const float *w, const float *bias, float *y, float *ws);
+
+/*
+ * y [n, ho, wo, c] = act(depthwise conv(x) + bias) with odd k, stride 1 or
+ * 2 and "same" padding as rt_dwconv_forward, but the kernel [k*k, cp] and
+ * bias [cp] padded to cp = rt_dw_infer_cpad(c) channels (whole vectors;
+ * the extra weights are not read into any output).  `ws` holds
+ * rt_dw_infer_workspace(p) floats (one zero-bordered image).
+ */
+typedef struct rt_dw_infer_p {
+	int n, h, w, c;
+	int k, stride;
+	rt_act act;
+} rt_dw_infer_p;
+
+int rt_dw_infer_cpad(int c);
+size_t rt_dw_infer_workspace(const rt_dw_infer_p *p);
+void rt_dw_infer(const rt_dw_infer_p *p, const float *x, const float *w, const float *bias,
+		 float *y, float *ws);
+
+/* x [n, hw, c] *= squeeze-excite gate (as rt_se_forward), in place;
+ * `ws` holds rt_se_infer_workspace(p) floats. */
+size_t rt_se_infer_workspace(const rt_se_p *p);
+void rt_se_infer(const rt_se_p *p, float *x, const float *w1, const float *b1,
+		 const float *w2, const float *b2, float *ws);
+
 /* ---- losses ------------------------------------------------------------ */
 
 /*

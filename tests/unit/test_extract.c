@@ -1,7 +1,9 @@
 /*
  * test_extract.c — subnets cut out as standalone models: their logits equal
  * the supernet's for the largest, the smallest and random subnets of both
- * tiny spaces at several batch sizes, with and without resizing; the file round trip is exact
+ * tiny spaces at several batch sizes, with and without resizing, and each
+ * image's logits are bitwise the same alone, in a batch and in a batch
+ * split over two threads; the file round trip is exact
  * (weights, layers, input normalisation); and
  * every damaged file (bad magic, newer version, each truncation, trailing
  * bytes, every flipped byte, an inconsistent layer list with a valid
@@ -68,6 +70,17 @@ static double compare(sn_supernet *sn, const sn_subnet *sub, const float *x)
 		memcpy(want, sn_supernet_forward(sn, x, n, RT_BN_MODE_EVAL),
 		       (size_t)n * NCLS * sizeof(float));
 		worst = fmax(worst, max_abs_diff(got, want, (size_t)n * NCLS));
+		/* the batch is split over the pool's threads and run in groups of
+		 * images: each image's logits are those it has alone, bitwise */
+		float one[MAXB * NCLS], two[MAXB * NCLS];
+		size_t px = (size_t)m->in_h * m->in_w * m->in_channels;
+		for (int i = 0; i < n; i++)
+			rt_model_forward(m, x + i * px, 1, ws, one + i * NCLS);
+		assert_int_equal(rt_threads_init(2, NULL, 0), 2);
+		rt_model_forward(m, x, n, ws, two);
+		assert_int_equal(rt_threads_init(1, NULL, 0), 1);
+		assert_memory_equal(got, one, (size_t)n * NCLS * sizeof(float));
+		assert_memory_equal(got, two, (size_t)n * NCLS * sizeof(float));
 		free(ws);
 	}
 	/* the costs and the gene string travel with the model */

@@ -1,0 +1,376 @@
+/*
+ * op_infer.c — the inference kernels (see ops.h): a trained model's layers
+ * with batch norm folded into weights and a bias, and the activation (and
+ * a residual add) applied as each output vector is stored, so a layer is
+ * one pass over memory.  They run on the calling thread: the model's
+ * forward (extract_infer.c) splits the batch over the pool, which costs
+ * one fork/join per forward instead of one per op.
+ *
+ * - Pointwise: an outer-product GEMM, 6 rows x 16 columns of y in twelve
+ *   vector accumulators, each step one row of w (two vector loads) times
+ *   six broadcast x values.  w is read in place, unpacked: it is the
+ *   model's own [cin, cout] row-major matrix, and a 16-column strip of it
+ *   stays in L1 while the rows of a panel pass over it.
+ * - Depthwise: the image is first copied into a zero-bordered buffer with
+ *   channels padded to whole vectors, so every output pixel takes the same
+ *   path: four neighbouring outputs at a time share each weight load, and
+ *   kernels 3, 5 and 7 at strides 1 and 2 are instantiated with constant
+ *   sizes, which unrolls the taps completely.
+ */
+#include "runtime/ops.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "runtime/op_util.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define RT_INLINE_FMA \
+	static inline __attribute__((always_inline, \
+				     optimize("O3", "no-trapping-math", "fp-contract=fast")))
+#else
+#define RT_INLINE_FMA static inline
+#endif
+
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+/* s in every lane (written out: `(v8){0} + s` would add 0.0f first). */
+#define BCAST(s) ({ float s_ = (s); (v8){s_, s_, s_, s_, s_, s_, s_, s_}; })
+
+/* y = act(v), as rt_relu_forward / rt_hswish_forward compute it (a
+ * comparison of float vectors gives all-ones lanes where true). */
+#define ACT(v, act)                                                              \
+	({                                                                       \
+		v8 a_ = (v);                                                     \
+		if ((act) == RT_ACT_RELU) {                                      \
+			a_ = (v8)((v8i)a_ & (a_ > (v8){0}));                     \
+		} else if ((act) == RT_ACT_HSWISH) {                             \
+			v8 t_ = a_ + 3.0f;                                       \
+			t_ = (v8)((v8i)t_ & (t_ > (v8){0}));                     \
+			v8i big_ = t_ > 6.0f;                                    \
+			t_ = (v8)(((v8i)t_ & ~big_) | ((v8i)BCAST(6.0f) & big_)); \
+			a_ = a_ * t_ * (1.0f / 6.0f);                            \
+		}                                                                \
+		a_;                                                              \
+	})
+
+/* ---- pointwise ------------------------------------------------------------ */
+
+#define PW_MR 6       /* rows of y per tile */
+#define PW_PANEL 96   /* rows per panel: x's panel stays in L2 across strips */
+
+/*
+ * Rows [i0, i0 + MR) and columns [j0, j0 + nlo + nhi) of y: nlo (1..8)
+ * columns in the first vector, nhi (0..8) in the second.
+ */
+RT_INLINE_FMA void pw_tile(const rt_pw_p *p, const float *x, const float *w, const float *bias,
+			   float *y, int i0, int j0, const int MR, int nlo, int nhi)
+{
+	v8 acc[PW_MR][2];
+	for (int r = 0; r < MR; r++)
+		acc[r][0] = acc[r][1] = (v8){0};
+	size_t ldx = (size_t)p->ldx, ldw = (size_t)p->ldw;
+	const float *xr = x + (size_t)i0 * ldx;
+	const float *wp = w + j0;
+	for (int ci = 0; ci < p->cin; ci++, wp += ldw) {
+		v8 w0 = LDN(wp, nlo), w1 = {0};
+		if (nhi > 0)
+			w1 = LDN(wp + VW, nhi);
+#pragma GCC unroll 6
+		for (int r = 0; r < MR; r++) {
+			v8 xv = BCAST(xr[(size_t)r * ldx + ci]);
+			acc[r][0] += xv * w0;
+			if (nhi > 0)
+				acc[r][1] += xv * w1;
+		}
+	}
+	v8 b0 = {0}, b1 = {0};
+	if (bias != NULL) {
+		b0 = LDN(bias + j0, nlo);
+		if (nhi > 0)
+			b1 = LDN(bias + j0 + VW, nhi);
+	}
+	/* residual columns in each vector */
+	int rlo = 0, rhi = 0;
+	if (p->r != NULL) {
+		int left = p->cr - j0;
+		rlo = left < 0 ? 0 : (left < nlo ? left : nlo);
+		left -= VW;
+		rhi = left < 0 ? 0 : (left < nhi ? left : nhi);
+	}
+	for (int r = 0; r < MR; r++) {
+		float *yr = y + (size_t)(i0 + r) * p->ldy + j0;
+		v8 v0 = acc[r][0] + b0, v1 = acc[r][1] + b1;
+		if (rlo > 0) {
+			const float *rr = p->r + (size_t)(i0 + r) * p->ldr + j0;
+			v0 += LDN(rr, rlo);
+			if (rhi > 0)
+				v1 += LDN(rr + VW, rhi);
+		}
+		STN(yr, ACT(v0, p->act), nlo);
+		if (nhi > 0)
+			STN(yr + VW, ACT(v1, p->act), nhi);
+	}
+}
+
+/* The instances: MR rows or one, 16 or 8 whole columns, or a partial strip. */
+RT_KERNEL_FMA static void pw_6x16(const rt_pw_p *p, const float *x, const float *w,
+				  const float *bias, float *y, int i0, int j0)
+{
+	pw_tile(p, x, w, bias, y, i0, j0, PW_MR, VW, VW);
+}
+
+RT_KERNEL_FMA static void pw_1x16(const rt_pw_p *p, const float *x, const float *w,
+				  const float *bias, float *y, int i0, int j0)
+{
+	pw_tile(p, x, w, bias, y, i0, j0, 1, VW, VW);
+}
+
+RT_KERNEL_FMA static void pw_6x8(const rt_pw_p *p, const float *x, const float *w,
+				 const float *bias, float *y, int i0, int j0)
+{
+	pw_tile(p, x, w, bias, y, i0, j0, PW_MR, VW, 0);
+}
+
+RT_KERNEL_FMA static void pw_1x8(const rt_pw_p *p, const float *x, const float *w,
+				 const float *bias, float *y, int i0, int j0)
+{
+	pw_tile(p, x, w, bias, y, i0, j0, 1, VW, 0);
+}
+
+RT_KERNEL_FMA static void pw_6xn(const rt_pw_p *p, const float *x, const float *w,
+				 const float *bias, float *y, int i0, int j0, int nlo, int nhi)
+{
+	pw_tile(p, x, w, bias, y, i0, j0, PW_MR, nlo, nhi);
+}
+
+RT_KERNEL_FMA static void pw_1xn(const rt_pw_p *p, const float *x, const float *w,
+				 const float *bias, float *y, int i0, int j0, int nlo, int nhi)
+{
+	pw_tile(p, x, w, bias, y, i0, j0, 1, nlo, nhi);
+}
+
+void rt_pw_infer(const rt_pw_p *p, const float *x, const float *w, const float *bias, float *y)
+{
+	assert(p->m > 0 && p->cin > 0 && p->cout > 0);
+	assert(p->ldx >= p->cin && p->ldw >= p->cout && p->ldy >= p->cout);
+	assert(p->r == NULL || (p->cr >= 0 && p->cr <= p->cout && p->ldr >= p->cr));
+	for (int i0 = 0; i0 < p->m; i0 += PW_PANEL) {
+		int i1 = i0 + PW_PANEL < p->m ? i0 + PW_PANEL : p->m;
+		for (int j0 = 0; j0 < p->cout; j0 += 2 * VW) {
+			int left = p->cout - j0;
+			int nlo = left < VW ? left : VW, nhi = left - nlo < VW ? left - nlo : VW;
+			int i = i0;
+			if (nlo == VW && nhi == VW) {
+				for (; i + PW_MR <= i1; i += PW_MR)
+					pw_6x16(p, x, w, bias, y, i, j0);
+				for (; i < i1; i++)
+					pw_1x16(p, x, w, bias, y, i, j0);
+			} else if (nlo == VW && nhi == 0) {
+				for (; i + PW_MR <= i1; i += PW_MR)
+					pw_6x8(p, x, w, bias, y, i, j0);
+				for (; i < i1; i++)
+					pw_1x8(p, x, w, bias, y, i, j0);
+			} else {
+				for (; i + PW_MR <= i1; i += PW_MR)
+					pw_6xn(p, x, w, bias, y, i, j0, nlo, nhi);
+				for (; i < i1; i++)
+					pw_1xn(p, x, w, bias, y, i, j0, nlo, nhi);
+			}
+		}
+	}
+}
+
+/* ---- dense k x k convolution ---------------------------------------------- */
+
+void rt_conv2d_infer(const rt_conv2d_p *p, rt_act act, const float *r, int ldr, int cr,
+		     const float *x, const float *w, const float *bias, float *y, float *ws)
+{
+	int ho = rt_conv_out_size(p->h, p->k, p->stride, p->pad);
+	int wo = rt_conv_out_size(p->w, p->k, p->stride, p->pad);
+	int kkc = p->k * p->k * p->cin;
+	rt_pw_p pw = { .m = p->n * ho * wo, .cin = kkc, .cout = p->cout, .ldx = kkc,
+		       .ldw = p->ldw, .ldy = p->cout, .act = act, .r = r, .ldr = ldr, .cr = cr };
+	if (p->k == 1 && p->stride == 1 && p->pad == 0) {
+		rt_pw_infer(&pw, x, w, bias, y);
+		return;
+	}
+	/* x [n, h, w, cin] -> cols [n*ho*wo, k*k*cin] */
+	rt_im2col(p, x, ws);
+	rt_pw_infer(&pw, ws, w, bias, y);
+}
+
+/* ---- depthwise ------------------------------------------------------------ */
+
+int rt_dw_infer_cpad(int c)
+{
+	return (c + VW - 1) / VW * VW;
+}
+
+
+/* Kernels up to this size fit the generic instance's arrays. */
+#define DW_MAX_K 11
+
+/* Outputs per block: four neighbouring pixels of one row. */
+#define DW_OB 4
+
+/* Width of the zero-bordered image: the padding of "same", and enough on
+ * the right for the last block of four outputs to read inside it. */
+static int dw_padded_width(const rt_dw_infer_p *p)
+{
+	int pad = p->k / 2, wo = rt_conv_out_size(p->w, p->k, p->stride, pad);
+	int need = ((wo + DW_OB - 1) / DW_OB * DW_OB - 1) * p->stride + p->k;
+	return p->w + 2 * pad > need ? p->w + 2 * pad : need;
+}
+
+/*
+ * Output row oh of one image from the padded image `xp` (rows of pw pixels
+ * of cp floats): K and S are constants in the instances below.  Per kernel
+ * row, the K weight vectors are loaded once into registers, then each of
+ * the 3 S + K input pixels under the block once, and added into every
+ * output whose window holds it; an output's taps are summed in (ki, kj)
+ * order.
+ */
+RT_INLINE_FMA void dw_row(const rt_dw_infer_p *p, const float *xp, int pw, const float *w,
+			  const float *bias, float *yrow, int oh, int wo, const int K, const int S)
+{
+	int cp = rt_dw_infer_cpad(p->c), C = p->c;
+	size_t rs = (size_t)pw * cp; /* floats per padded row */
+	const float *x0 = xp + (size_t)oh * S * rs;
+	for (int c0 = 0; c0 < cp; c0 += VW) {
+		int nb = C - c0 < VW ? C - c0 : VW;
+		v8 b = LD(bias + c0);
+		for (int ow = 0; ow < wo; ow += DW_OB) {
+			v8 acc[DW_OB];
+			for (int o = 0; o < DW_OB; o++)
+				acc[o] = b;
+			const float *xr = x0 + (size_t)ow * S * cp + c0, *wr = w + c0;
+#pragma GCC unroll 1
+			for (int ki = 0; ki < K; ki++, xr += rs, wr += (size_t)K * cp) {
+				v8 wk[DW_MAX_K];
+				const float *wq = wr;
+#pragma GCC unroll 11
+				for (int kj = 0; kj < K; kj++, wq += cp)
+					wk[kj] = LD(wq);
+				const float *xq = xr;
+#pragma GCC unroll 32
+				for (int j = 0; j < (DW_OB - 1) * S + K; j++, xq += cp) {
+					v8 xv = LD(xq);
+#pragma GCC unroll 4
+					for (int o = 0; o < DW_OB; o++) {
+						int kj = j - o * S;
+						if (kj >= 0 && kj < K)
+							acc[o] += xv * wk[kj];
+					}
+				}
+			}
+			float *out = yrow + (size_t)ow * C + c0;
+			for (int o = 0; o < DW_OB && ow + o < wo; o++)
+				STN(out + (size_t)o * C, ACT(acc[o], p->act), nb);
+		}
+	}
+}
+
+#define DW_ROW_FN(K, S)                                                                  \
+	RT_KERNEL_FMA static void dw_row_##K##_##S(const rt_dw_infer_p *p, const float *xp, \
+						   int pw, const float *w, const float *bias, \
+						   float *yrow, int oh, int wo)               \
+	{                                                                                \
+		dw_row(p, xp, pw, w, bias, yrow, oh, wo, K, S);                          \
+	}
+DW_ROW_FN(3, 1)
+DW_ROW_FN(3, 2)
+DW_ROW_FN(5, 1)
+DW_ROW_FN(5, 2)
+DW_ROW_FN(7, 1)
+DW_ROW_FN(7, 2)
+
+RT_KERNEL_FMA static void dw_row_any(const rt_dw_infer_p *p, const float *xp, int pw,
+				     const float *w, const float *bias, float *yrow, int oh, int wo)
+{
+	dw_row(p, xp, pw, w, bias, yrow, oh, wo, p->k, p->stride);
+}
+
+size_t rt_dw_infer_workspace(const rt_dw_infer_p *p)
+{
+	int pad = p->k / 2;
+	return (size_t)(p->h + 2 * pad) * (size_t)dw_padded_width(p) *
+	       (size_t)rt_dw_infer_cpad(p->c);
+}
+
+typedef void (*dw_row_fn)(const rt_dw_infer_p *, const float *, int, const float *,
+			  const float *, float *, int, int);
+
+void rt_dw_infer(const rt_dw_infer_p *p, const float *x, const float *w, const float *bias,
+		 float *y, float *ws)
+{
+	assert(p->n > 0 && p->h > 0 && p->w > 0 && p->c > 0);
+	assert(p->k > 0 && p->k % 2 == 1 && p->k <= DW_MAX_K && (p->stride == 1 || p->stride == 2));
+	int pad = p->k / 2, cp = rt_dw_infer_cpad(p->c), C = p->c;
+	int ph = p->h + 2 * pad, pw = dw_padded_width(p);
+	int ho = rt_conv_out_size(p->h, p->k, p->stride, pad);
+	int wo = rt_conv_out_size(p->w, p->k, p->stride, pad);
+	dw_row_fn row = dw_row_any;
+	if (p->k == 3)
+		row = p->stride == 1 ? dw_row_3_1 : dw_row_3_2;
+	else if (p->k == 5)
+		row = p->stride == 1 ? dw_row_5_1 : dw_row_5_2;
+	else if (p->k == 7)
+		row = p->stride == 1 ? dw_row_7_1 : dw_row_7_2;
+	/* the border (and the channel padding) is zero once for all images */
+	memset(ws, 0, (size_t)ph * pw * cp * sizeof(float));
+	for (int n = 0; n < p->n; n++) {
+		/* [h, w, c] -> [h + 2 pad, w + 2 pad, cp], inside the border */
+		const float *xi = x + (size_t)n * p->h * p->w * C;
+		for (int ih = 0; ih < p->h; ih++) {
+			float *dst = ws + ((size_t)(ih + pad) * pw + pad) * cp;
+			const float *src = xi + (size_t)ih * p->w * C;
+			if (cp == C)
+				memcpy(dst, src, (size_t)p->w * C * sizeof(float));
+			else
+				for (int iw = 0; iw < p->w; iw++)
+					memcpy(dst + (size_t)iw * cp, src + (size_t)iw * C,
+					       (size_t)C * sizeof(float));
+		}
+		float *yi = y + (size_t)n * ho * wo * C;
+		for (int oh = 0; oh < ho; oh++)
+			row(p, ws, pw, w, bias, yi + (size_t)oh * wo * C, oh, wo);
+	}
+}
+
+/* ---- squeeze-excite ------------------------------------------------------- */
+
+/* x[n, i, :] *= gate[n, :] */
+RT_KERNEL_FMA static void se_scale(int n, size_t hw, size_t c, const float *restrict gate,
+				   float *restrict x)
+{
+	for (int i = 0; i < n; i++) {
+		const float *g = gate + (size_t)i * c;
+		float *xi = x + (size_t)i * hw * c;
+		for (size_t p = 0; p < hw; p++)
+			for (size_t k = 0; k < c; k++)
+				xi[p * c + k] *= g[k];
+	}
+}
+
+size_t rt_se_infer_workspace(const rt_se_p *p)
+{
+	return (size_t)p->n * (2 * (size_t)p->c + (size_t)p->r);
+}
+
+void rt_se_infer(const rt_se_p *p, float *x, const float *w1, const float *b1,
+		 const float *w2, const float *b2, float *ws)
+{
+	assert(p->n > 0 && p->hw > 0 && p->c > 0 && p->r > 0);
+	size_t c = (size_t)p->c, hw = (size_t)p->hw;
+	float *pool = ws, *hid = pool + (size_t)p->n * c, *gate = hid + (size_t)p->n * p->r;
+	rt_avgpool_forward(p->n, p->hw, p->c, x, pool);
+	rt_pw_p l1 = { .m = p->n, .cin = p->c, .cout = p->r, .ldx = p->c, .ldw = p->ldw1,
+		       .ldy = p->r, .act = RT_ACT_RELU };
+	rt_pw_infer(&l1, pool, w1, b1, hid);
+	rt_pw_p l2 = { .m = p->n, .cin = p->r, .cout = p->c, .ldx = p->r, .ldw = p->ldw2,
+		       .ldy = p->c, .act = RT_ACT_NONE };
+	rt_pw_infer(&l2, hid, w2, b2, gate);
+	rt_hsigmoid_forward((size_t)p->n * c, gate, gate);
+	se_scale(p->n, hw, c, gate, x);
+}

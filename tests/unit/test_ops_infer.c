@@ -1,0 +1,234 @@
+/*
+ * test_ops_infer.c — the inference kernels (ops.h, "inference") against
+ * naive double-precision references: pointwise with bias, every
+ * activation and a residual over all or some columns, at every shape class
+ * the tiling distinguishes (whole 6 x 16 tiles, row and column remainders,
+ * columns past a vector); dense convolutions through im2col and without;
+ * depthwise at kernels 1 to 9 and strides 1 and 2, on maps narrower than
+ * a block, with channel counts that leave a partial vector and NaN in the
+ * padding lanes (which must never reach an output); squeeze-excite in
+ * place.  Outputs outside the written region must be left alone.
+ *
+ * A kernel passes when max |ours - ref| / max |ref| <= TOL.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/ops.h"
+#include "runtime/rng.h"
+#include "util_grad.h"
+
+#define TOL 1e-5
+
+static rt_rng rng;
+
+static double *dbuf(size_t n)
+{
+	double *p = calloc(n ? n : 1, sizeof(double));
+	assert_non_null(p);
+	return p;
+}
+
+static double act_ref(rt_act a, double v)
+{
+	if (a == RT_ACT_RELU)
+		return v > 0 ? v : 0;
+	if (a == RT_ACT_HSWISH)
+		return v * fmin(fmax(v + 3, 0), 6) / 6;
+	return v;
+}
+
+static void expect_close(const char *what, int cas, const float *got, const double *ref,
+			 size_t n)
+{
+	double e = ug_max_rel(got, ref, n);
+	if (!(e <= TOL))
+		print_error("%s case %d: max relative error %g > %g\n", what, cas, e, TOL);
+	assert_true(e <= TOL);
+}
+
+static void test_pw_infer(void **state)
+{
+	(void)state;
+	/* m, cin, cout, act, residual columns (-1: none), bias */
+	static const int cases[][6] = {
+		{ 12, 16, 32, RT_ACT_NONE, -1, 1 },  { 13, 5, 16, RT_ACT_RELU, -1, 1 },
+		{ 7, 9, 24, RT_ACT_HSWISH, 24, 1 },  { 1, 3, 10, RT_ACT_NONE, -1, 0 },
+		{ 100, 48, 40, RT_ACT_RELU, 17, 1 }, { 6, 1, 37, RT_ACT_HSWISH, 37, 1 },
+		{ 5, 20, 3, RT_ACT_RELU, 2, 0 },     { 200, 64, 192, RT_ACT_HSWISH, -1, 1 },
+	};
+	for (int t = 0; t < (int)(sizeof cases / sizeof cases[0]); t++) {
+		int m = cases[t][0], cin = cases[t][1], cout = cases[t][2];
+		int ldx = cin + t % 3, ldw = cout + t % 2, ldy = cout + 2, cr = cases[t][4];
+		int ldr = (cr > 0 ? cr : 1) + 1;
+		rt_act act = (rt_act)cases[t][3];
+		float *x = ug_rand(&rng, (size_t)m * ldx, -1, 1);
+		float *w = ug_rand(&rng, (size_t)cin * ldw, -1, 1);
+		float *b = cases[t][5] ? ug_rand(&rng, (size_t)cout, -1, 1) : NULL;
+		float *r = cr >= 0 ? ug_rand(&rng, (size_t)m * ldr, -2, 2) : NULL;
+		float *y = ug_rand(&rng, (size_t)m * ldy, -1, 1), *y0 = ug_copy(y, (size_t)m * ldy);
+		rt_pw_p p = { .m = m, .cin = cin, .cout = cout, .ldx = ldx, .ldw = ldw, .ldy = ldy,
+			      .act = act, .r = r, .ldr = ldr, .cr = cr < 0 ? 0 : cr };
+		rt_pw_infer(&p, x, w, b, y);
+		double *ref = dbuf((size_t)m * cout);
+		float *got = malloc((size_t)m * cout * sizeof(float));
+		for (int i = 0; i < m; i++)
+			for (int j = 0; j < cout; j++) {
+				double s = b ? b[j] : 0;
+				for (int k = 0; k < cin; k++)
+					s += (double)x[i * ldx + k] * w[k * ldw + j];
+				if (r && j < cr)
+					s += r[i * ldr + j];
+				ref[i * cout + j] = act_ref(act, s);
+				got[i * cout + j] = y[i * ldy + j];
+			}
+		expect_close("pointwise", t, got, ref, (size_t)m * cout);
+		for (int i = 0; i < m; i++) /* columns past cout are not written */
+			for (int j = cout; j < ldy; j++)
+				assert_true(y[i * ldy + j] == y0[i * ldy + j]);
+		free(x), free(w), free(b), free(r), free(y), free(y0), free(ref), free(got);
+	}
+}
+
+static void test_conv2d_infer(void **state)
+{
+	(void)state;
+	static const rt_conv2d_p ps[] = {
+		{ 2, 7, 6, 3, 5, 3, 2, 1, 8 }, { 1, 28, 28, 1, 16, 3, 1, 1, 16 },
+		{ 3, 5, 4, 4, 6, 1, 2, 0, 6 }, { 2, 4, 3, 4, 9, 1, 1, 0, 9 },
+	};
+	for (int t = 0; t < (int)(sizeof ps / sizeof ps[0]); t++) {
+		rt_conv2d_p p = ps[t];
+		rt_act act = (rt_act)(t % RT_ACT_COUNT);
+		int ho = rt_conv_out_size(p.h, p.k, p.stride, p.pad);
+		int wo = rt_conv_out_size(p.w, p.k, p.stride, p.pad);
+		int cr = t % 2 ? p.cout - 1 : 0;
+		size_t rows = (size_t)p.n * ho * wo, ny = rows * p.cout;
+		float *x = ug_rand(&rng, (size_t)p.n * p.h * p.w * p.cin, -1, 1);
+		float *w = ug_rand(&rng, (size_t)p.k * p.k * p.cin * p.ldw, -1, 1);
+		float *b = ug_rand(&rng, (size_t)p.cout, -1, 1);
+		float *r = cr ? ug_rand(&rng, rows * cr, -1, 1) : NULL;
+		float *y = malloc(ny * sizeof(float));
+		float *ws = malloc((rt_conv2d_workspace(&p) + 1) * sizeof(float));
+		rt_conv2d_infer(&p, act, r, cr, cr, x, w, b, y, ws);
+		double *ref = dbuf(ny);
+		for (int n = 0; n < p.n; n++)
+			for (int oh = 0; oh < ho; oh++)
+				for (int ow = 0; ow < wo; ow++)
+					for (int co = 0; co < p.cout; co++) {
+						size_t row = ((size_t)n * ho + oh) * wo + ow;
+						double s = b[co] + (co < cr ? r[row * cr + co] : 0);
+						for (int ki = 0; ki < p.k; ki++)
+							for (int kj = 0; kj < p.k; kj++) {
+								int ih = oh * p.stride - p.pad + ki;
+								int iw = ow * p.stride - p.pad + kj;
+								if (ih < 0 || ih >= p.h || iw < 0 || iw >= p.w)
+									continue;
+								for (int ci = 0; ci < p.cin; ci++)
+									s += (double)x[((n * p.h + ih) * p.w + iw) * p.cin + ci] *
+									     w[((ki * p.k + kj) * p.cin + ci) * p.ldw + co];
+							}
+						ref[row * p.cout + co] = act_ref(act, s);
+					}
+		expect_close("conv2d", t, y, ref, ny);
+		free(x), free(w), free(b), free(r), free(y), free(ws), free(ref);
+	}
+}
+
+static void test_dw_infer(void **state)
+{
+	(void)state;
+	static const rt_dw_infer_p ps[] = {
+		{ 2, 9, 7, 21, 3, 1, RT_ACT_RELU },   { 1, 8, 8, 40, 5, 2, RT_ACT_HSWISH },
+		{ 2, 5, 6, 7, 7, 1, RT_ACT_NONE },    { 1, 1, 1, 16, 3, 2, RT_ACT_RELU },
+		{ 2, 14, 14, 96, 7, 2, RT_ACT_HSWISH }, { 1, 7, 7, 192, 7, 1, RT_ACT_HSWISH },
+		{ 3, 6, 11, 8, 5, 1, RT_ACT_RELU },   { 1, 10, 9, 13, 9, 2, RT_ACT_NONE },
+		{ 2, 3, 5, 1, 1, 1, RT_ACT_RELU },    { 1, 13, 3, 24, 3, 2, RT_ACT_NONE },
+	};
+	for (int t = 0; t < (int)(sizeof ps / sizeof ps[0]); t++) {
+		rt_dw_infer_p p = ps[t];
+		int pad = p.k / 2, cp = rt_dw_infer_cpad(p.c), kk = p.k * p.k;
+		assert_true(cp >= p.c && cp % 8 == 0 && cp - p.c < 8);
+		int ho = rt_conv_out_size(p.h, p.k, p.stride, pad);
+		int wo = rt_conv_out_size(p.w, p.k, p.stride, pad);
+		size_t ny = (size_t)p.n * ho * wo * p.c;
+		float *x = ug_rand(&rng, (size_t)p.n * p.h * p.w * p.c, -1, 1);
+		float *w = ug_rand(&rng, (size_t)kk * cp, -1, 1);
+		float *b = ug_rand(&rng, (size_t)cp, -1, 1);
+		for (int c = p.c; c < cp; c++) { /* padding lanes: never in an output */
+			b[c] = NAN;
+			for (int k = 0; k < kk; k++)
+				w[k * cp + c] = NAN;
+		}
+		float *y = malloc((ny + 8) * sizeof(float));
+		for (size_t i = 0; i < ny + 8; i++)
+			y[i] = 7.0f;
+		float *ws = malloc(rt_dw_infer_workspace(&p) * sizeof(float));
+		rt_dw_infer(&p, x, w, b, y, ws);
+		double *ref = dbuf(ny);
+		for (int n = 0; n < p.n; n++)
+			for (int oh = 0; oh < ho; oh++)
+				for (int ow = 0; ow < wo; ow++)
+					for (int c = 0; c < p.c; c++) {
+						double s = b[c];
+						for (int ki = 0; ki < p.k; ki++)
+							for (int kj = 0; kj < p.k; kj++) {
+								int ih = oh * p.stride - pad + ki;
+								int iw = ow * p.stride - pad + kj;
+								if (ih >= 0 && ih < p.h && iw >= 0 && iw < p.w)
+									s += (double)x[((n * p.h + ih) * p.w + iw) * p.c + c] *
+									     w[(ki * p.k + kj) * cp + c];
+							}
+						ref[((n * ho + oh) * wo + ow) * p.c + c] = act_ref(p.act, s);
+					}
+		expect_close("depthwise", t, y, ref, ny);
+		for (size_t i = ny; i < ny + 8; i++) /* nothing written past the map */
+			assert_true(y[i] == 7.0f);
+		free(x), free(w), free(b), free(y), free(ws), free(ref);
+	}
+}
+
+static void test_se_infer(void **state)
+{
+	(void)state;
+	static const rt_se_p ps[] = { { 2, 6, 5, 3, 4, 7 }, { 3, 49, 96, 24, 24, 96 } };
+	for (int t = 0; t < (int)(sizeof ps / sizeof ps[0]); t++) {
+		rt_se_p p = ps[t];
+		size_t nx = (size_t)p.n * p.hw * p.c;
+		float *x = ug_rand(&rng, nx, -2, 2), *want = malloc(nx * sizeof(float));
+		float *w1 = ug_rand(&rng, (size_t)p.c * p.ldw1, -1, 1);
+		float *b1 = ug_rand(&rng, (size_t)p.r, -1, 1);
+		float *w2 = ug_rand(&rng, (size_t)p.r * p.ldw2, -1, 1);
+		float *b2 = ug_rand(&rng, (size_t)p.c, -1, 1);
+		float *ws = malloc(rt_se_workspace(&p) * sizeof(float));
+		float *wi = malloc(rt_se_infer_workspace(&p) * sizeof(float));
+		rt_se_forward(&p, x, w1, b1, w2, b2, want, ws);
+		rt_se_infer(&p, x, w1, b1, w2, b2, wi);
+		double *ref = dbuf(nx);
+		for (size_t i = 0; i < nx; i++)
+			ref[i] = want[i];
+		expect_close("squeeze-excite", t, x, ref, nx);
+		free(x), free(want), free(w1), free(b1), free(w2), free(b2), free(ws), free(wi);
+		free(ref);
+	}
+}
+
+int main(void)
+{
+	rt_rng_seed(&rng, 77);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pw_infer),
+		cmocka_unit_test(test_conv2d_infer),
+		cmocka_unit_test(test_dw_infer),
+		cmocka_unit_test(test_se_infer),
+	};
+	return cmocka_run_group_tests_name("tests", tests, NULL, NULL);
+}
