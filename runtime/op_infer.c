@@ -13,9 +13,9 @@
  *   stays in L1 while the rows of a panel pass over it.
  * - Depthwise: the image is first copied into a zero-bordered buffer with
  *   channels padded to whole vectors, so every output pixel takes the same
- *   path: four neighbouring outputs at a time share each weight load, and
- *   kernels 3, 5 and 7 at strides 1 and 2 are instantiated with constant
- *   sizes, which unrolls the taps completely.
+ *   path: eight neighbouring outputs at a time (eight independent sums)
+ *   share each weight and input load, and kernels 3, 5 and 7 at strides
+ *   1 and 2 are instantiated with constant sizes, which unrolls the taps.
  */
 #include "runtime/ops.h"
 
@@ -183,6 +183,34 @@ void rt_pw_infer(const rt_pw_p *p, const float *x, const float *w, const float *
 
 /* ---- dense k x k convolution ---------------------------------------------- */
 
+/*
+ * cols[(n, oh, ow), (ki, kj, ci)] = x[n, oh*s - pad + ki, ow*s - pad + kj, ci]
+ * or 0, as rt_conv2d_forward's im2col, with plain loops in place of a memcpy per tap: a
+ * stem's taps are one to three floats, where a call costs more than the copy.
+ */
+RT_KERNEL static void im2col(const rt_conv2d_p *p, int ho, int wo, const float *restrict x,
+			     float *restrict cols)
+{
+	int k = p->k, cin = p->cin;
+	for (int n = 0; n < p->n; n++)
+		for (int oh = 0; oh < ho; oh++)
+			for (int ow = 0; ow < wo; ow++)
+				for (int ki = 0; ki < k; ki++) {
+					int ih = oh * p->stride - p->pad + ki;
+					for (int kj = 0; kj < k; kj++, cols += cin) {
+						int iw = ow * p->stride - p->pad + kj;
+						if (ih < 0 || ih >= p->h || iw < 0 || iw >= p->w) {
+							for (int c = 0; c < cin; c++)
+								cols[c] = 0.0f;
+							continue;
+						}
+						const float *src = x + (((size_t)n * p->h + ih) * p->w + iw) * cin;
+						for (int c = 0; c < cin; c++)
+							cols[c] = src[c];
+					}
+				}
+}
+
 void rt_conv2d_infer(const rt_conv2d_p *p, rt_act act, const float *r, int ldr, int cr,
 		     const float *x, const float *w, const float *bias, float *y, float *ws)
 {
@@ -196,7 +224,7 @@ void rt_conv2d_infer(const rt_conv2d_p *p, rt_act act, const float *r, int ldr, 
 		return;
 	}
 	/* x [n, h, w, cin] -> cols [n*ho*wo, k*k*cin] */
-	rt_im2col(p, x, ws);
+	im2col(p, ho, wo, x, ws);
 	rt_pw_infer(&pw, ws, w, bias, y);
 }
 
@@ -211,25 +239,73 @@ int rt_dw_infer_cpad(int c)
 /* Kernels up to this size fit the generic instance's arrays. */
 #define DW_MAX_K 11
 
-/* Outputs per block: four neighbouring pixels of one row. */
-#define DW_OB 4
+/*
+ * Outputs per block: eight neighbouring pixels of a row (eight independent
+ * sums, enough to keep both FMA pipes busy through their latency), and a
+ * last block of four where at most four outputs are left.
+ */
+#define DW_OB 8
+
+/* The size of the block starting at output ow of a row of wo. */
+static inline int dw_block(int ow, int wo)
+{
+	return wo - ow > DW_OB / 2 ? DW_OB : DW_OB / 2;
+}
 
 /* Width of the zero-bordered image: the padding of "same", and enough on
- * the right for the last block of four outputs to read inside it. */
+ * the right for the row's last block to read inside it. */
 static int dw_padded_width(const rt_dw_infer_p *p)
 {
-	int pad = p->k / 2, wo = rt_conv_out_size(p->w, p->k, p->stride, pad);
-	int need = ((wo + DW_OB - 1) / DW_OB * DW_OB - 1) * p->stride + p->k;
+	int pad = p->k / 2, wo = rt_conv_out_size(p->w, p->k, p->stride, pad), ow = 0;
+	while (ow + dw_block(ow, wo) < wo)
+		ow += dw_block(ow, wo);
+	int need = (ow + dw_block(ow, wo) - 1) * p->stride + p->k;
 	return p->w + 2 * pad > need ? p->w + 2 * pad : need;
 }
 
 /*
+ * OB outputs from ow on, channels [c0, c0 + 8), of the row whose window
+ * starts at x0: per kernel row, the K weight vectors are loaded once into
+ * registers, then each of the (OB - 1) S + K input pixels under the block
+ * once, and added into every output whose window holds it; an output's
+ * taps are summed in (ki, kj) order.
+ */
+RT_INLINE_FMA void dw_block_at(const rt_dw_infer_p *p, const float *x0, size_t rs, int cp,
+			       const float *w, v8 b, float *yrow, int c0, int nb, int ow,
+			       int wo, const int K, const int S, const int OB)
+{
+	int C = p->c;
+	v8 acc[DW_OB];
+	for (int o = 0; o < OB; o++)
+		acc[o] = b;
+	const float *xr = x0 + (size_t)ow * S * cp + c0, *wr = w + c0;
+#pragma GCC unroll 1
+	for (int ki = 0; ki < K; ki++, xr += rs, wr += (size_t)K * cp) {
+		v8 wk[DW_MAX_K];
+		const float *wq = wr;
+#pragma GCC unroll 11
+		for (int kj = 0; kj < K; kj++, wq += cp)
+			wk[kj] = LD(wq);
+		const float *xq = xr;
+#pragma GCC unroll 32
+		for (int j = 0; j < (OB - 1) * S + K; j++, xq += cp) {
+			v8 xv = LD(xq);
+#pragma GCC unroll 8
+			for (int o = 0; o < OB; o++) {
+				int kj = j - o * S;
+				if (kj >= 0 && kj < K)
+					acc[o] += xv * wk[kj];
+			}
+		}
+	}
+	float *out = yrow + (size_t)ow * C + c0;
+	for (int o = 0; o < OB && ow + o < wo; o++)
+		STN(out + (size_t)o * C, ACT(acc[o], p->act), nb);
+}
+
+/*
  * Output row oh of one image from the padded image `xp` (rows of pw pixels
- * of cp floats): K and S are constants in the instances below.  Per kernel
- * row, the K weight vectors are loaded once into registers, then each of
- * the 3 S + K input pixels under the block once, and added into every
- * output whose window holds it; an output's taps are summed in (ki, kj)
- * order.
+ * of cp floats): K and S are constants in the instances below.
  */
 RT_INLINE_FMA void dw_row(const rt_dw_infer_p *p, const float *xp, int pw, const float *w,
 			  const float *bias, float *yrow, int oh, int wo, const int K, const int S)
@@ -240,33 +316,11 @@ RT_INLINE_FMA void dw_row(const rt_dw_infer_p *p, const float *xp, int pw, const
 	for (int c0 = 0; c0 < cp; c0 += VW) {
 		int nb = C - c0 < VW ? C - c0 : VW;
 		v8 b = LD(bias + c0);
-		for (int ow = 0; ow < wo; ow += DW_OB) {
-			v8 acc[DW_OB];
-			for (int o = 0; o < DW_OB; o++)
-				acc[o] = b;
-			const float *xr = x0 + (size_t)ow * S * cp + c0, *wr = w + c0;
-#pragma GCC unroll 1
-			for (int ki = 0; ki < K; ki++, xr += rs, wr += (size_t)K * cp) {
-				v8 wk[DW_MAX_K];
-				const float *wq = wr;
-#pragma GCC unroll 11
-				for (int kj = 0; kj < K; kj++, wq += cp)
-					wk[kj] = LD(wq);
-				const float *xq = xr;
-#pragma GCC unroll 32
-				for (int j = 0; j < (DW_OB - 1) * S + K; j++, xq += cp) {
-					v8 xv = LD(xq);
-#pragma GCC unroll 4
-					for (int o = 0; o < DW_OB; o++) {
-						int kj = j - o * S;
-						if (kj >= 0 && kj < K)
-							acc[o] += xv * wk[kj];
-					}
-				}
-			}
-			float *out = yrow + (size_t)ow * C + c0;
-			for (int o = 0; o < DW_OB && ow + o < wo; o++)
-				STN(out + (size_t)o * C, ACT(acc[o], p->act), nb);
+		for (int ow = 0; ow < wo; ow += dw_block(ow, wo)) {
+			if (dw_block(ow, wo) == DW_OB)
+				dw_block_at(p, x0, rs, cp, w, b, yrow, c0, nb, ow, wo, K, S, DW_OB);
+			else
+				dw_block_at(p, x0, rs, cp, w, b, yrow, c0, nb, ow, wo, K, S, DW_OB / 2);
 		}
 	}
 }
@@ -317,8 +371,18 @@ void rt_dw_infer(const rt_dw_infer_p *p, const float *x, const float *w, const f
 		row = p->stride == 1 ? dw_row_5_1 : dw_row_5_2;
 	else if (p->k == 7)
 		row = p->stride == 1 ? dw_row_7_1 : dw_row_7_2;
-	/* the border (and the channel padding) is zero once for all images */
-	memset(ws, 0, (size_t)ph * pw * cp * sizeof(float));
+	/* the border (and the channel padding) is zero once for all images:
+	 * the rows above and below, then the columns left and right */
+	size_t rs = (size_t)pw * cp, left = (size_t)pad * cp, right = (size_t)(pw - pad - p->w) * cp;
+	memset(ws, 0, (size_t)pad * rs * sizeof(float));
+	memset(ws + (size_t)(pad + p->h) * rs, 0, (size_t)(ph - pad - p->h) * rs * sizeof(float));
+	for (int ih = 0; ih < p->h; ih++) {
+		float *r = ws + (size_t)(ih + pad) * rs;
+		memset(r, 0, left * sizeof(float));
+		memset(r + left + (size_t)p->w * cp, 0, right * sizeof(float));
+		if (cp != C)
+			memset(r + left, 0, (size_t)p->w * cp * sizeof(float));
+	}
 	for (int n = 0; n < p->n; n++) {
 		/* [h, w, c] -> [h + 2 pad, w + 2 pad, cp], inside the border */
 		const float *xi = x + (size_t)n * p->h * p->w * C;

@@ -180,15 +180,6 @@ static void im2col_rows(void *ctx, int64_t b, int64_t e)
 	}
 }
 
-void rt_im2col(const rt_conv2d_p *p, const float *x, float *cols)
-{
-	conv_check(p);
-	int ho = rt_conv_out_size(p->h, p->k, p->stride, p->pad);
-	int wo = rt_conv_out_size(p->w, p->k, p->stride, p->pad);
-	conv_job j = {p, ho, wo, x, cols};
-	im2col_rows(&j, 0, (int64_t)p->n * ho);
-}
-
 /* dx[n, ih, iw, ci] = sum of the dcols entries that im2col copied it to. */
 static void col2im_rows(void *ctx, int64_t b, int64_t e)
 {

@@ -32,13 +32,16 @@
 /*
  * RT_KERNEL_FMA marks the inference kernels (op_infer.c): like RT_KERNEL,
  * and also letting GCC contract a * b + c into fused multiply-adds, which
- * changes results by float rounding only.  The training ops keep
- * -ffp-contract=off so that every clone agrees bitwise.
+ * changes results by float rounding only, and with an AVX-512 clone:
+ * the kernels keep 8-float vectors, but AVX-512VL's 32 vector registers
+ * hold the depthwise kernel's eight sums and a kernel row of weights
+ * without spilling.  The training ops keep -ffp-contract=off so that every
+ * clone agrees bitwise.
  */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define RT_KERNEL_FMA \
 	__attribute__((optimize("O3", "no-trapping-math", "fp-contract=fast"), \
-		       target_clones("arch=x86-64-v3", "default")))
+		       target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #elif defined(__GNUC__) && !defined(__clang__)
 #define RT_KERNEL_FMA __attribute__((optimize("O3", "no-trapping-math", "fp-contract=fast")))
 #else
@@ -57,11 +60,6 @@
 #else
 #define RT_INLINE static inline
 #endif
-
-/* cols [n*ho*wo, k*k*cin] = the im2col of x for p, on the calling thread
- * (op_linear.c; the inference path's dense convolutions use it). */
-struct rt_conv2d_p;
-void rt_im2col(const struct rt_conv2d_p *p, const float *x, float *cols);
 
 /* Below this many floats touched, a job is not worth waking the pool. */
 #define RT_PAR_MIN_WORK 32768
