@@ -132,7 +132,8 @@ static int send_all(int fd, const char *p, size_t n, double deadline)
 }
 
 /* Reads until the peer closes: the whole reply into *buf, *len. */
-static int read_all(int fd, char **buf, size_t *len, double deadline, char *err, size_t errlen)
+static int read_all(int fd, char **buf, size_t *len, double deadline, int timeout, char *err,
+		    size_t errlen)
 {
 	size_t cap = 8192, n = 0;
 	char *b = malloc(cap + 1);
@@ -153,7 +154,11 @@ static int read_all(int fd, char **buf, size_t *len, double deadline, char *err,
 			cap *= 2;
 		}
 		if (wait_fd(fd, POLLIN, deadline) != 0) {
-			snprintf(err, errlen, "no complete reply from archd: %s", strerror(errno));
+			if (errno == ETIMEDOUT)
+				snprintf(err, errlen, "no complete reply from archd within %d s (--timeout)",
+					 timeout);
+			else
+				snprintf(err, errlen, "waiting for archd's reply: %s", strerror(errno));
 			free(b);
 			return -1;
 		}
@@ -248,7 +253,7 @@ static int rq_call(const rq_client *c, const char *method, const char *path, con
 		   (body && send_all(fd, body, blen, deadline) != 0)) {
 		snprintf(err, errlen, "sending %s %s to archd at %s: %s", method, path, c->socket,
 			 strerror(errno));
-	} else if (read_all(fd, &raw, &n, deadline, err, errlen) == 0) {
+	} else if (read_all(fd, &raw, &n, deadline, c->timeout, err, errlen) == 0) {
 		if (n == 0)
 			snprintf(err, errlen, "archd at %s closed the connection without a reply to %s %s",
 				 c->socket, method, path);
@@ -257,9 +262,6 @@ static int rq_call(const rq_client *c, const char *method, const char *path, con
 	}
 	free(raw);
 	close(fd);
-	if (rc == REQ_EDAEMON && errno == ETIMEDOUT)
-		snprintf(err + strlen(err), errlen - strlen(err), " after %d s (--timeout)",
-			 c->timeout);
 	return rc;
 }
 
@@ -366,13 +368,20 @@ static void print_accuracy(FILE *f, const char *label, double v)
 		fprintf(f, "%-18s %.4f (%.2f%%)\n", label, v, 100 * v);
 }
 
+/* A string field of o, "-" when it has none. */
+static const char *str(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v != NULL ? v : "-";
+}
+
 /* The subnet as a table: one "name  value" line a row. */
 static void print_subnet(FILE *f, const request_args *ra, const json_t *s)
 {
 	const json_t *m = json_object_get(s, "metrics");
 	char b[64];
-	fprintf(f, "%-18s %s\n", "spec", json_string_value(json_object_get(s, "spec")));
-	fprintf(f, "%-18s %s\n", "task", json_string_value(json_object_get(s, "task")));
+	fprintf(f, "%-18s %s\n", "spec", str(s, "spec"));
+	fprintf(f, "%-18s %s\n", "task", str(s, "task"));
 	if (ra->target) {
 		fprintf(f, "%-18s %s\n", "target", ra->target);
 	} else {
@@ -381,9 +390,9 @@ static void print_subnet(FILE *f, const request_args *ra, const json_t *s)
 			fprintf(f, " %s", ra->cons.v[i]);
 		fprintf(f, "\n");
 	}
-	fprintf(f, "%-18s %s\n", "subnet", json_string_value(json_object_get(s, "id")));
-	fprintf(f, "%-18s %s\n", "genes", json_string_value(json_object_get(s, "genes")));
-	fprintf(f, "%-18s %s\n", "source", json_string_value(json_object_get(s, "source")));
+	fprintf(f, "%-18s %s\n", "subnet", str(s, "id"));
+	fprintf(f, "%-18s %s\n", "genes", str(s, "genes"));
+	fprintf(f, "%-18s %s\n", "source", str(s, "source"));
 	print_accuracy(f, "holdout accuracy", num(m, "accuracy"));
 	print_accuracy(f, "test accuracy", num(m, "test_accuracy"));
 	print_accuracy(f, "predicted accuracy", num(m, "predicted_accuracy"));
@@ -549,13 +558,14 @@ static int ask(const rq_client *c, const request_args *ra, const ir_module *m, i
 	       const char *spec, json_t *cons, json_t **subnet, char **answer)
 {
 	json_t *body = json_pack("{s:s,s:s}", "spec", spec, "task", m->tasks[t].name);
-	if (body != NULL && ra->target)
-		json_object_set_new(body, "target", json_string(ra->target));
-	if (body != NULL && cons != NULL)
-		json_object_set(body, "constraints", cons);
-	if (body != NULL && ra->objective)
-		json_object_set_new(body, "objective", json_string(ra->objective));
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	int bad = body == NULL;
+	if (!bad && ra->target)
+		bad = json_object_set_new(body, "target", json_string(ra->target)) != 0;
+	if (!bad && cons != NULL)
+		bad = json_object_set(body, "constraints", cons) != 0;
+	if (!bad && ra->objective)
+		bad = json_object_set_new(body, "objective", json_string(ra->objective)) != 0;
+	char *text = !bad ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text == NULL) {
 		fprintf(stderr, "%s: out of memory\n", me);

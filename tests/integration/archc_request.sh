@@ -5,7 +5,8 @@
 # target's subnet printed as a table that agrees with archd's own answer
 # and with `archc eval` on the weights it downloads (-o DIR: answer, model
 # file, C, ONNX where served), constraints, --json, the default socket, an
-# infeasible spec (5) and an error status from archd (6).  Prints TAP lines.
+# infeasible spec (5), an error status from archd and a server that never
+# answers (6).  Prints TAP lines.
 set -u
 . "$(dirname "$0")/lib.sh"
 lib_init archc_request
@@ -39,6 +40,18 @@ check "an unknown target exits 1, naming it" sh -c "test $st -eq 1 && grep -q \"
 rq tiny.arch --task t --target small
 check "no daemon on the socket exits 3" test "$st" -eq 3
 check "saying it cannot connect there" grep -q "cannot connect to archd at $SOCK" err.txt
+# A server that accepts and never answers.
+"$PY" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); held = []
+while True: held.append(s.accept()[0])' "$T/mute.sock" &
+MUTE=$!
+i=0
+while [ ! -S "$T/mute.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+"$ARCHC" request --socket "$T/mute.sock" --timeout 1 tiny.arch --task t --target small >out.txt 2>err.txt
+st=$?
+kill "$MUTE"
+wait "$MUTE" 2>/dev/null
+check "a server that never answers: exit 6 after --timeout" sh -c "test $st -eq 6 && grep -q 'no complete reply from archd within 1 s (--timeout)' err.txt"
 
 # --- untrained, then trained ------------------------------------------------------------
 start
