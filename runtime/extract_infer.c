@@ -11,12 +11,13 @@
  * bias, activation and shortcut applied as outputs are stored, and no
  * batch-norm, activation or add passes of its own.
  *
- * Threads: a batch of n >= 2 images is cut into min(n, T) contiguous parts,
- * one per pool thread, each run through the whole network on its own slice
- * of the workspace: one fork/join per forward, not one per op, and every
- * image computed the same way whatever the split.  A single image runs on
- * the calling thread (at these sizes a fork/join per op costs more than it
- * saves).
+ * Threads: a batch of n >= 2 images is cut into one contiguous run of
+ * images per pool thread (rt_parallel_for over the images), each run
+ * through the whole network on its own slice of the workspace: one
+ * fork/join per forward, not one per op, and every image computed the same
+ * way whatever the split.  A single image runs on the calling thread (at
+ * these sizes a fork/join per op costs more than it saves), and so does a
+ * call from inside a pool job.
  */
 #include <assert.h>
 #include <math.h>
@@ -403,37 +404,28 @@ static int images_per_group(const rt_model *m)
 typedef struct split_job {
 	const rt_model *m;
 	const float *x;
-	int n, parts;
 	float *ws, *logits;
 } split_job;
 
-/* Parts [b, e) of the batch: part p is images [n p / parts, n (p+1) / parts). */
-static void forward_parts(void *ctx, int64_t b, int64_t e)
+/* Images [b, e) of the batch, in groups, each on its slice of ws. */
+static void forward_images(void *ctx, int64_t b, int64_t e)
 {
 	const split_job *j = ctx;
 	const rt_model *m = j->m;
 	size_t px = (size_t)m->in_h * m->in_w * m->in_channels, per = per_image_total(m);
 	int group = images_per_group(m);
-	for (int64_t p = b; p < e; p++) {
-		int i0 = (int)((int64_t)j->n * p / j->parts);
-		int i1 = (int)((int64_t)j->n * (p + 1) / j->parts);
-		for (int i = i0; i < i1; i += group) {
-			int cnt = i1 - i < group ? i1 - i : group;
-			forward_part(m, j->x + (size_t)i * px, cnt, j->ws + (size_t)i * per,
-				     j->logits + (size_t)i * m->nclasses);
-		}
+	for (int i = (int)b; i < (int)e; i += group) {
+		int cnt = (int)e - i < group ? (int)e - i : group;
+		forward_part(m, j->x + (size_t)i * px, cnt, j->ws + (size_t)i * per,
+			     j->logits + (size_t)i * m->nclasses);
 	}
 }
 
 void rt_model_forward(const rt_model *m, const float *x, int n, float *ws, float *logits)
 {
 	assert(n >= 1 && m->nlayers >= 1 && m->fused);
-	int parts = n >= 2 ? rt_threads_count() : 1;
-	if (parts > n)
-		parts = n;
-	split_job j = { m, x, n, parts, ws, logits };
-	if (parts <= 1)
-		forward_parts(&j, 0, 1);
-	else
-		rt_parallel_for(parts, forward_parts, &j);
+	split_job j = { m, x, ws, logits };
+	/* one contiguous run of images per pool thread; inline for one image,
+	 * on a one-thread pool, or when called from inside a job */
+	rt_parallel_for(n, forward_images, &j);
 }
