@@ -253,16 +253,20 @@ static void mbconv_fwd(const fwd *f, const rt_model_layer *l, const fused_layer 
 		       const float *x, float **t)
 {
 	int n = f->n, mid = l->mid;
-	const float *e = x;
-	if (l->has_expand) {
-		/* [n*h*w, cin] -> [n*h*w, mid] */
-		rt_pw_p pe = { .m = n * l->h * l->w, .cin = l->cin, .cout = mid, .ldx = l->cin,
-			       .ldw = mid, .ldy = mid, .act = (rt_act)l->act };
-		rt_pw_infer(&pe, x, w->w[0], w->b[0], t[0]);
-		e = t[0];
-	}
 	rt_dw_infer_p dp = dw_p(l, n);
-	rt_dw_infer(&dp, e, w->w[1], w->b[1], t[1], f->pad_ws);
+	if (l->has_expand) {
+		/* [n*h*w, cin] -> [n*h*w, mid], stored straight into the bordered
+		 * images the depthwise reads */
+		size_t row, img, interior;
+		rt_dw_infer_layout(&dp, &row, &img, &interior);
+		rt_pw_p pe = { .m = n * l->h * l->w, .cin = l->cin, .cout = mid, .ldx = l->cin,
+			       .ldw = mid, .ldy = rt_dw_infer_cpad(mid), .act = (rt_act)l->act,
+			       .grp_w = l->w, .grp_h = l->h, .ld_row = row, .ld_img = img };
+		rt_pw_infer(&pe, x, w->w[0], w->b[0], f->pad_ws + interior);
+		rt_dw_infer_padded(&dp, f->pad_ws, w->w[1], w->b[1], t[1]);
+	} else {
+		rt_dw_infer(&dp, x, w->w[1], w->b[1], t[1], f->pad_ws);
+	}
 	if (l->se_r) {
 		rt_se_p sp = se_p(l, n);
 		rt_se_infer(&sp, t[1], w->se[0], w->se[1], w->se[2], w->se[3], f->se_ws);

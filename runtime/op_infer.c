@@ -11,8 +11,9 @@
  *   six broadcast x values.  w is read in place, unpacked: it is the
  *   model's own [cin, cout] row-major matrix, and a 16-column strip of it
  *   stays in L1 while the rows of a panel pass over it.
- * - Depthwise: the image is first copied into a zero-bordered buffer with
- *   channels padded to whole vectors, so every output pixel takes the same
+ * - Depthwise: reads a zero-bordered copy of its input with channels padded
+ *   to whole vectors (which the pointwise expand before it writes directly,
+ *   by its rows' layout), so every output pixel takes the same
  *   path: eight neighbouring outputs at a time (eight independent sums)
  *   share each weight and input load, and kernels 3, 5 and 7 at strides
  *   1 and 2 are instantiated with constant sizes, which unrolls the taps.
@@ -55,6 +56,16 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 	})
 
 /* ---- pointwise ------------------------------------------------------------ */
+
+/* Where row i of y starts (see rt_pw_p's grp_w). */
+static inline size_t pw_row(const rt_pw_p *p, int i)
+{
+	if (p->grp_w == 0)
+		return (size_t)i * p->ldy;
+	int q = i / p->grp_w;
+	return (size_t)(q / p->grp_h) * p->ld_img + (size_t)(q % p->grp_h) * p->ld_row +
+	       (size_t)(i % p->grp_w) * p->ldy;
+}
 
 #define PW_MR 6       /* rows of y per tile */
 #define PW_PANEL 96   /* rows per panel: x's panel stays in L2 across strips */
@@ -99,7 +110,7 @@ RT_INLINE_FMA void pw_tile(const rt_pw_p *p, const float *x, const float *w, con
 		rhi = left < 0 ? 0 : (left < nhi ? left : nhi);
 	}
 	for (int r = 0; r < MR; r++) {
-		float *yr = y + (size_t)(i0 + r) * p->ldy + j0;
+		float *yr = y + pw_row(p, i0 + r) + j0;
 		v8 v0 = acc[r][0] + b0, v1 = acc[r][1] + b1;
 		if (rlo > 0) {
 			const float *rr = p->r + (size_t)(i0 + r) * p->ldr + j0;
@@ -197,6 +208,16 @@ RT_KERNEL static void im2col(const rt_conv2d_p *p, int ho, int wo, const float *
 			for (int ow = 0; ow < wo; ow++)
 				for (int ki = 0; ki < k; ki++) {
 					int ih = oh * p->stride - p->pad + ki;
+					int iw0 = ow * p->stride - p->pad;
+					if (ih >= 0 && ih < p->h && iw0 >= 0 && iw0 + k <= p->w) {
+						/* the row's k taps are k cin floats in a row */
+						const float *src =
+							x + (((size_t)n * p->h + ih) * p->w + iw0) * cin;
+						for (int c = 0; c < k * cin; c++)
+							cols[c] = src[c];
+						cols += k * cin;
+						continue;
+					}
 					for (int kj = 0; kj < k; kj++, cols += cin) {
 						int iw = ow * p->stride - p->pad + kj;
 						if (ih < 0 || ih >= p->h || iw < 0 || iw >= p->w) {
@@ -345,18 +366,27 @@ RT_KERNEL_FMA static void dw_row_any(const rt_dw_infer_p *p, const float *xp, in
 	dw_row(p, xp, pw, w, bias, yrow, oh, wo, p->k, p->stride);
 }
 
-size_t rt_dw_infer_workspace(const rt_dw_infer_p *p)
+void rt_dw_infer_layout(const rt_dw_infer_p *p, size_t *row, size_t *img, size_t *interior)
 {
 	int pad = p->k / 2;
-	return (size_t)(p->h + 2 * pad) * (size_t)dw_padded_width(p) *
-	       (size_t)rt_dw_infer_cpad(p->c);
+	size_t cp = (size_t)rt_dw_infer_cpad(p->c);
+	*row = (size_t)dw_padded_width(p) * cp;
+	*img = (size_t)(p->h + 2 * pad) * *row;
+	*interior = (size_t)pad * *row + (size_t)pad * cp;
+}
+
+size_t rt_dw_infer_workspace(const rt_dw_infer_p *p)
+{
+	size_t row, img, interior;
+	rt_dw_infer_layout(p, &row, &img, &interior);
+	return (size_t)p->n * img;
 }
 
 typedef void (*dw_row_fn)(const rt_dw_infer_p *, const float *, int, const float *,
 			  const float *, float *, int, int);
 
-void rt_dw_infer(const rt_dw_infer_p *p, const float *x, const float *w, const float *bias,
-		 float *y, float *ws)
+void rt_dw_infer_padded(const rt_dw_infer_p *p, float *xp, const float *w, const float *bias,
+			float *y)
 {
 	assert(p->n > 0 && p->h > 0 && p->w > 0 && p->c > 0);
 	assert(p->k > 0 && p->k % 2 == 1 && p->k <= DW_MAX_K && (p->stride == 1 || p->stride == 2));
@@ -371,24 +401,41 @@ void rt_dw_infer(const rt_dw_infer_p *p, const float *x, const float *w, const f
 		row = p->stride == 1 ? dw_row_5_1 : dw_row_5_2;
 	else if (p->k == 7)
 		row = p->stride == 1 ? dw_row_7_1 : dw_row_7_2;
-	/* the border (and the channel padding) is zero once for all images:
-	 * the rows above and below, then the columns left and right */
-	size_t rs = (size_t)pw * cp, left = (size_t)pad * cp, right = (size_t)(pw - pad - p->w) * cp;
-	memset(ws, 0, (size_t)pad * rs * sizeof(float));
-	memset(ws + (size_t)(pad + p->h) * rs, 0, (size_t)(ph - pad - p->h) * rs * sizeof(float));
-	for (int ih = 0; ih < p->h; ih++) {
-		float *r = ws + (size_t)(ih + pad) * rs;
-		memset(r, 0, left * sizeof(float));
-		memset(r + left + (size_t)p->w * cp, 0, right * sizeof(float));
-		if (cp != C)
-			memset(r + left, 0, (size_t)p->w * cp * sizeof(float));
-	}
+	size_t rs = (size_t)pw * cp, img = (size_t)ph * rs;
+	size_t left = (size_t)pad * cp, right = (size_t)(pw - pad - p->w) * cp;
 	for (int n = 0; n < p->n; n++) {
-		/* [h, w, c] -> [h + 2 pad, w + 2 pad, cp], inside the border */
-		const float *xi = x + (size_t)n * p->h * p->w * C;
+		/* zero the border (rows above and below, columns left and right)
+		 * and the padding lanes of the interior, all but what was written */
+		float *xi = xp + (size_t)n * img;
+		memset(xi, 0, (size_t)pad * rs * sizeof(float));
+		memset(xi + (size_t)(pad + p->h) * rs, 0,
+		       (size_t)(ph - pad - p->h) * rs * sizeof(float));
 		for (int ih = 0; ih < p->h; ih++) {
-			float *dst = ws + ((size_t)(ih + pad) * pw + pad) * cp;
-			const float *src = xi + (size_t)ih * p->w * C;
+			float *r = xi + (size_t)(ih + pad) * rs;
+			memset(r, 0, left * sizeof(float));
+			memset(r + left + (size_t)p->w * cp, 0, right * sizeof(float));
+			if (cp != C)
+				for (int iw = 0; iw < p->w; iw++)
+					memset(r + left + (size_t)iw * cp + C, 0,
+					       (size_t)(cp - C) * sizeof(float));
+		}
+		float *yi = y + (size_t)n * ho * wo * C;
+		for (int oh = 0; oh < ho; oh++)
+			row(p, xi, pw, w, bias, yi + (size_t)oh * wo * C, oh, wo);
+	}
+}
+
+void rt_dw_infer(const rt_dw_infer_p *p, const float *x, const float *w, const float *bias,
+		 float *y, float *ws)
+{
+	size_t rs, img, interior;
+	rt_dw_infer_layout(p, &rs, &img, &interior);
+	int C = p->c, cp = rt_dw_infer_cpad(p->c);
+	/* [n, h, w, c] -> the interiors of n [h + 2 pad, pw, cp] images */
+	for (int n = 0; n < p->n; n++)
+		for (int ih = 0; ih < p->h; ih++) {
+			float *dst = ws + (size_t)n * img + interior + (size_t)ih * rs;
+			const float *src = x + ((size_t)n * p->h + ih) * p->w * C;
 			if (cp == C)
 				memcpy(dst, src, (size_t)p->w * C * sizeof(float));
 			else
@@ -396,10 +443,7 @@ void rt_dw_infer(const rt_dw_infer_p *p, const float *x, const float *w, const f
 					memcpy(dst + (size_t)iw * cp, src + (size_t)iw * C,
 					       (size_t)C * sizeof(float));
 		}
-		float *yi = y + (size_t)n * ho * wo * C;
-		for (int oh = 0; oh < ho; oh++)
-			row(p, ws, pw, w, bias, yi + (size_t)oh * wo * C, oh, wo);
-	}
+	rt_dw_infer_padded(p, ws, w, bias, y);
 }
 
 /* ---- squeeze-excite ------------------------------------------------------- */

@@ -276,6 +276,12 @@ typedef struct rt_pw_p {
 	rt_act act;
 	const float *r;
 	int ldr, cr;
+	/* 0: row i of y at y + i ldy.  Else y's rows are pixels of images of
+	 * grp_h rows of grp_w pixels: row i = (image b, row q, pixel j) at
+	 * y + b ld_img + q ld_row + j ldy (the interiors of
+	 * rt_dw_infer_layout's bordered images). */
+	int grp_w, grp_h;
+	size_t ld_row, ld_img;
 } rt_pw_p;
 
 void rt_pw_infer(const rt_pw_p *p, const float *x, const float *w, const float *bias,
@@ -294,7 +300,7 @@ void rt_conv2d_infer(const rt_conv2d_p *p, rt_act act, const float *r, int ldr, 
  * 2 and "same" padding as rt_dwconv_forward, but the kernel [k*k, cp] and
  * bias [cp] padded to cp = rt_dw_infer_cpad(c) channels (whole vectors;
  * the extra weights are not read into any output).  `ws` holds
- * rt_dw_infer_workspace(p) floats (one zero-bordered image).
+ * rt_dw_infer_workspace(p) floats (n zero-bordered images).
  */
 typedef struct rt_dw_infer_p {
 	int n, h, w, c;
@@ -306,6 +312,16 @@ int rt_dw_infer_cpad(int c);
 size_t rt_dw_infer_workspace(const rt_dw_infer_p *p);
 void rt_dw_infer(const rt_dw_infer_p *p, const float *x, const float *w, const float *bias,
 		 float *y, float *ws);
+
+/* The bordered images rt_dw_infer copies x into: floats per padded row and
+ * per image, and the offset of pixel (0, 0) (the workspace holds n). */
+void rt_dw_infer_layout(const rt_dw_infer_p *p, size_t *row, size_t *img, size_t *interior);
+
+/* rt_dw_infer on n bordered images whose interiors (the first c floats of
+ * each pixel) the caller has written; the borders and padding lanes are
+ * cleared here. */
+void rt_dw_infer_padded(const rt_dw_infer_p *p, float *xp, const float *w, const float *bias,
+			float *y);
 
 /* x [n, hw, c] *= squeeze-excite gate (as rt_se_forward), in place;
  * `ws` holds rt_se_infer_workspace(p) floats. */

@@ -3,7 +3,8 @@
  * naive double-precision references: pointwise with bias, every
  * activation and a residual over all or some columns, at every shape class
  * the tiling distinguishes (whole 6 x 16 tiles, row and column remainders,
- * columns past a vector); dense convolutions through im2col and without;
+ * columns past a vector), and with its rows stored as the pixels of
+ * bordered images; dense convolutions through im2col and without;
  * depthwise at kernels 1 to 9 and strides 1 and 2, on maps narrower than
  * a block, with channel counts that leave a partial vector and NaN in the
  * padding lanes (which must never reach an output); squeeze-excite in
@@ -96,6 +97,45 @@ static void test_pw_infer(void **state)
 				assert_true(y[i * ldy + j] == y0[i * ldy + j]);
 		free(x), free(w), free(b), free(r), free(y), free(y0), free(ref), free(got);
 	}
+}
+
+/* Rows of y laid out as pixels of bordered images (grp_w): the expand
+ * convolution writing straight into the depthwise kernel's input. */
+static void test_pw_infer_grouped(void **state)
+{
+	(void)state;
+	int n = 2, h = 3, w = 5, cin = 7, cout = 13, ldy = 16, ld_row = 8 * ldy, ld_img = 5 * ld_row;
+	int m = n * h * w;
+	size_t ny = (size_t)n * ld_img;
+	float *x = ug_rand(&rng, (size_t)m * cin, -1, 1), *wt = ug_rand(&rng, (size_t)cin * cout, -1, 1);
+	float *b = ug_rand(&rng, (size_t)cout, -1, 1), *y = malloc(ny * sizeof(float));
+	for (size_t i = 0; i < ny; i++)
+		y[i] = 7.0f;
+	rt_pw_p p = { .m = m, .cin = cin, .cout = cout, .ldx = cin, .ldw = cout, .ldy = ldy,
+		      .act = RT_ACT_RELU, .grp_w = w, .grp_h = h, .ld_row = (size_t)ld_row,
+		      .ld_img = (size_t)ld_img };
+	rt_pw_infer(&p, x, wt, b, y);
+	double *ref = dbuf((size_t)m * cout);
+	float *got = malloc((size_t)m * cout * sizeof(float));
+	size_t written = 0;
+	for (int i = 0; i < m; i++) {
+		int img = i / (h * w), q = i / w % h, j = i % w;
+		float *yr = y + (size_t)img * ld_img + (size_t)q * ld_row + (size_t)j * ldy;
+		for (int c = 0; c < cout; c++) {
+			double sum = b[c];
+			for (int k = 0; k < cin; k++)
+				sum += (double)x[i * cin + k] * wt[k * cout + c];
+			ref[i * cout + c] = act_ref(RT_ACT_RELU, sum);
+			got[i * cout + c] = yr[c];
+		}
+		written += (size_t)cout;
+	}
+	expect_close("pointwise grouped", 0, got, ref, (size_t)m * cout);
+	size_t untouched = 0; /* everything else keeps its 7 */
+	for (size_t i = 0; i < ny; i++)
+		untouched += y[i] == 7.0f;
+	assert_int_equal(untouched + written, ny);
+	free(x), free(wt), free(b), free(y), free(ref), free(got);
 }
 
 static void test_conv2d_infer(void **state)
@@ -226,6 +266,7 @@ int main(void)
 	rt_rng_seed(&rng, 77);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pw_infer),
+		cmocka_unit_test(test_pw_infer_grouped),
 		cmocka_unit_test(test_conv2d_infer),
 		cmocka_unit_test(test_dw_infer),
 		cmocka_unit_test(test_se_infer),
