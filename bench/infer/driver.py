@@ -23,7 +23,6 @@ runtime's.
 import argparse
 import json
 import os
-import shlex
 import statistics
 import subprocess
 import sys
