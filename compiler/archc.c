@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/archc_opt.h"
 #include "compiler/cc.h"
 #include "lang/lang.h"
 
@@ -146,10 +147,8 @@ int main(int argc, char **argv)
 	const archc_cmd *cmd = archc_find(c);
 	if (!cmd)
 		return archc_unknown(c);
-	for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(cmd->usage, stdout);
-			return ARCHC_OK;
-		}
-	return cmd->run(argc - 1, argv + 1);
+	/* `archc CMD --help` is the command's parser's to recognise: only it
+	 * knows that in `-o -h` the "-h" is a file name. */
+	int st = cmd->run(argc - 1, argv + 1);
+	return st == ARCHC_OPT_HELP ? ARCHC_OK : st;
 }

@@ -23,7 +23,8 @@ typedef struct archc_cmd {
 	const char *name;
 	const char *summary; /* one line, for `archc --help` */
 	const char *usage;   /* the full help of `archc help NAME`, ending in '\n' */
-	/* argv[0] is the command's name; returns the exit status. */
+	/* argv[0] is the command's name; returns the exit status, or
+	 * ARCHC_OPT_HELP after its --help (archc_opt.h). */
 	int (*run)(int argc, char **argv);
 } archc_cmd;
 

@@ -149,6 +149,7 @@ int archc_opt_parse(const archc_cmd *cmd, int argc, char **argv, const archc_opt
 		} else {
 			assert(o->name && o->name[0] == '-' && o->name[1]);
 			assert(!archc_opt_is_short(o) || !o->name[2]);
+			assert(strcmp(o->name, "--help") && strcmp(o->name, "-h"));
 		}
 		wanted += o->kind == ARCHC_OPT_INPUT;
 		if (o->kind == ARCHC_OPT_LIST)
@@ -163,6 +164,12 @@ int archc_opt_parse(const archc_cmd *cmd, int argc, char **argv, const archc_opt
 		if (only_inputs || s[0] != '-' || !s[1]) {
 			st = archc_opt_input(cmd, opts, nopts, &ninputs, s);
 			continue;
+		}
+		/* A help flag only where an option may stand: a value or an
+		 * input after "--" spelt "-h" is taken as it is. */
+		if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+			fputs(cmd->usage, stdout);
+			return ARCHC_OPT_HELP;
 		}
 		const char *v;
 		int k = archc_opt_find(opts, nopts, s, &v);

@@ -7,6 +7,7 @@
  *   -o VALUE, -oVALUE            a short option (one letter) with a value
  *   --json, -w                   a flag
  *   FILE                         an input, anywhere among the options
+ *   --help, -h                   prints the command's usage to stdout
  *   --                           ends the options: the rest are inputs
  * "-" alone is an input.  A value is the next argument even when it starts
  * with '-' (so `--recal -3` is refused as a number, not as an option).
@@ -21,6 +22,10 @@
 #include <stdint.h>
 
 #include "compiler/archc.h"
+
+/* What archc_opt_parse returns after printing the command's help: the
+ * command returns it as its status and main exits 0.  Not an exit code. */
+enum { ARCHC_OPT_HELP = -1 };
 
 typedef enum archc_opt_kind {
 	ARCHC_OPT_FLAG,   /* no value; *(int *)dst = 1; may be repeated */
@@ -54,13 +59,15 @@ typedef struct archc_opt {
 
 /*
  * Parses argv[1..] (argv[0] is the command's name) against
- * opts[0, nopts).  Returns 0, or ARCHC_EUSAGE after printing the problem
- * and the command's usage line (archc_usage_error): an unknown option
- * (with the nearest known one), an option without its value or with an
- * empty one, a value given to a flag, an option that takes one value
- * given twice, a number out of its range, too many or too few values of a
- * repeatable option, no input or one too many.  Call archc_opt_free
- * afterwards, also after an error.
+ * opts[0, nopts).  Returns 0; ARCHC_OPT_HELP after printing cmd->usage to
+ * stdout for a --help or -h where an option may stand (not as the value of
+ * an option, nor after "--") and no error came before it; or ARCHC_EUSAGE
+ * after printing the problem and the command's usage line
+ * (archc_usage_error): an unknown option (with the nearest known one), an
+ * option without its value or with an empty one, a value given to a flag,
+ * an option that takes one value given twice, a number out of its range,
+ * too many or too few values of a repeatable option, no input or one too
+ * many.  Call archc_opt_free afterwards, also after help or an error.
  */
 int archc_opt_parse(const archc_cmd *cmd, int argc, char **argv, const archc_opt *opts,
 		    int nopts);

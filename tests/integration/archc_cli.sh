@@ -78,6 +78,17 @@ check "... but unknown" grep -q "^archc export: unknown option '-ca'$" err.txt
 cp fashion.arch ./-dash.arch
 check "-- ends the options" status 0 "$ARCHC" check -- -dash.arch
 check "without it such a file is an option" status 2 "$ARCHC" check -dash.arch
+# Only the parser knows where a help flag may stand.
+check "-h among the options prints the usage" status 0 "$ARCHC" fmt -h fashion.arch
+check "... on stdout, alone" sh -c 'grep -q "^usage: archc fmt " out.txt && ! grep -q "^dataset" out.txt'
+check "... and the command does nothing" status 0 "$ARCHC" compile fashion.arch -o help.air --help
+check "... writes no file" test ! -e help.air
+check "an option's value may be -h" status 0 "$ARCHC" compile fashion.arch -o -h
+check "... it is the file written" sh -c 'test -s ./-h && ! grep -q "^usage:" out.txt'
+check "after -- a -h is an input" status 0 "$ARCHC" dump -- -h
+check "... read as one" grep -q "^module xxh3:" out.txt
+check "an error before --help is reported" status 2 "$ARCHC" compile --bogus --help fashion.arch
+check "... instead of the usage" sh -c '! grep -q "^usage:" out.txt && grep -q "unknown option .--bogus." err.txt'
 
 # --- compile ------------------------------------------------------------------
 check "compile exits 0" status 0 "$ARCHC" compile fashion.arch
