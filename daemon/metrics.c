@@ -16,8 +16,10 @@ const char *const dm_counter_names[DM_COUNTER_COUNT] = {
 	[DM_COUNTER_COMPILE_ERRORS] = "compile_errors",
 	[DM_COUNTER_COMPILE_SHARED] = "compiles_shared",
 	[DM_COUNTER_STORE_ERRORS] = "state_write_errors",
+	[DM_COUNTER_ANSWER_HITS] = "answer_cache_hits",
+	[DM_COUNTER_ANSWER_MISSES] = "answer_cache_misses",
 };
-static_assert(DM_COUNTER_COUNT == 7, "a name for every counter");
+static_assert(DM_COUNTER_COUNT == 9, "a name for every counter");
 
 static const char *const counter_help[DM_COUNTER_COUNT] = {
 	[DM_COUNTER_SPEC_HITS] = "Specs answered from the cache (memory or state dir).",
@@ -27,6 +29,8 @@ static const char *const counter_help[DM_COUNTER_COUNT] = {
 	[DM_COUNTER_COMPILE_ERRORS] = "Compilations that failed.",
 	[DM_COUNTER_COMPILE_SHARED] = "Requests that joined a compilation already running.",
 	[DM_COUNTER_STORE_ERRORS] = "State dir writes that failed.",
+	[DM_COUNTER_ANSWER_HITS] = "Subnet requests answered before, repeated from memory or the state dir.",
+	[DM_COUNTER_ANSWER_MISSES] = "Subnet requests not answered before (the loop's archive or a worker answers).",
 };
 
 /* Upper bounds of the latency buckets, in seconds; +Inf is implied. */

@@ -22,6 +22,8 @@ typedef enum dm_counter {
 	DM_COUNTER_COMPILE_ERRORS, /* compilations that failed (422) */
 	DM_COUNTER_COMPILE_SHARED, /* requests that joined a compilation in flight */
 	DM_COUNTER_STORE_ERRORS,   /* state dir writes that failed */
+	DM_COUNTER_ANSWER_HITS,    /* a subnet request answered before, repeated (memory or state dir) */
+	DM_COUNTER_ANSWER_MISSES,  /* a subnet request not answered before */
 	DM_COUNTER_COUNT
 } dm_counter;
 

@@ -289,7 +289,8 @@ dm_server *dm_server_new(struct event_base *base, dm_settings *s, char *err, siz
 	srv->jobs = dm_jobs_new(st->state_dir, st->max_jobs, err, errlen);
 	if (srv->jobs == NULL)
 		goto fail;
-	srv->subnets = dm_subnets_new(st->state_dir, srv->workers, srv->specs, err, errlen);
+	srv->subnets = dm_subnets_new(st->state_dir, srv->workers, srv->specs, srv->metrics, err,
+					errlen);
 	if (srv->subnets == NULL)
 		goto fail;
 	/* Every method evhttp knows but TRACE and CONNECT reaches dispatch, which

@@ -19,8 +19,8 @@
 #include "daemon/log.h"
 #include "daemon/subnets_priv.h"
 
-dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *specs, char *err,
-			   size_t errlen)
+dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *specs,
+			   dm_metrics *metrics, char *err, size_t errlen)
 {
 	dm_subnets *s = calloc(1, sizeof *s);
 	if (s == NULL || snprintf(s->root, sizeof s->root, "%s", root) >= (int)sizeof s->root ||
@@ -32,6 +32,7 @@ dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *spec
 	}
 	s->workers = workers;
 	s->specs = specs;
+	s->metrics = metrics;
 	atomic_init(&s->cancel, 0);
 	for (int i = 0; i < STRIPES; i++)
 		pthread_mutex_init(&s->stripe[i], NULL);
@@ -235,6 +236,22 @@ void dm_subnets_env_checkin(dm_subnets *s, const pending *p, rt_answer_env *e,
 		dm_specs_release(old_spec);
 }
 
+/* An archive build's progress: a line for each phase as it starts. */
+typedef struct build_progress {
+	const char *spec, *task;
+	char phase[16];
+} build_progress;
+
+static void on_build_progress(void *arg, const char *phase, int done, int total)
+{
+	build_progress *b = arg;
+	if (strcmp(b->phase, phase) == 0)
+		return;
+	snprintf(b->phase, sizeof b->phase, "%s", phase);
+	dm_log(DM_LOG_INFO, "spec %s: task %s's archive: %s (%d of %d)", b->spec, b->task, phase,
+	       done, total);
+}
+
 static void work_answer(void *arg)
 {
 	pending *p = arg;
@@ -257,7 +274,9 @@ static void work_answer(void *arg)
 		p->rc = rt_answer_spec(e, obj, p->cons, p->ncons, 1, &a, p->err, sizeof p->err);
 		if (p->rc == RT_ANSWER_NO_ARCHIVE) {
 			dm_log(DM_LOG_INFO, "spec %s: %s; building it", p->spec->id_str, p->err);
-			p->rc = rt_answer_build(e, NULL, NULL, &s->cancel, p->err, sizeof p->err);
+			build_progress bp = { p->spec->id_str, task->name, "" };
+			p->rc = rt_answer_build(e, on_build_progress, &bp, &s->cancel, p->err,
+						sizeof p->err);
 			if (p->rc == RT_ANSWER_CANCELLED)
 				dm_log(DM_LOG_INFO, "spec %s: task %s's archive build cancelled (shutting down); nothing of it saved",
 				       p->spec->id_str, task->name);
@@ -654,8 +673,11 @@ static int answer_on_loop(dm_subnets *s, dm_call *c, const pending *p)
 static int answer_kept(dm_subnets *s, dm_call *c, const pending *p)
 {
 	json_t *body = dm_subnets_answer_load(s->root, p->spec->m->tasks[p->task].supernet_key, p->key);
-	if (body == NULL)
+	if (body == NULL) {
+		dm_metrics_count(s->metrics, DM_COUNTER_ANSWER_MISSES);
 		return 0;
+	}
+	dm_metrics_count(s->metrics, DM_COUNTER_ANSWER_HITS);
 	cache_answer(s, p->key, body);
 	dm_reply_json(c, 200, body);
 	return 1;
@@ -680,6 +702,7 @@ void dm_subnets_post(dm_subnets *s, dm_call *c)
 	size_t rawlen;
 	json_t *again = raw_hit(s, c, &raw, &rawlen);
 	if (again != NULL) {
+		dm_metrics_count(s->metrics, DM_COUNTER_ANSWER_HITS);
 		dm_reply_json_bytes(c, 200, json_string_value(again), json_string_length(again));
 		return;
 	}
@@ -704,6 +727,7 @@ void dm_subnets_post(dm_subnets *s, dm_call *c)
 		/* a failed insertion (out of memory) only loses the shortcut */
 		if (raw != NULL && json_object_size(s->raw) < MAX_CACHED)
 			json_object_setn(s->raw, raw, rawlen, hit);
+		dm_metrics_count(s->metrics, DM_COUNTER_ANSWER_HITS);
 		dm_reply_json_bytes(c, 200, json_string_value(hit), json_string_length(hit));
 		goto drop;
 	}

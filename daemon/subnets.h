@@ -39,12 +39,13 @@
 typedef struct dm_subnets dm_subnets;
 
 /*
- * The routes over the state dir `root`, running on `workers` and reading
- * `specs` (borrowed; they must outlive it).  Returns NULL with a message
- * in err on out-of-memory.
+ * The routes over the state dir `root`, running on `workers`, reading
+ * `specs` and counting answer cache hits and misses in `metrics` (all
+ * borrowed; they must outlive it).  Returns NULL with a message in err on
+ * out-of-memory.
  */
-dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *specs, char *err,
-			   size_t errlen);
+dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *specs,
+			   dm_metrics *metrics, char *err, size_t errlen);
 
 /* Shutting down: an archive build running or queued gives up at its next
  * measurement (nothing of it saved; its callers get 503). */

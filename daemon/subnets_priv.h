@@ -67,6 +67,7 @@ struct dm_subnets {
 	char root[RT_STATE_PATH_MAX];
 	dm_workers *workers;
 	dm_specs *specs;
+	dm_metrics *metrics;
 	json_t *answers; /* request key -> the subnet's reply bytes (a JSON string) */
 	json_t *raw;     /* a request body, byte for byte -> the same, once asked twice */
 	json_t *byid;    /* subnet id -> subnet */
