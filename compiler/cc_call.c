@@ -6,9 +6,13 @@
  */
 #include "compiler/cc_priv.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The most parameters a method of cc_methods.c may have. */
+#define CC_MAX_PARAMS 32
 
 void cc_call_clear(ir_call *call)
 {
@@ -118,6 +122,31 @@ static int cc_cmp_param(const void *a, const void *b)
 	return strcmp(((const ir_param *)a)->key, ((const ir_param *)b)->key);
 }
 
+/* The start of reading a call of m, written as `m(...)` or as a block:
+ * out is named m with every parameter at its default, in table order (the
+ * order the arguments index), and names[0, return value) holds the
+ * parameter names for did-you-mean. */
+static int cc_call_begin(const cc_method *m, ir_call *out, const char *names[CC_MAX_PARAMS])
+{
+	assert(m->nparams >= 0 && m->nparams <= CC_MAX_PARAMS);
+	memset(out, 0, sizeof *out);
+	out->name = cc_xstrdup(m->name);
+	out->nparams = m->nparams;
+	out->params = cc_xcalloc((size_t)(m->nparams ? m->nparams : 1), sizeof *out->params);
+	for (int i = 0; i < m->nparams; i++) {
+		cc_param_default(&m->params[i], &out->params[i]);
+		names[i] = m->params[i].name;
+	}
+	return m->nparams;
+}
+
+/* The end of reading a call: the IR holds its parameters sorted by key
+ * (ir_call), whatever the order of the method's table. */
+static void cc_call_end(ir_call *out)
+{
+	qsort(out->params, (size_t)out->nparams, sizeof *out->params, cc_cmp_param);
+}
+
 static int cc_find_method(cc_ctx *c, const ast_expr *e, const char *name, const char *what,
 			  const cc_method *methods, int n, int allow_none)
 {
@@ -165,17 +194,10 @@ int cc_call(cc_ctx *c, const ast_expr *e, const char *what, const cc_method *met
 	if (k < 0)
 		return -2;
 	const cc_method *m = &methods[k];
-	out->name = cc_xstrdup(m->name);
-	out->nparams = m->nparams;
-	out->params = cc_xcalloc((size_t)(m->nparams ? m->nparams : 1), sizeof *out->params);
-	for (int i = 0; i < m->nparams; i++)
-		cc_param_default(&m->params[i], &out->params[i]);
+	const char *pnames[CC_MAX_PARAMS];
+	int np = cc_call_begin(m, out, pnames);
 	int bad = 0;
-	const ast_arg **given = cc_xcalloc((size_t)(m->nparams ? m->nparams : 1), sizeof *given);
-	const char *pnames[32];
-	int np = m->nparams < 32 ? m->nparams : 32;
-	for (int i = 0; i < np; i++)
-		pnames[i] = m->params[i].name;
+	const ast_arg *given[CC_MAX_PARAMS] = {0};
 	for (int i = 0; e->kind == AST_EXPR_CALL && i < e->nargs; i++) {
 		const ast_arg *a = e->args[i];
 		int p;
@@ -227,25 +249,16 @@ int cc_call(cc_ctx *c, const ast_expr *e, const char *what, const cc_method *met
 		if (cc_param_read(c, &m->params[p], a->value, &out->params[p]) < 0)
 			bad = 1;
 	}
-	free(given);
-	qsort(out->params, (size_t)out->nparams, sizeof *out->params, cc_cmp_param);
+	cc_call_end(out);
 	return bad ? -2 : k;
 }
 
 int cc_call_block(cc_ctx *c, const ast_stmt *block, const cc_method *m, ir_call *out)
 {
-	memset(out, 0, sizeof *out);
-	out->name = cc_xstrdup(m->name);
-	out->nparams = m->nparams;
-	out->params = cc_xcalloc((size_t)(m->nparams ? m->nparams : 1), sizeof *out->params);
-	for (int i = 0; i < m->nparams; i++)
-		cc_param_default(&m->params[i], &out->params[i]);
+	const char *pnames[CC_MAX_PARAMS];
+	int np = cc_call_begin(m, out, pnames);
 	int bad = 0;
-	const ast_stmt *given[32] = {0};
-	const char *pnames[32];
-	int np = m->nparams < 32 ? m->nparams : 32;
-	for (int i = 0; i < np; i++)
-		pnames[i] = m->params[i].name;
+	const ast_stmt *given[CC_MAX_PARAMS] = {0};
 	for (int i = 0; block && i < block->nbody; i++) {
 		const ast_stmt *s = block->body[i];
 		int p = 0;
@@ -272,6 +285,6 @@ int cc_call_block(cc_ctx *c, const ast_stmt *block, const cc_method *m, ir_call 
 		if (cc_param_read(c, &m->params[p], s->value, &out->params[p]) < 0)
 			bad = 1;
 	}
-	qsort(out->params, (size_t)out->nparams, sizeof *out->params, cc_cmp_param);
+	cc_call_end(out);
 	return bad ? -1 : 0;
 }
