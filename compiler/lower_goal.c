@@ -20,7 +20,16 @@ static int cc_metric(cc_ctx *c, const char *word, lang_loc loc)
 	return -1;
 }
 
-int cc_lower_objective(cc_ctx *c, cc_sym *sym)
+/*
+ * What objectives and targets share: each is lowered once and at once (it
+ * names no other declaration, so there is no cycle to guard), cannot be
+ * derived with `from`, must not be empty, and fails (index -1) when any
+ * diagnostic came from it.  read_body() claims the declaration's slot in its
+ * list, fills it from the body and returns its index; a_kind ("an
+ * objective") and missing ("goals (add ...)") word the messages.
+ */
+static int cc_lower_goals(cc_ctx *c, cc_sym *sym, const char *a_kind, const char *missing,
+			  int (*read_body)(cc_ctx *, const ast_decl *))
 {
 	if (sym->state != CC_SYM_NEW)
 		return sym->index;
@@ -28,9 +37,20 @@ int cc_lower_objective(cc_ctx *c, cc_sym *sym)
 	const ast_decl *dc = sym->decl;
 	int errors = c->d->nerrors;
 	if (dc->from)
-		lang_error(c->d, dc->from->loc, "an objective cannot be derived with 'from'");
+		lang_error(c->d, dc->from->loc, "%s cannot be derived with 'from'", a_kind);
+	sym->index = read_body(c, dc);
+	if (dc->nbody == 0)
+		lang_error(c->d, dc->name_loc, "%s '%s' has no %s", ast_decl_kind_names[dc->kind],
+			   dc->name, missing);
+	if (c->d->nerrors != errors)
+		sym->index = -1;
+	return sym->index;
+}
+
+static int cc_objective_read(cc_ctx *c, const ast_decl *dc)
+{
 	ir_objective *o = &c->m->objectives[c->m->nobjectives];
-	sym->index = c->m->nobjectives++;
+	int index = c->m->nobjectives++;
 	o->name = cc_xstrdup(dc->name);
 	o->metrics = cc_xcalloc((size_t)dc->nbody + 1, sizeof *o->metrics);
 	o->maximize = cc_xcalloc((size_t)dc->nbody + 1, sizeof *o->maximize);
@@ -56,12 +76,13 @@ int cc_lower_objective(cc_ctx *c, cc_sym *sym)
 		o->maximize[o->nterms] = s->maximize;
 		o->nterms++;
 	}
-	if (dc->nbody == 0)
-		lang_error(c->d, dc->name_loc, "objective '%s' has no goals (add 'maximize accuracy;')",
-			   dc->name);
-	if (c->d->nerrors != errors)
-		sym->index = -1;
-	return sym->index;
+	return index;
+}
+
+int cc_lower_objective(cc_ctx *c, cc_sym *sym)
+{
+	return cc_lower_goals(c, sym, "an objective", "goals (add 'maximize accuracy;')",
+			      cc_objective_read);
 }
 
 /* Checks that a constraint's number is written in the metric's unit. */
@@ -175,17 +196,10 @@ static ir_cmp cc_cmp_of(ast_op op)
 	}
 }
 
-int cc_lower_target(cc_ctx *c, cc_sym *sym)
+static int cc_target_read(cc_ctx *c, const ast_decl *dc)
 {
-	if (sym->state != CC_SYM_NEW)
-		return sym->index;
-	sym->state = CC_SYM_DONE;
-	const ast_decl *dc = sym->decl;
-	int errors = c->d->nerrors;
-	if (dc->from)
-		lang_error(c->d, dc->from->loc, "a target cannot be derived with 'from'");
 	ir_target *t = &c->m->targets[c->m->ntargets];
-	sym->index = c->m->ntargets++;
+	int index = c->m->ntargets++;
 	t->name = cc_xstrdup(dc->name);
 	t->constraints = cc_xcalloc((size_t)dc->nbody + 1, sizeof *t->constraints);
 	const ast_stmt **src = cc_xcalloc((size_t)dc->nbody + 1, sizeof *src);
@@ -232,10 +246,11 @@ int cc_lower_target(cc_ctx *c, cc_sym *sym)
 		t->constraints[t->nconstraints++] = nc;
 	}
 	free(src);
-	if (dc->nbody == 0)
-		lang_error(c->d, dc->name_loc, "target '%s' has no constraints (add e.g. 'macs <= 2M;')",
-			   dc->name);
-	if (c->d->nerrors != errors)
-		sym->index = -1;
-	return sym->index;
+	return index;
+}
+
+int cc_lower_target(cc_ctx *c, cc_sym *sym)
+{
+	return cc_lower_goals(c, sym, "a target", "constraints (add e.g. 'macs <= 2M;')",
+			      cc_target_read);
 }

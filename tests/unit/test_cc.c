@@ -194,6 +194,30 @@ static void test_errors(void **state)
 	lang_diags_free(&d);
 }
 
+/* 1 when some diagnostic of d says exactly msg. */
+static int has_message(const lang_diags *d, const char *msg)
+{
+	for (int i = 0; i < d->n; i++)
+		if (!strcmp(d->items[i].message, msg))
+			return 1;
+	return 0;
+}
+
+/* Objectives and targets derive from nothing and must not be empty. */
+static void test_goal_declarations(void **state)
+{
+	(void)state;
+	lang_diags d;
+	ir_module *m = compile("objective o from p { }\ntarget t from u { }\n", NULL, &d, NULL);
+	assert_null(m);
+	assert_int_equal(d.nerrors, 4);
+	assert_true(has_message(&d, "an objective cannot be derived with 'from'"));
+	assert_true(has_message(&d, "objective 'o' has no goals (add 'maximize accuracy;')"));
+	assert_true(has_message(&d, "a target cannot be derived with 'from'"));
+	assert_true(has_message(&d, "target 't' has no constraints (add e.g. 'macs <= 2M;')"));
+	lang_diags_free(&d);
+}
+
 static void test_syntax_errors_fail(void **state)
 {
 	(void)state;
@@ -287,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_errors),        cmocka_unit_test(test_files_dropped),
 		cmocka_unit_test(test_warning_only),  cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_syntax_errors_fail), cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_goal_declarations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
