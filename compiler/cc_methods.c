@@ -57,10 +57,13 @@ const int cc_pretrain_nmethods = CC_N(cc_pretrain_methods);
 
 /* --- task: search { ... } -------------------------------------------------- */
 
+/* The ranges are those rt_answer_settings_get (runtime/answer.c) accepts,
+ * so that a module that compiles can be searched: the evolutionary search
+ * needs a population of 4. */
 static const cc_param_spec cc_search_params[] = {
 	{"predictor", CC_P_NAME, 0, 0, 0, "auto mlp rbf"},
-	{"samples", CC_P_INT, 300, 2, 1000000, NULL},
-	{"population", CC_P_INT, 100, 2, 100000, NULL},
+	{"samples", CC_P_INT, 300, 2, 100000, NULL},
+	{"population", CC_P_INT, 100, 4, 100000, NULL},
 	{"generations", CC_P_INT, 50, 1, 100000, NULL},
 	{"seed", CC_P_INT, 0, 0, CC_BIG, NULL},
 };

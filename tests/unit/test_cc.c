@@ -218,6 +218,36 @@ static void test_goal_declarations(void **state)
 	lang_diags_free(&d);
 }
 
+/* What compiles can be searched: the ranges of the runtime's search. */
+static void test_search_ranges(void **state)
+{
+	(void)state;
+	const char *base = "dataset d { format = csv; train = \"/t.csv\"; test = 10; features = 4;"
+			   " classes = 2; }\n"
+			   "space m { input features = 4; stage a { depth in 1..2;"
+			   " block = dense(out = 4); } head fc(classes); }\n";
+	const struct {
+		const char *search;
+		int errors;
+	} cases[] = {
+		{ "population = 4; samples = 100000;", 0 },
+		{ "population = 3;", 1 },
+		{ "samples = 100001;", 1 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char src[1024];
+		snprintf(src, sizeof src, "%stask t { data = d; space = m; search { %s } }\n", base,
+			 cases[i].search);
+		lang_diags d;
+		ir_module *m = compile(src, NULL, &d, NULL);
+		assert_int_equal(d.nerrors, cases[i].errors);
+		if (cases[i].errors)
+			assert_null(m);
+		ir_module_free(m);
+		lang_diags_free(&d);
+	}
+}
+
 static void test_syntax_errors_fail(void **state)
 {
 	(void)state;
@@ -311,7 +341,7 @@ int main(void)
 		cmocka_unit_test(test_errors),        cmocka_unit_test(test_files_dropped),
 		cmocka_unit_test(test_warning_only),  cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_syntax_errors_fail), cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_goal_declarations),
+		cmocka_unit_test(test_goal_declarations), cmocka_unit_test(test_search_ranges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
