@@ -42,6 +42,9 @@ static void put_num(FILE *out, double v)
 	fputs(buf, out);
 }
 
+/* docs/ir.md's quoting: every control byte escaped, so a dump line is
+ * one line whatever a path holds.  Not the .arch syntax (lang_fmt), which
+ * has fewer escapes. */
 static void put_str(FILE *out, const char *s)
 {
 	if (!s) {

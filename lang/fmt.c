@@ -69,6 +69,10 @@ static void trailing(fmt *F, int line, int after_line, int after_col)
 	F->ci++;
 }
 
+/* A string literal with exactly the escapes the lexer decodes (unescape in
+ * lexer.l), so that the output parses back to s; any other byte the
+ * lexer takes as it is.  The IR dump quotes with more escapes (docs/ir.md),
+ * which this language does not read. */
 static void put_string(FILE *out, const char *s)
 {
 	fputc('"', out);
