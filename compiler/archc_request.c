@@ -277,7 +277,7 @@ static const char *error_message(const rq_reply *r, json_t **keep)
 
 typedef struct request_args {
 	archc_task_args a;
-	const char *socket, *target, *objective, *outdir, *timeout_s;
+	const char *socket, *target, *objective, *outdir;
 	archc_opt_list cons;
 	int json;
 	int64_t timeout;
@@ -287,11 +287,11 @@ typedef struct request_args {
  * /run/archd.sock as root, /tmp/archd-UID.sock without XDG_RUNTIME_DIR. */
 static void default_socket(char *buf, size_t len)
 {
-	const char *run = getenv("XDG_RUNTIME_DIR");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
 	if (geteuid() == 0)
 		snprintf(buf, len, "/run/archd.sock");
-	else if (run != NULL && run[0] == '/')
-		snprintf(buf, len, "%s/archd.sock", run);
+	else if (xdg != NULL && xdg[0] == '/')
+		snprintf(buf, len, "%s/archd.sock", xdg);
 	else
 		snprintf(buf, len, "/tmp/archd-%u.sock", (unsigned)geteuid());
 }
@@ -495,13 +495,13 @@ static int download(const rq_client *c, const char *dir, const json_t *s, const 
 			const char *name = json_string_value(json_object_get(j, "name"));
 			const char *hdr = json_string_value(json_object_get(j, "header"));
 			const char *src = json_string_value(json_object_get(j, "source"));
-			char hn[256], sn[256];
 			if (name == NULL || hdr == NULL || src == NULL || strchr(name, '/') != NULL ||
 			    name[0] == '.' || strlen(name) > 200) {
 				fprintf(stderr, "%s: GET %s: not a {name, header, source} object\n", me,
 					csrc);
 				st = REQ_EDAEMON;
 			} else {
+				char hn[256], sn[256];
 				snprintf(hn, sizeof hn, "%s.h", name);
 				snprintf(sn, sizeof sn, "%s.c", name);
 				st = write_out(dir, hn, hdr, strlen(hdr));

@@ -158,6 +158,11 @@ int main(int argc, char **argv)
 	}
 	size_t rlen = strlen(argv[2]) + strlen(argv[3]) + blen + 256;
 	char *req = malloc(rlen);
+	if (!req) {
+		fprintf(stderr, "daemonbench: out of memory\n");
+		free(body);
+		return 1;
+	}
 	int hn = snprintf(req, rlen,
 			  "%s %s HTTP/1.1\r\nHost: archd\r\nContent-Type: application/json\r\n"
 			  "Content-Length: %zu\r\n\r\n",
@@ -172,6 +177,9 @@ int main(int argc, char **argv)
 	double *lat = malloc(cap * sizeof *lat);
 	if (ep < 0 || !cs || !lat) {
 		fprintf(stderr, "daemonbench: out of memory\n");
+		free(req);
+		free(cs);
+		free(lat);
 		return 1;
 	}
 	double t0 = now_s(), tmeasure = t0 + warmup, tend = tmeasure + seconds;
@@ -179,6 +187,7 @@ int main(int argc, char **argv)
 		cs[i].fd = connect_unix(sock);
 		if (cs[i].fd < 0) {
 			fprintf(stderr, "daemonbench: %s: %s\n", sock, strerror(errno));
+			free(req);
 			return 1;
 		}
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
@@ -186,6 +195,7 @@ int main(int argc, char **argv)
 		cs[i].started = now_s();
 		if (push(ep, &cs[i], (uint32_t)i, req, rlen) != 0) {
 			fprintf(stderr, "daemonbench: %s: %s\n", sock, strerror(errno));
+			free(req);
 			return 1;
 		}
 	}
