@@ -201,7 +201,7 @@ int rt_model_fuse(rt_model *m)
 	rt_model_fused_free(m->fused);
 	m->fused = NULL;
 	rt_model_fused *f = calloc(1, sizeof *f);
-	fused_layer *fl = calloc((size_t)m->nlayers, sizeof *fl);
+	fused_layer *fl = calloc(m->nlayers > 0 ? (size_t)m->nlayers : 1, sizeof *fl);
 	size_t n = 0;
 	fused_layer count;
 	for (int i = 0; i < m->nlayers; i++)
