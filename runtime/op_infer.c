@@ -57,14 +57,37 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 
 /* ---- pointwise ------------------------------------------------------------ */
 
-/* Where row i of y starts (see rt_pw_p's grp_w). */
-static inline size_t pw_row(const rt_pw_p *p, int i)
+/* A walk over y's rows (see rt_pw_p's grp_w): `off` is where row i
+ * starts; stepping costs no division. */
+typedef struct pw_rows {
+	size_t off;
+	int j, q, b; /* pixel, row and image of row i (grp_w > 0) */
+} pw_rows;
+
+static inline pw_rows pw_rows_at(const rt_pw_p *p, int i)
 {
-	if (p->grp_w == 0)
-		return (size_t)i * p->ldy;
-	int q = i / p->grp_w;
-	return (size_t)(q / p->grp_h) * p->ld_img + (size_t)(q % p->grp_h) * p->ld_row +
-	       (size_t)(i % p->grp_w) * p->ldy;
+	pw_rows w = { .off = (size_t)i * p->ldy };
+	if (p->grp_w > 0) {
+		int q = i / p->grp_w;
+		w.j = i % p->grp_w;
+		w.q = q % p->grp_h;
+		w.b = q / p->grp_h;
+		w.off = (size_t)w.b * p->ld_img + (size_t)w.q * p->ld_row + (size_t)w.j * p->ldy;
+	}
+	return w;
+}
+
+static inline void pw_rows_next(const rt_pw_p *p, pw_rows *w)
+{
+	w->off += (size_t)p->ldy;
+	if (p->grp_w > 0 && ++w->j == p->grp_w) {
+		w->j = 0;
+		if (++w->q == p->grp_h) {
+			w->q = 0;
+			w->b++;
+		}
+		w->off = (size_t)w->b * p->ld_img + (size_t)w->q * p->ld_row;
+	}
 }
 
 #define PW_MR 6       /* rows of y per tile */
@@ -109,8 +132,9 @@ RT_INLINE_FMA void pw_tile(const rt_pw_p *p, const float *x, const float *w, con
 		left -= VW;
 		rhi = left < 0 ? 0 : (left < nhi ? left : nhi);
 	}
-	for (int r = 0; r < MR; r++) {
-		float *yr = y + pw_row(p, i0 + r) + j0;
+	pw_rows at = pw_rows_at(p, i0);
+	for (int r = 0; r < MR; r++, pw_rows_next(p, &at)) {
+		float *yr = y + at.off + j0;
 		v8 v0 = acc[r][0] + b0, v1 = acc[r][1] + b1;
 		if (rlo > 0) {
 			const float *rr = p->r + (size_t)(i0 + r) * p->ldr + j0;
