@@ -411,17 +411,18 @@ typedef struct split_job {
 	float *ws, *logits;
 } split_job;
 
-/* Images [b, e) of the batch, in groups, each on its slice of ws. */
+/* Images [b, e) of the batch, in groups; every group reuses the start of
+ * the run's slice of ws [b per, e per), so that it is still in cache. */
 static void forward_images(void *ctx, int64_t b, int64_t e)
 {
 	const split_job *j = ctx;
 	const rt_model *m = j->m;
 	size_t px = (size_t)m->in_h * m->in_w * m->in_channels, per = per_image_total(m);
 	int group = images_per_group(m);
+	float *ws = j->ws + (size_t)b * per;
 	for (int i = (int)b; i < (int)e; i += group) {
 		int cnt = (int)e - i < group ? (int)e - i : group;
-		forward_part(m, j->x + (size_t)i * px, cnt, j->ws + (size_t)i * per,
-			     j->logits + (size_t)i * m->nclasses);
+		forward_part(m, j->x + (size_t)i * px, cnt, ws, j->logits + (size_t)i * m->nclasses);
 	}
 }
 

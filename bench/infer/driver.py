@@ -3,7 +3,7 @@ then asks them in turn for timings, so that a change in the machine's load
 hits all engines alike, and prints one table.
 
     /usr/bin/python3 driver.py DIR NSUBNETS THREADS [--rounds R] [--reps K]
-        [--json | --markdown] --engine NAME=COMMAND...
+        [--json | --markdown] [--save FILE] --engine NAME=COMMAND...
 
 DIR holds what `infbench prepare` wrote (subnets.txt is its output).  Each
 COMMAND is a shell command starting one worker; with "{i}" in it, one
@@ -17,8 +17,8 @@ R rounds (default 8), each one request of K repetitions (default 15) per
 subnet, batch (1, 64) and engine, the engines' order rotated from one
 request to the next.  Reported per cell: the median and the minimum of
 the R x K times.  Ratios are other/"rt" medians: above 1, the runtime is
-faster.  Exits 1 when an engine's logits are more than 1e-4 from the
-runtime's.
+faster.  --save also writes the JSON to a file.  Exits 1 when an engine's
+logits are more than 1e-4 from the runtime's.
 """
 import argparse
 import json
@@ -76,6 +76,7 @@ def parse_args():
     out = ap.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print JSON instead of the table")
     out.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--save", metavar="FILE", help="also write the JSON to FILE")
     ap.add_argument("--engine", action="append", default=[], metavar="NAME=COMMAND")
     a = ap.parse_args()
     if a.nsubnets < 1 or a.threads < 1 or a.rounds < 1 or a.reps < 1:
@@ -100,6 +101,9 @@ def subnets(d, n):
             if p[:1] == ["subnet"]:
                 genes[int(p[1])] = p[2]
                 macs[int(p[1])] = int(p[3].split("=")[1])
+    if any(i not in genes for i in range(n)):
+        sys.exit(f"bench/infer: {d}/subnets.txt lists {len(genes)} subnets, not {n}: "
+                 f"run infbench prepare with {n}")
     return [(genes[i], macs[i]) for i in range(n)]
 
 
@@ -147,6 +151,10 @@ def main():
         rows.append(row)
     meta = {"threads": a.threads, "rounds": a.rounds, "reps": a.reps, "engines": names,
             "samples_per_cell": a.rounds * a.reps}
+    if a.save:
+        with open(a.save, "w") as f:
+            json.dump({"meta": meta, "subnets": rows}, f, indent=1)
+            f.write("\n")
     if a.json:
         json.dump({"meta": meta, "subnets": rows}, sys.stdout, indent=1)
         print()
