@@ -56,10 +56,7 @@ struct rt_model_fused {
 	ws_part per_image;
 };
 
-static size_t zmax(size_t a, size_t b)
-{
-	return a > b ? a : b;
-}
+static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 
 /* --- folding ------------------------------------------------------------------ */
 
@@ -145,29 +142,45 @@ static void fuse_layer(const rt_model *m, const rt_model_layer *l, float *buf, s
 
 static rt_conv2d_p conv_p(int n, int h, int w, int cin, int cout, int k, int stride)
 {
-	rt_conv2d_p p = { .n = n, .h = h, .w = w, .cin = cin, .cout = cout, .k = k,
-			  .stride = stride, .pad = k / 2, .ldw = cout };
+	rt_conv2d_p p = {.n = n,
+			 .h = h,
+			 .w = w,
+			 .cin = cin,
+			 .cout = cout,
+			 .k = k,
+			 .stride = stride,
+			 .pad = k / 2,
+			 .ldw = cout};
 	return p;
 }
 
 static rt_se_p se_p(const rt_model_layer *l, int n)
 {
-	rt_se_p p = { .n = n, .hw = l->ho * l->wo, .c = l->mid, .r = l->se_r,
-		      .ldw1 = l->se_r, .ldw2 = l->mid };
+	rt_se_p p = {.n = n,
+		     .hw = l->ho * l->wo,
+		     .c = l->mid,
+		     .r = l->se_r,
+		     .ldw1 = l->se_r,
+		     .ldw2 = l->mid};
 	return p;
 }
 
 static rt_dw_infer_p dw_p(const rt_model_layer *l, int n)
 {
-	rt_dw_infer_p p = { .n = n, .h = l->h, .w = l->w, .c = l->mid, .k = l->k,
-			    .stride = l->stride, .act = (rt_act)l->act };
+	rt_dw_infer_p p = {.n = n,
+			   .h = l->h,
+			   .w = l->w,
+			   .c = l->mid,
+			   .k = l->k,
+			   .stride = l->stride,
+			   .act = (rt_act)l->act};
 	return p;
 }
 
 /* The workspace one image needs; every part but `pad` scales with n. */
 static ws_part per_image(const rt_model *m)
 {
-	ws_part z = { .act = (size_t)m->res * m->res * m->in_channels };
+	ws_part z = {.act = (size_t)m->res * m->res * m->in_channels};
 	for (int i = 0; i < m->nlayers; i++) {
 		const rt_model_layer *l = &m->layers[i];
 		size_t px = zmax((size_t)l->h * l->w, (size_t)l->ho * l->wo);
@@ -242,15 +255,15 @@ typedef struct fwd {
 	float *conv_ws, *se_ws, *pad_ws;
 } fwd;
 
-static void conv_fwd(const fwd *f, const rt_model_layer *l, const fused_layer *w,
-		     const float *x, float **t)
+static void conv_fwd(const fwd *f, const rt_model_layer *l, const fused_layer *w, const float *x,
+		     float **t)
 {
 	rt_conv2d_p p = conv_p(f->n, l->h, l->w, l->cin, l->cout, l->k, l->stride);
 	rt_conv2d_infer(&p, (rt_act)l->act, NULL, 0, 0, x, w->w[0], w->b[0], t[0], f->conv_ws);
 }
 
-static void mbconv_fwd(const fwd *f, const rt_model_layer *l, const fused_layer *w,
-		       const float *x, float **t)
+static void mbconv_fwd(const fwd *f, const rt_model_layer *l, const fused_layer *w, const float *x,
+		       float **t)
 {
 	int n = f->n, mid = l->mid;
 	rt_dw_infer_p dp = dw_p(l, n);
@@ -259,9 +272,17 @@ static void mbconv_fwd(const fwd *f, const rt_model_layer *l, const fused_layer 
 		 * images the depthwise reads */
 		size_t row, img, interior;
 		rt_dw_infer_layout(&dp, &row, &img, &interior);
-		rt_pw_p pe = { .m = n * l->h * l->w, .cin = l->cin, .cout = mid, .ldx = l->cin,
-			       .ldw = mid, .ldy = rt_dw_infer_cpad(mid), .act = (rt_act)l->act,
-			       .grp_w = l->w, .grp_h = l->h, .ld_row = row, .ld_img = img };
+		rt_pw_p pe = {.m = n * l->h * l->w,
+			      .cin = l->cin,
+			      .cout = mid,
+			      .ldx = l->cin,
+			      .ldw = mid,
+			      .ldy = rt_dw_infer_cpad(mid),
+			      .act = (rt_act)l->act,
+			      .grp_w = l->w,
+			      .grp_h = l->h,
+			      .ld_row = row,
+			      .ld_img = img};
 		rt_pw_infer(&pe, x, w->w[0], w->b[0], f->pad_ws + interior);
 		rt_dw_infer_padded(&dp, f->pad_ws, w->w[1], w->b[1], t[1]);
 	} else {
@@ -272,9 +293,16 @@ static void mbconv_fwd(const fwd *f, const rt_model_layer *l, const fused_layer 
 		rt_se_infer(&sp, t[1], w->se[0], w->se[1], w->se[2], w->se[3], f->se_ws);
 	}
 	/* [n*ho*wo, mid] -> [n*ho*wo, cout], + x for the identity shortcut */
-	rt_pw_p pp = { .m = n * l->ho * l->wo, .cin = mid, .cout = l->cout, .ldx = mid,
-		       .ldw = l->cout, .ldy = l->cout, .act = RT_ACT_NONE,
-		       .r = l->shortcut ? x : NULL, .ldr = l->cin, .cr = l->cout };
+	rt_pw_p pp = {.m = n * l->ho * l->wo,
+		      .cin = mid,
+		      .cout = l->cout,
+		      .ldx = mid,
+		      .ldw = l->cout,
+		      .ldy = l->cout,
+		      .act = RT_ACT_NONE,
+		      .r = l->shortcut ? x : NULL,
+		      .ldr = l->cin,
+		      .cr = l->cout};
 	rt_pw_infer(&pp, t[1], w->w[2], w->b[2], t[2]);
 }
 
@@ -288,7 +316,8 @@ static void residual_fwd(const fwd *f, const rt_model_layer *l, const fused_laye
 	if (l->shortcut == 2) {
 		rt_conv2d_p c3 = conv_p(n, l->h, l->w, l->cin, l->cout, 1, l->stride);
 		c3.pad = 0;
-		rt_conv2d_infer(&c3, RT_ACT_NONE, NULL, 0, 0, x, w->w[2], w->b[2], t[2], f->conv_ws);
+		rt_conv2d_infer(&c3, RT_ACT_NONE, NULL, 0, 0, x, w->w[2], w->b[2], t[2],
+				f->conv_ws);
 		rt_conv2d_infer(&c2, RT_ACT_RELU, t[2], l->cout, l->cout, t[0], w->w[1], w->b[1],
 				t[1], f->conv_ws);
 	} else {
@@ -299,11 +328,16 @@ static void residual_fwd(const fwd *f, const rt_model_layer *l, const fused_laye
 	}
 }
 
-static void dense_fwd(const fwd *f, const rt_model_layer *l, const fused_layer *w,
-		      const float *x, float **t)
+static void dense_fwd(const fwd *f, const rt_model_layer *l, const fused_layer *w, const float *x,
+		      float **t)
 {
-	rt_pw_p p = { .m = f->n, .cin = l->cin, .cout = l->cout, .ldx = l->cin,
-		      .ldw = l->cout, .ldy = l->cout, .act = (rt_act)l->act };
+	rt_pw_p p = {.m = f->n,
+		     .cin = l->cin,
+		     .cout = l->cout,
+		     .ldx = l->cin,
+		     .ldw = l->cout,
+		     .ldy = l->cout,
+		     .act = (rt_act)l->act};
 	rt_pw_infer(&p, x, w->w[0], w->b[0], t[0]);
 }
 
@@ -324,7 +358,7 @@ static int out_slot(ir_block kind)
 static void forward_part(const rt_model *m, const float *x, int n, float *ws, float *logits)
 {
 	const ws_part *z = &m->fused->per_image;
-	fwd f = { .n = n };
+	fwd f = {.n = n};
 	for (int i = 0; i < 4; i++)
 		f.buf[i] = ws + (size_t)i * n * z->act;
 	f.conv_ws = ws + 4 * (size_t)n * z->act;
@@ -335,8 +369,12 @@ static void forward_part(const rt_model *m, const float *x, int n, float *ws, fl
 	int slot = -1; /* the buffer cur lives in, -1 for the caller's input */
 	if (m->res != m->in_h || m->res != m->in_w) {
 		/* [n, in_h, in_w, C] -> [n, res, res, C] */
-		rt_resize_p rp = { .n = n, .h = m->in_h, .w = m->in_w, .c = m->in_channels,
-				   .ho = m->res, .wo = m->res };
+		rt_resize_p rp = {.n = n,
+				  .h = m->in_h,
+				  .w = m->in_w,
+				  .c = m->in_channels,
+				  .ho = m->res,
+				  .wo = m->res};
 		rt_resize_forward(&rp, x, f.buf[0]);
 		cur = f.buf[0];
 		slot = 0;
@@ -422,14 +460,15 @@ static void forward_images(void *ctx, int64_t b, int64_t e)
 	float *ws = j->ws + (size_t)b * per;
 	for (int i = (int)b; i < (int)e; i += group) {
 		int cnt = (int)e - i < group ? (int)e - i : group;
-		forward_part(m, j->x + (size_t)i * px, cnt, ws, j->logits + (size_t)i * m->nclasses);
+		forward_part(m, j->x + (size_t)i * px, cnt, ws,
+			     j->logits + (size_t)i * m->nclasses);
 	}
 }
 
 void rt_model_forward(const rt_model *m, const float *x, int n, float *ws, float *logits)
 {
 	assert(n >= 1 && m->nlayers >= 1 && m->fused);
-	split_job j = { m, x, ws, logits };
+	split_job j = {m, x, ws, logits};
 	/* one contiguous run of images per pool thread; inline for one image,
 	 * on a one-thread pool, or when called from inside a job */
 	rt_parallel_for(n, forward_images, &j);

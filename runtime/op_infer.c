@@ -26,7 +26,7 @@
 #include "runtime/op_util.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
-#define RT_INLINE_FMA \
+#define RT_INLINE_FMA                               \
 	static inline __attribute__((always_inline, \
 				     optimize("O3", "no-trapping-math", "fp-contract=fast")))
 #else
@@ -36,23 +36,27 @@
 typedef int32_t v8i __attribute__((vector_size(32)));
 
 /* s in every lane (written out: `(v8){0} + s` would add 0.0f first). */
-#define BCAST(s) ({ float s_ = (s); (v8){s_, s_, s_, s_, s_, s_, s_, s_}; })
+#define BCAST(s)                                      \
+	({                                            \
+		float s_ = (s);                       \
+		(v8){s_, s_, s_, s_, s_, s_, s_, s_}; \
+	})
 
 /* y = act(v), as rt_relu_forward / rt_hswish_forward compute it (a
  * comparison of float vectors gives all-ones lanes where true). */
-#define ACT(v, act)                                                              \
-	({                                                                       \
-		v8 a_ = (v);                                                     \
-		if ((act) == RT_ACT_RELU) {                                      \
-			a_ = (v8)((v8i)a_ & (a_ > (v8){0}));                     \
-		} else if ((act) == RT_ACT_HSWISH) {                             \
-			v8 t_ = a_ + 3.0f;                                       \
-			t_ = (v8)((v8i)t_ & (t_ > (v8){0}));                     \
-			v8i big_ = t_ > 6.0f;                                    \
+#define ACT(v, act)                                                               \
+	({                                                                        \
+		v8 a_ = (v);                                                      \
+		if ((act) == RT_ACT_RELU) {                                       \
+			a_ = (v8)((v8i)a_ & (a_ > (v8){0}));                      \
+		} else if ((act) == RT_ACT_HSWISH) {                              \
+			v8 t_ = a_ + 3.0f;                                        \
+			t_ = (v8)((v8i)t_ & (t_ > (v8){0}));                      \
+			v8i big_ = t_ > 6.0f;                                     \
 			t_ = (v8)(((v8i)t_ & ~big_) | ((v8i)BCAST(6.0f) & big_)); \
-			a_ = a_ * t_ * (1.0f / 6.0f);                            \
-		}                                                                \
-		a_;                                                              \
+			a_ = a_ * t_ * (1.0f / 6.0f);                             \
+		}                                                                 \
+		a_;                                                               \
 	})
 
 /* ---- pointwise ------------------------------------------------------------ */
@@ -66,7 +70,7 @@ typedef struct pw_rows {
 
 static inline pw_rows pw_rows_at(const rt_pw_p *p, int i)
 {
-	pw_rows w = { .off = (size_t)i * p->ldy };
+	pw_rows w = {.off = (size_t)i * p->ldy};
 	if (p->grp_w > 0) {
 		int q = i / p->grp_w;
 		w.j = i % p->grp_w;
@@ -90,8 +94,8 @@ static inline void pw_rows_next(const rt_pw_p *p, pw_rows *w)
 	}
 }
 
-#define PW_MR 6       /* rows of y per tile */
-#define PW_PANEL 96   /* rows per panel: x's panel stays in L2 across strips */
+#define PW_MR 6     /* rows of y per tile */
+#define PW_PANEL 96 /* rows per panel: x's panel stays in L2 across strips */
 
 /*
  * Rows [i0, i0 + MR) and columns [j0, j0 + nlo + nhi) of y: nlo (1..8)
@@ -236,7 +240,8 @@ RT_KERNEL static void im2col(const rt_conv2d_p *p, int ho, int wo, const float *
 					if (ih >= 0 && ih < p->h && iw0 >= 0 && iw0 + k <= p->w) {
 						/* the row's k taps are k cin floats in a row */
 						const float *src =
-							x + (((size_t)n * p->h + ih) * p->w + iw0) * cin;
+							x + (((size_t)n * p->h + ih) * p->w + iw0) *
+								    cin;
 						for (int c = 0; c < k * cin; c++)
 							cols[c] = src[c];
 						cols += k * cin;
@@ -249,7 +254,9 @@ RT_KERNEL static void im2col(const rt_conv2d_p *p, int ho, int wo, const float *
 								cols[c] = 0.0f;
 							continue;
 						}
-						const float *src = x + (((size_t)n * p->h + ih) * p->w + iw) * cin;
+						const float *src =
+							x +
+							(((size_t)n * p->h + ih) * p->w + iw) * cin;
 						for (int c = 0; c < cin; c++)
 							cols[c] = src[c];
 					}
@@ -262,8 +269,16 @@ void rt_conv2d_infer(const rt_conv2d_p *p, rt_act act, const float *r, int ldr, 
 	int ho = rt_conv_out_size(p->h, p->k, p->stride, p->pad);
 	int wo = rt_conv_out_size(p->w, p->k, p->stride, p->pad);
 	int kkc = p->k * p->k * p->cin;
-	rt_pw_p pw = { .m = p->n * ho * wo, .cin = kkc, .cout = p->cout, .ldx = kkc,
-		       .ldw = p->ldw, .ldy = p->cout, .act = act, .r = r, .ldr = ldr, .cr = cr };
+	rt_pw_p pw = {.m = p->n * ho * wo,
+		      .cin = kkc,
+		      .cout = p->cout,
+		      .ldx = kkc,
+		      .ldw = p->ldw,
+		      .ldy = p->cout,
+		      .act = act,
+		      .r = r,
+		      .ldr = ldr,
+		      .cr = cr};
 	if (p->k == 1 && p->stride == 1 && p->pad == 0) {
 		rt_pw_infer(&pw, x, w, bias, y);
 		return;
@@ -275,11 +290,7 @@ void rt_conv2d_infer(const rt_conv2d_p *p, rt_act act, const float *r, int ldr, 
 
 /* ---- depthwise ------------------------------------------------------------ */
 
-int rt_dw_infer_cpad(int c)
-{
-	return (c + VW - 1) / VW * VW;
-}
-
+int rt_dw_infer_cpad(int c) { return (c + VW - 1) / VW * VW; }
 
 /* Kernels up to this size fit the generic instance's arrays. */
 #define DW_MAX_K 11
@@ -292,10 +303,7 @@ int rt_dw_infer_cpad(int c)
 #define DW_OB 8
 
 /* The size of the block starting at output ow of a row of wo. */
-static inline int dw_block(int ow, int wo)
-{
-	return wo - ow > DW_OB / 2 ? DW_OB : DW_OB / 2;
-}
+static inline int dw_block(int ow, int wo) { return wo - ow > DW_OB / 2 ? DW_OB : DW_OB / 2; }
 
 /* Width of the zero-bordered image: the padding of "same", and enough on
  * the right for the row's last block to read inside it. */
@@ -316,8 +324,8 @@ static int dw_padded_width(const rt_dw_infer_p *p)
  * taps are summed in (ki, kj) order.
  */
 RT_INLINE_FMA void dw_block_at(const rt_dw_infer_p *p, const float *x0, size_t rs, int cp,
-			       const float *w, v8 b, float *yrow, int c0, int nb, int ow,
-			       int wo, const int K, const int S, const int OB)
+			       const float *w, v8 b, float *yrow, int c0, int nb, int ow, int wo,
+			       const int K, const int S, const int OB)
 {
 	int C = p->c;
 	v8 acc[DW_OB];
@@ -365,17 +373,18 @@ RT_INLINE_FMA void dw_row(const rt_dw_infer_p *p, const float *xp, int pw, const
 			if (dw_block(ow, wo) == DW_OB)
 				dw_block_at(p, x0, rs, cp, w, b, yrow, c0, nb, ow, wo, K, S, DW_OB);
 			else
-				dw_block_at(p, x0, rs, cp, w, b, yrow, c0, nb, ow, wo, K, S, DW_OB / 2);
+				dw_block_at(p, x0, rs, cp, w, b, yrow, c0, nb, ow, wo, K, S,
+					    DW_OB / 2);
 		}
 	}
 }
 
-#define DW_ROW_FN(K, S)                                                                  \
-	RT_KERNEL_FMA static void dw_row_##K##_##S(const rt_dw_infer_p *p, const float *xp, \
+#define DW_ROW_FN(K, S)                                                                       \
+	RT_KERNEL_FMA static void dw_row_##K##_##S(const rt_dw_infer_p *p, const float *xp,   \
 						   int pw, const float *w, const float *bias, \
 						   float *yrow, int oh, int wo)               \
-	{                                                                                \
-		dw_row(p, xp, pw, w, bias, yrow, oh, wo, K, S);                          \
+	{                                                                                     \
+		dw_row(p, xp, pw, w, bias, yrow, oh, wo, K, S);                               \
 	}
 DW_ROW_FN(3, 1)
 DW_ROW_FN(3, 2)
@@ -406,8 +415,8 @@ size_t rt_dw_infer_workspace(const rt_dw_infer_p *p)
 	return (size_t)p->n * img;
 }
 
-typedef void (*dw_row_fn)(const rt_dw_infer_p *, const float *, int, const float *,
-			  const float *, float *, int, int);
+typedef void (*dw_row_fn)(const rt_dw_infer_p *, const float *, int, const float *, const float *,
+			  float *, int, int);
 
 void rt_dw_infer_padded(const rt_dw_infer_p *p, float *xp, const float *w, const float *bias,
 			float *y)
@@ -490,18 +499,28 @@ size_t rt_se_infer_workspace(const rt_se_p *p)
 	return (size_t)p->n * (2 * (size_t)p->c + (size_t)p->r);
 }
 
-void rt_se_infer(const rt_se_p *p, float *x, const float *w1, const float *b1,
-		 const float *w2, const float *b2, float *ws)
+void rt_se_infer(const rt_se_p *p, float *x, const float *w1, const float *b1, const float *w2,
+		 const float *b2, float *ws)
 {
 	assert(p->n > 0 && p->hw > 0 && p->c > 0 && p->r > 0);
 	size_t c = (size_t)p->c, hw = (size_t)p->hw;
 	float *pool = ws, *hid = pool + (size_t)p->n * c, *gate = hid + (size_t)p->n * p->r;
 	rt_avgpool_forward(p->n, p->hw, p->c, x, pool);
-	rt_pw_p l1 = { .m = p->n, .cin = p->c, .cout = p->r, .ldx = p->c, .ldw = p->ldw1,
-		       .ldy = p->r, .act = RT_ACT_RELU };
+	rt_pw_p l1 = {.m = p->n,
+		      .cin = p->c,
+		      .cout = p->r,
+		      .ldx = p->c,
+		      .ldw = p->ldw1,
+		      .ldy = p->r,
+		      .act = RT_ACT_RELU};
 	rt_pw_infer(&l1, pool, w1, b1, hid);
-	rt_pw_p l2 = { .m = p->n, .cin = p->r, .cout = p->c, .ldx = p->r, .ldw = p->ldw2,
-		       .ldy = p->c, .act = RT_ACT_NONE };
+	rt_pw_p l2 = {.m = p->n,
+		      .cin = p->r,
+		      .cout = p->c,
+		      .ldx = p->r,
+		      .ldw = p->ldw2,
+		      .ldy = p->c,
+		      .act = RT_ACT_NONE};
 	rt_pw_infer(&l2, hid, w2, b2, gate);
 	rt_hsigmoid_forward((size_t)p->n * c, gate, gate);
 	se_scale(p->n, hw, c, gate, x);

@@ -45,7 +45,8 @@ int main(int argc, char **argv)
 	}
 	FILE *fx = fopen(argv[1], "rb"), *fl = fopen(argv[2], "rb");
 	double *tm = malloc(MAX_REPS * sizeof *tm);
-	if (!fx || !fl || !tm || fread(x, sizeof x, 1, fx) != 1 || fread(want, sizeof want, 1, fl) != 1) {
+	if (!fx || !fl || !tm || fread(x, sizeof x, 1, fx) != 1 ||
+	    fread(want, sizeof want, 1, fl) != 1) {
 		fprintf(stderr, "cbench: cannot read %s or %s\n", argv[1], argv[2]);
 		return 1;
 	}
@@ -61,9 +62,10 @@ int main(int argc, char **argv)
 	char line[256];
 	while (fgets(line, sizeof line, stdin)) {
 		int s, n, reps;
-		if (sscanf(line, "%d %d %d", &s, &n, &reps) != 3 || n < 1 || n > BATCH || reps < 1 ||
-		    reps > MAX_REPS) {
-			fprintf(stderr, "cbench: request '%.60s': expected SUBNET BATCH REPS\n", line);
+		if (sscanf(line, "%d %d %d", &s, &n, &reps) != 3 || n < 1 || n > BATCH ||
+		    reps < 1 || reps > MAX_REPS) {
+			fprintf(stderr, "cbench: request '%.60s': expected SUBNET BATCH REPS\n",
+				line);
 			return 1;
 		}
 		run(n);

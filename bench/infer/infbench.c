@@ -112,13 +112,14 @@ static int prepare(const char *air, const char *space, int nsub, const char *dir
 	for (int n = 0; n < BATCH; n++)
 		for (size_t p = 0; p < (size_t)res * res; p++)
 			for (int ch = 0; ch < c; ch++)
-				xc[((size_t)n * c + ch) * res * res + p] = x[((size_t)n * res * res + p) * c + ch];
+				xc[((size_t)n * c + ch) * res * res + p] =
+					x[((size_t)n * res * res + p) * c + ch];
 	snprintf(path, sizeof path, "%s/x.bin", dir);
 	int bad = write_floats(path, x, BATCH * nx);
 	snprintf(path, sizeof path, "%s/x_nchw.bin", dir);
 	bad |= write_floats(path, xc, BATCH * nx);
 	printf("input %d %d %d\n", c, res, res);
-	uint8_t key[16] = { 0 };
+	uint8_t key[16] = {0};
 	for (int i = 0; i < nsub && !bad; i++) {
 		sn_subnet sub;
 		if (i == 0)
@@ -170,7 +171,7 @@ static int serve(const char *dir, int nsub, int threads)
 		fprintf(stderr, "infbench: %s\n", err);
 		return 1;
 	}
-	rt_model *m[MAX_SUBNETS] = { 0 };
+	rt_model *m[MAX_SUBNETS] = {0};
 	size_t wsmax = 0, xmax = 0, ymax = 0;
 	for (int i = 0; i < nsub; i++) {
 		snprintf(path, sizeof path, "%s/s%d.model", dir, i);
@@ -182,15 +183,16 @@ static int serve(const char *dir, int nsub, int threads)
 		size_t nx = (size_t)BATCH * m[i]->in_h * m[i]->in_w * m[i]->in_channels;
 		wsmax = ws > wsmax ? ws : wsmax;
 		xmax = nx > xmax ? nx : xmax;
-		ymax = (size_t)BATCH * m[i]->nclasses > ymax ? (size_t)BATCH * m[i]->nclasses : ymax;
+		ymax = (size_t)BATCH * m[i]->nclasses > ymax ? (size_t)BATCH * m[i]->nclasses
+							     : ymax;
 	}
 	float *ws = malloc(wsmax * sizeof *ws), *x = malloc(xmax * sizeof *x);
 	float *y = malloc(ymax * sizeof *y), *want = malloc(ymax * sizeof *want);
 	double *tm = malloc(MAX_REPS * sizeof *tm);
 	snprintf(path, sizeof path, "%s/x.bin", dir);
 	if (!ws || !x || !y || !want || !tm || read_floats(path, x, xmax) < 0) {
-		fprintf(stderr, "infbench: %s\n", ws && x && y && want && tm ? "cannot read x.bin" :
-			"out of memory");
+		fprintf(stderr, "infbench: %s\n",
+			ws && x && y && want && tm ? "cannot read x.bin" : "out of memory");
 		return 1;
 	}
 	for (int i = 0; i < nsub; i++) {
@@ -212,7 +214,8 @@ static int serve(const char *dir, int nsub, int threads)
 		int i, n, reps;
 		if (sscanf(line, "%d %d %d", &i, &n, &reps) != 3 || i < 0 || i >= nsub || n < 1 ||
 		    n > BATCH || reps < 1 || reps > MAX_REPS) {
-			fprintf(stderr, "infbench: request '%.60s': expected SUBNET BATCH REPS\n", line);
+			fprintf(stderr, "infbench: request '%.60s': expected SUBNET BATCH REPS\n",
+				line);
 			return 1;
 		}
 		for (int r = 0; r < 2; r++)

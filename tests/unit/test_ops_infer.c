@@ -47,8 +47,7 @@ static double act_ref(rt_act a, double v)
 	return v;
 }
 
-static void expect_close(const char *what, int cas, const float *got, const double *ref,
-			 size_t n)
+static void expect_close(const char *what, int cas, const float *got, const double *ref, size_t n)
 {
 	double e = ug_max_rel(got, ref, n);
 	if (!(e <= TOL))
@@ -61,10 +60,10 @@ static void test_pw_infer(void **state)
 	(void)state;
 	/* m, cin, cout, act, residual columns (-1: none), bias */
 	static const int cases[][6] = {
-		{ 12, 16, 32, RT_ACT_NONE, -1, 1 },  { 13, 5, 16, RT_ACT_RELU, -1, 1 },
-		{ 7, 9, 24, RT_ACT_HSWISH, 24, 1 },  { 1, 3, 10, RT_ACT_NONE, -1, 0 },
-		{ 100, 48, 40, RT_ACT_RELU, 17, 1 }, { 6, 1, 37, RT_ACT_HSWISH, 37, 1 },
-		{ 5, 20, 3, RT_ACT_RELU, 2, 0 },     { 200, 64, 192, RT_ACT_HSWISH, -1, 1 },
+		{12, 16, 32, RT_ACT_NONE, -1, 1},  {13, 5, 16, RT_ACT_RELU, -1, 1},
+		{7, 9, 24, RT_ACT_HSWISH, 24, 1},  {1, 3, 10, RT_ACT_NONE, -1, 0},
+		{100, 48, 40, RT_ACT_RELU, 17, 1}, {6, 1, 37, RT_ACT_HSWISH, 37, 1},
+		{5, 20, 3, RT_ACT_RELU, 2, 0},     {200, 64, 192, RT_ACT_HSWISH, -1, 1},
 	};
 	for (int t = 0; t < (int)(sizeof cases / sizeof cases[0]); t++) {
 		int m = cases[t][0], cin = cases[t][1], cout = cases[t][2];
@@ -76,8 +75,16 @@ static void test_pw_infer(void **state)
 		float *b = cases[t][5] ? ug_rand(&rng, (size_t)cout, -1, 1) : NULL;
 		float *r = cr >= 0 ? ug_rand(&rng, (size_t)m * ldr, -2, 2) : NULL;
 		float *y = ug_rand(&rng, (size_t)m * ldy, -1, 1), *y0 = ug_copy(y, (size_t)m * ldy);
-		rt_pw_p p = { .m = m, .cin = cin, .cout = cout, .ldx = ldx, .ldw = ldw, .ldy = ldy,
-			      .act = act, .r = r, .ldr = ldr, .cr = cr < 0 ? 0 : cr };
+		rt_pw_p p = {.m = m,
+			     .cin = cin,
+			     .cout = cout,
+			     .ldx = ldx,
+			     .ldw = ldw,
+			     .ldy = ldy,
+			     .act = act,
+			     .r = r,
+			     .ldr = ldr,
+			     .cr = cr < 0 ? 0 : cr};
 		rt_pw_infer(&p, x, w, b, y);
 		double *ref = dbuf((size_t)m * cout);
 		float *got = malloc((size_t)m * cout * sizeof(float));
@@ -104,16 +111,26 @@ static void test_pw_infer(void **state)
 static void test_pw_infer_grouped(void **state)
 {
 	(void)state;
-	int n = 2, h = 3, w = 5, cin = 7, cout = 13, ldy = 16, ld_row = 8 * ldy, ld_img = 5 * ld_row;
+	int n = 2, h = 3, w = 5, cin = 7, cout = 13, ldy = 16, ld_row = 8 * ldy,
+	    ld_img = 5 * ld_row;
 	int m = n * h * w;
 	size_t ny = (size_t)n * ld_img;
-	float *x = ug_rand(&rng, (size_t)m * cin, -1, 1), *wt = ug_rand(&rng, (size_t)cin * cout, -1, 1);
+	float *x = ug_rand(&rng, (size_t)m * cin, -1, 1),
+	      *wt = ug_rand(&rng, (size_t)cin * cout, -1, 1);
 	float *b = ug_rand(&rng, (size_t)cout, -1, 1), *y = malloc(ny * sizeof(float));
 	for (size_t i = 0; i < ny; i++)
 		y[i] = 7.0f;
-	rt_pw_p p = { .m = m, .cin = cin, .cout = cout, .ldx = cin, .ldw = cout, .ldy = ldy,
-		      .act = RT_ACT_RELU, .grp_w = w, .grp_h = h, .ld_row = (size_t)ld_row,
-		      .ld_img = (size_t)ld_img };
+	rt_pw_p p = {.m = m,
+		     .cin = cin,
+		     .cout = cout,
+		     .ldx = cin,
+		     .ldw = cout,
+		     .ldy = ldy,
+		     .act = RT_ACT_RELU,
+		     .grp_w = w,
+		     .grp_h = h,
+		     .ld_row = (size_t)ld_row,
+		     .ld_img = (size_t)ld_img};
 	rt_pw_infer(&p, x, wt, b, y);
 	double *ref = dbuf((size_t)m * cout);
 	float *got = malloc((size_t)m * cout * sizeof(float));
@@ -142,8 +159,10 @@ static void test_conv2d_infer(void **state)
 {
 	(void)state;
 	static const rt_conv2d_p ps[] = {
-		{ 2, 7, 6, 3, 5, 3, 2, 1, 8 }, { 1, 28, 28, 1, 16, 3, 1, 1, 16 },
-		{ 3, 5, 4, 4, 6, 1, 2, 0, 6 }, { 2, 4, 3, 4, 9, 1, 1, 0, 9 },
+		{2, 7, 6, 3, 5, 3, 2, 1, 8},
+		{1, 28, 28, 1, 16, 3, 1, 1, 16},
+		{3, 5, 4, 4, 6, 1, 2, 0, 6},
+		{2, 4, 3, 4, 9, 1, 1, 0, 9},
 	};
 	for (int t = 0; t < (int)(sizeof ps / sizeof ps[0]); t++) {
 		rt_conv2d_p p = ps[t];
@@ -170,11 +189,19 @@ static void test_conv2d_infer(void **state)
 							for (int kj = 0; kj < p.k; kj++) {
 								int ih = oh * p.stride - p.pad + ki;
 								int iw = ow * p.stride - p.pad + kj;
-								if (ih < 0 || ih >= p.h || iw < 0 || iw >= p.w)
+								if (ih < 0 || ih >= p.h || iw < 0 ||
+								    iw >= p.w)
 									continue;
 								for (int ci = 0; ci < p.cin; ci++)
-									s += (double)x[((n * p.h + ih) * p.w + iw) * p.cin + ci] *
-									     w[((ki * p.k + kj) * p.cin + ci) * p.ldw + co];
+									s += (double)x
+										     [((n * p.h +
+											ih) * p.w +
+										       iw) * p.cin +
+										      ci] *
+									     w[((ki * p.k + kj) *
+											p.cin +
+										ci) * p.ldw +
+									       co];
 							}
 						ref[row * p.cout + co] = act_ref(act, s);
 					}
@@ -187,11 +214,11 @@ static void test_dw_infer(void **state)
 {
 	(void)state;
 	static const rt_dw_infer_p ps[] = {
-		{ 2, 9, 7, 21, 3, 1, RT_ACT_RELU },   { 1, 8, 8, 40, 5, 2, RT_ACT_HSWISH },
-		{ 2, 5, 6, 7, 7, 1, RT_ACT_NONE },    { 1, 1, 1, 16, 3, 2, RT_ACT_RELU },
-		{ 2, 14, 14, 96, 7, 2, RT_ACT_HSWISH }, { 1, 7, 7, 192, 7, 1, RT_ACT_HSWISH },
-		{ 3, 6, 11, 8, 5, 1, RT_ACT_RELU },   { 1, 10, 9, 13, 9, 2, RT_ACT_NONE },
-		{ 2, 3, 5, 1, 1, 1, RT_ACT_RELU },    { 1, 13, 3, 24, 3, 2, RT_ACT_NONE },
+		{2, 9, 7, 21, 3, 1, RT_ACT_RELU},     {1, 8, 8, 40, 5, 2, RT_ACT_HSWISH},
+		{2, 5, 6, 7, 7, 1, RT_ACT_NONE},      {1, 1, 1, 16, 3, 2, RT_ACT_RELU},
+		{2, 14, 14, 96, 7, 2, RT_ACT_HSWISH}, {1, 7, 7, 192, 7, 1, RT_ACT_HSWISH},
+		{3, 6, 11, 8, 5, 1, RT_ACT_RELU},     {1, 10, 9, 13, 9, 2, RT_ACT_NONE},
+		{2, 3, 5, 1, 1, 1, RT_ACT_RELU},      {1, 13, 3, 24, 3, 2, RT_ACT_NONE},
 	};
 	for (int t = 0; t < (int)(sizeof ps / sizeof ps[0]); t++) {
 		rt_dw_infer_p p = ps[t];
@@ -223,11 +250,18 @@ static void test_dw_infer(void **state)
 							for (int kj = 0; kj < p.k; kj++) {
 								int ih = oh * p.stride - pad + ki;
 								int iw = ow * p.stride - pad + kj;
-								if (ih >= 0 && ih < p.h && iw >= 0 && iw < p.w)
-									s += (double)x[((n * p.h + ih) * p.w + iw) * p.c + c] *
-									     w[(ki * p.k + kj) * cp + c];
+								if (ih >= 0 && ih < p.h &&
+								    iw >= 0 && iw < p.w)
+									s += (double)x[((n * p.h +
+											 ih) * p.w +
+											iw) * p.c +
+										       c] *
+									     w[(ki * p.k + kj) *
+										       cp +
+									       c];
 							}
-						ref[((n * ho + oh) * wo + ow) * p.c + c] = act_ref(p.act, s);
+						ref[((n * ho + oh) * wo + ow) * p.c + c] =
+							act_ref(p.act, s);
 					}
 		expect_close("depthwise", t, y, ref, ny);
 		for (size_t i = ny; i < ny + 8; i++) /* nothing written past the map */
@@ -239,7 +273,7 @@ static void test_dw_infer(void **state)
 static void test_se_infer(void **state)
 {
 	(void)state;
-	static const rt_se_p ps[] = { { 2, 6, 5, 3, 4, 7 }, { 3, 49, 96, 24, 24, 96 } };
+	static const rt_se_p ps[] = {{2, 6, 5, 3, 4, 7}, {3, 49, 96, 24, 24, 96}};
 	for (int t = 0; t < (int)(sizeof ps / sizeof ps[0]); t++) {
 		rt_se_p p = ps[t];
 		size_t nx = (size_t)p.n * p.hw * p.c;
@@ -265,10 +299,8 @@ int main(void)
 {
 	rt_rng_seed(&rng, 77);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pw_infer),
-		cmocka_unit_test(test_pw_infer_grouped),
-		cmocka_unit_test(test_conv2d_infer),
-		cmocka_unit_test(test_dw_infer),
+		cmocka_unit_test(test_pw_infer),     cmocka_unit_test(test_pw_infer_grouped),
+		cmocka_unit_test(test_conv2d_infer), cmocka_unit_test(test_dw_infer),
 		cmocka_unit_test(test_se_infer),
 	};
 	return cmocka_run_group_tests_name("tests", tests, NULL, NULL);
