@@ -85,6 +85,17 @@ static void print_text(const ir_task *task, const ir_space *s, const rt_answer *
 }
 
 /* A JSON number; null for NaN, which JSON lacks. */
+/* Prints e's note when there is one and it is not the one already printed
+ * (kept in said). */
+static void note(const rt_answer_env *e, char *said, size_t len)
+{
+	const char *n = rt_answer_note(e);
+	if (n[0] == '\0' || strcmp(n, said) == 0)
+		return;
+	fprintf(stderr, "archc search: %s\n", n);
+	snprintf(said, len, "%s", n);
+}
+
 static void json_number(const char *key, double v, const char *sep)
 {
 	if (isfinite(v))
@@ -193,13 +204,19 @@ static int run(const search_args *sa, const ir_module *m, int t)
 	}
 	st = ARCHC_EINPUT;
 	rt_answer r;
+	/* The notes on what was read: the archive's now, the latency
+	 * table's once a search or build has loaded it. */
+	char said[sizeof err] = "";
+	note(e, said, sizeof said);
 	int rc = rt_answer_spec(e, obj, cons, ncons, 1, &r, err, sizeof err);
 	if (rc == RT_ANSWER_NO_ARCHIVE) {
 		fprintf(stderr, "archc search: %s\n", err);
 		rc = rt_answer_build(e, on_progress, task->name, NULL, err, sizeof err);
+		note(e, said, sizeof said);
 		if (rc == 0)
 			rc = rt_answer_spec(e, obj, cons, ncons, 1, &r, err, sizeof err);
 	}
+	note(e, said, sizeof said);
 	if (rc == 0) {
 		if (sa->json)
 			print_json(task, s, &r);

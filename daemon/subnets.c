@@ -277,6 +277,8 @@ static void work_answer(void *arg)
 			build_progress bp = { p->spec->id_str, task->name, "" };
 			p->rc = rt_answer_build(e, on_build_progress, &bp, &s->cancel, p->err,
 						sizeof p->err);
+			if (rt_answer_note(e)[0] != '\0')
+				dm_log(DM_LOG_INFO, "%s", rt_answer_note(e));
 			if (p->rc == RT_ANSWER_CANCELLED)
 				dm_log(DM_LOG_INFO, "spec %s: task %s's archive build cancelled (shutting down); nothing of it saved",
 				       p->spec->id_str, task->name);

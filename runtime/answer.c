@@ -239,6 +239,13 @@ static int load_heavy(rt_answer_env *e, rt_answer_progress_fn progress, void *pc
 					LUT_REPS, on_lut, &lp, err, errlen);
 		if (!e->lut)
 			return RT_ANSWER_ERROR;
+		/* A table of another kernel build or CPU was measured afresh:
+		 * the caller tells its user why, with the archive's note. */
+		if (lat_table_note(e->lut)) {
+			size_t n = strlen(e->note);
+			snprintf(e->note + n, sizeof e->note - n, "%s%s", n ? "; " : "",
+				 lat_table_note(e->lut));
+		}
 		/* Entries just measured are rounded when saved: use the saved
 		 * ones, so answers repeat exactly once the table is reloaded. */
 		char ignored[256];

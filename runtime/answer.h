@@ -85,9 +85,10 @@ const search_archive *rt_answer_archive(const rt_answer_env *e);
 /* The archive's path in the state dir. */
 const char *rt_answer_archive_path(const rt_answer_env *e);
 
-/* What the caller should tell its user about the archive read (an older
- * file version, migrated as answers are given), or "" (valid while e
- * lives, until the next call). */
+/* What the caller should tell its user about the files read: an archive
+ * of an older file version (migrated as answers are given), a latency
+ * table measured afresh (another kernel build or CPU), or "" (valid while
+ * e lives, until the next call). */
 const char *rt_answer_note(const rt_answer_env *e);
 
 /* Reloads the archive and predictor from the state dir (another process

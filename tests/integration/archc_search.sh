@@ -110,6 +110,11 @@ printf 'not a predictor' >"$STATE/supernets/$key/predictor"
 check "a predictor this build cannot read is rebuilt with the archive" status 0 "$ARCHC" search tiny.arch --target small $S
 check "saying why" grep -q "task t's archive is rebuilt: $STATE/supernets/$key/predictor" err.txt
 check "and the answer stands" cmp -s out.txt first.txt
+lut=$(find "$STATE/lut" -type f | head -n 1)
+sed 's/^kernels .*/kernels 0123456789abcdef/' "$lut" >lut.tmp && mv lut.tmp "$lut"
+check "a latency table that does not load is measured afresh" status 0 "$ARCHC" search tiny.arch --constraint 'macs<=45K' --constraint 'params>=4100' $S
+check "saying why and which file" grep -q "^archc search: $lut.*; measured afresh$" err.txt
+check "and it is rewritten" sh -c '! grep -q "^kernels 0123456789abcdef$" "$0"' "$lut"
 printf 'X' | dd of="$STATE/supernets/$key/archive" bs=1 seek=40 conv=notrunc 2>/dev/null
 check "a corrupted archive is refused" status 1 "$ARCHC" search tiny.arch --target small $S
 check "naming the file" grep -q "$STATE/supernets/$key/archive" err.txt
