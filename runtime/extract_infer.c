@@ -354,8 +354,8 @@ static int out_slot(ir_block kind)
 	}
 }
 
-/* The network on n images, with ws holding n per-image workspaces. */
-static void forward_part(const rt_model *m, const float *x, int n, float *ws, float *logits)
+/* n images' slice of a workspace laid out as per_image says. */
+static fwd fwd_of(const rt_model *m, int n, float *ws)
 {
 	const ws_part *z = &m->fused->per_image;
 	fwd f = {.n = n};
@@ -364,7 +364,62 @@ static void forward_part(const rt_model *m, const float *x, int n, float *ws, fl
 	f.conv_ws = ws + 4 * (size_t)n * z->act;
 	f.se_ws = f.conv_ws + (size_t)n * z->conv;
 	f.pad_ws = f.se_ws + (size_t)n * z->se;
+	return f;
+}
 
+/* Layer i on x (in buffer `slot` of f, -1 for none); returns its output,
+ * one of f's buffers other than slot. */
+static float *layer_fwd(const rt_model *m, int i, const fwd *f, const float *x, int slot)
+{
+	const rt_model_layer *l = &m->layers[i];
+	const fused_layer *w = &m->fused->layer[i];
+	float *t[3];
+	for (int b = 0, j = 0; b < 4; b++)
+		if (b != slot && j < 3)
+			t[j++] = f->buf[b];
+	switch (l->kind) {
+	case IR_BLOCK_CONV:
+		conv_fwd(f, l, w, x, t);
+		break;
+	case IR_BLOCK_MBCONV:
+		mbconv_fwd(f, l, w, x, t);
+		break;
+	case IR_BLOCK_RESIDUAL:
+		residual_fwd(f, l, w, x, t);
+		break;
+	case IR_BLOCK_POOL:
+		rt_avgpool_forward(f->n, l->h * l->w, l->cin, x, t[0]);
+		break;
+	case IR_BLOCK_DENSE:
+	case IR_BLOCK_FC:
+		dense_fwd(f, l, w, x, t);
+		break;
+	default:
+		assert(!"unknown layer kind");
+	}
+	return t[out_slot(l->kind)];
+}
+
+/* Which of f's buffers p is, -1 for none. */
+static int slot_of(const fwd *f, const float *p)
+{
+	for (int b = 0; b < 4; b++)
+		if (f->buf[b] == p)
+			return b;
+	return -1;
+}
+
+float *rt_model_layer_forward(const rt_model *m, int i, const float *x, int n, float *ws)
+{
+	assert(m->fused && i >= 0 && i < m->nlayers && n >= 1);
+	fwd f = fwd_of(m, n, ws);
+	return layer_fwd(m, i, &f, x, slot_of(&f, x));
+}
+
+/* The network on n images, with ws holding n per-image workspaces. */
+static void forward_part(const rt_model *m, const float *x, int n, float *ws, float *logits)
+{
+	fwd f = fwd_of(m, n, ws);
 	const float *cur = x;
 	int slot = -1; /* the buffer cur lives in, -1 for the caller's input */
 	if (m->res != m->in_h || m->res != m->in_w) {
@@ -380,37 +435,9 @@ static void forward_part(const rt_model *m, const float *x, int n, float *ws, fl
 		slot = 0;
 	}
 	for (int i = 0; i < m->nlayers; i++) {
-		const rt_model_layer *l = &m->layers[i];
-		const fused_layer *w = &m->fused->layer[i];
-		float *t[3];
-		for (int b = 0, j = 0; b < 4; b++)
-			if (b != slot && j < 3)
-				t[j++] = f.buf[b];
-		switch (l->kind) {
-		case IR_BLOCK_CONV:
-			conv_fwd(&f, l, w, cur, t);
-			break;
-		case IR_BLOCK_MBCONV:
-			mbconv_fwd(&f, l, w, cur, t);
-			break;
-		case IR_BLOCK_RESIDUAL:
-			residual_fwd(&f, l, w, cur, t);
-			break;
-		case IR_BLOCK_POOL:
-			rt_avgpool_forward(n, l->h * l->w, l->cin, cur, t[0]);
-			break;
-		case IR_BLOCK_DENSE:
-		case IR_BLOCK_FC:
-			dense_fwd(&f, l, w, cur, t);
-			break;
-		default:
-			assert(!"unknown layer kind");
-		}
-		float *out = t[out_slot(l->kind)];
+		float *out = layer_fwd(m, i, &f, cur, slot);
 		cur = out;
-		for (int b = 0; b < 4; b++)
-			if (f.buf[b] == out)
-				slot = b;
+		slot = slot_of(&f, out);
 	}
 	memcpy(logits, cur, (size_t)n * m->nclasses * sizeof(float));
 }

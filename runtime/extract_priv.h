@@ -1,6 +1,7 @@
 /*
- * extract_priv.h — what extract.c (extraction, forward) and extract_file.c
- * (the file format) share.  Not a public header.
+ * extract_priv.h — what extract.c (extraction, forward), extract_file.c
+ * (the file format) and latency_time.c (timing a layer) share.  Not a
+ * public header.
  */
 #ifndef ARCHD_RUNTIME_EXTRACT_PRIV_H
 #define ARCHD_RUNTIME_EXTRACT_PRIV_H
@@ -25,5 +26,14 @@ int rt_model_fuse(rt_model *m);
 
 /* Frees what rt_model_fuse built; NULL is fine. */
 void rt_model_fused_free(rt_model_fused *f);
+
+/*
+ * Runs layer i of a fused model alone on n images x, exactly as
+ * rt_model_forward runs it (the same kernels, folded weights and
+ * workspace layout), so that the latency table (latency_time.c) times what
+ * is served.  ws holds rt_model_workspace(m, n) floats; x may be one of its
+ * activation buffers.  Returns the output, which lies inside ws.
+ */
+float *rt_model_layer_forward(const rt_model *m, int i, const float *x, int n, float *ws);
 
 #endif

@@ -6,12 +6,13 @@
  *
  * An entry is one layer kind at one active shape (sn_layer_plan: input side,
  * channels, kernel, stride, SE width, shortcut, activation) timed as the
- * supernet's EVAL forward runs it: the same ops in the same order (see
- * runtime/supernet_pass.c), on buffers of that shape, weights already cut
- * to the active kernel.  A bilinear input resize, when the subnet's
- * resolution differs from the input's, is an entry too.  Each entry is the
- * median of `reps` timed runs after two warm-up runs, on the thread pool as
- * configured (threads.h) when it was measured.
+ * served model (extract.h) runs it: a one-layer model of that shape with
+ * random weights, batch norm folded, through the very per-layer function
+ * rt_model_forward calls (rt_model_layer_forward, extract_infer.c), so the
+ * table predicts what archd serves and cannot drift from it.  A bilinear
+ * input resize, when the subnet's resolution differs from the input's, is
+ * an entry too.  Each entry is the median of `reps` timed runs after two
+ * warm-up runs, at batch 1 as rt_model_forward runs one image.
  *
  * A table names the CPU model (lat_cpu_model) and runtime version it was
  * measured with; the state dir keeps one per pair (rt_state_lut_path).  It
@@ -20,7 +21,7 @@
  * measured afresh when opened (lat_table_open, lat_table_note says why).
  * Text form, one entry a line, closed by its checksum:
  *
- *   archd-lut 2
+ *   archd-lut 3
  *   cpu Intel_R_Xeon_R_CPU_...
  *   version 0.1.0
  *   kernels 0123456789abcdef
@@ -40,7 +41,7 @@
 #include "runtime/subnet.h"
 
 /* Bump when the text form or what an entry times changes. */
-#define LAT_FILE_VERSION 2
+#define LAT_FILE_VERSION 3
 
 typedef struct lat_table lat_table;
 
@@ -58,7 +59,8 @@ void lat_cpu_model(char *buf, size_t buflen);
 /*
  * The id of this build's kernels: the XXH3-64, in hex, of a checksum the
  * Makefile takes of the runtime's kernel sources (runtime/op_*.c, ops.h,
- * op_util.h, threads.c, latency_time.c) and the command compiling them,
+ * op_util.h, threads.c, latency_time.c, extract_infer.c) and the command
+ * compiling them,
  * with the OpenBLAS build and core in use.  Any change to what an entry
  * times changes it.
  */

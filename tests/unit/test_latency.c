@@ -152,6 +152,36 @@ static void test_timing_orders(void **state)
 	assert_true(tb > ts && ts > 0);
 }
 
+/* Every kind and option is timed through the served model's own layer
+ * forward (a one-layer fused model; a layout it gets wrong trips the fold's
+ * assert): each takes some time. */
+static void test_timing_every_kind(void **state)
+{
+	(void)state;
+	const lat_key keys[] = {
+		{.kind = IR_BLOCK_CONV, .act = IR_ACT_HSWISH, .h = 16, .ho = 8, .cin = 3,
+		 .cout = 16, .k = 3, .stride = 2},
+		{.kind = IR_BLOCK_MBCONV, .act = IR_ACT_HSWISH, .h = 8, .ho = 8, .cin = 16,
+		 .mid = 48, .cout = 16, .k = 5, .stride = 1, .se_r = 12, .shortcut = 1,
+		 .has_expand = 1},
+		{.kind = IR_BLOCK_MBCONV, .act = IR_ACT_RELU, .h = 8, .ho = 4, .cin = 16, .mid = 16,
+		 .cout = 24, .k = 3, .stride = 2},
+		{.kind = IR_BLOCK_RESIDUAL, .act = IR_ACT_RELU, .h = 8, .ho = 4, .cin = 16,
+		 .mid = 24, .cout = 32, .k = 3, .stride = 2, .shortcut = 2},
+		{.kind = IR_BLOCK_RESIDUAL, .act = IR_ACT_RELU, .h = 8, .ho = 8, .cin = 24,
+		 .mid = 16, .cout = 16, .k = 3, .stride = 1, .shortcut = 1},
+		{.kind = IR_BLOCK_POOL, .h = 4, .ho = 1, .cin = 32, .cout = 32},
+		{.kind = IR_BLOCK_DENSE, .act = IR_ACT_RELU, .h = 1, .ho = 1, .cin = 32, .cout = 64},
+		{.kind = IR_BLOCK_FC, .h = 1, .ho = 1, .cin = 64, .cout = 10},
+		{.kind = LAT_KIND_RESIZE, .h = 28, .ho = 20, .cin = 1, .cout = 1},
+	};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		double us = -1;
+		assert_int_equal(lat_time_key(&keys[i], 3, &us), 0);
+		assert_true(us > 0);
+	}
+}
+
 static void write_text(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -202,7 +232,8 @@ static void test_file(void **state)
 	char id[LAT_KERNELS_ID_LEN], head[256];
 	lat_kernels_id(id);
 	snprintf(head, sizeof head,
-		 "archd-lut 2\ncpu Some_CPU_2.0GHz\nversion 0.1.0\nkernels %s\ndense relu h=1", id);
+		 "archd-lut %d\ncpu Some_CPU_2.0GHz\nversion 0.1.0\nkernels %s\ndense relu h=1",
+		 LAT_FILE_VERSION, id);
 	assert_non_null(strstr(text, head));
 	/* One changed digit: the checksum refuses it. */
 	char *digit = strstr(text, "us=") + 3;
@@ -369,6 +400,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cpu_model),
 		cmocka_unit_test(test_timing_orders),
+		cmocka_unit_test(test_timing_every_kind),
 		cmocka_unit_test(test_covers_mlp),
 		cmocka_unit_test(test_covers_resnet),
 		cmocka_unit_test(test_covers_mbnet),
