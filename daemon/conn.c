@@ -129,7 +129,7 @@ static const char *page_message(int status)
 	case 400: return "malformed HTTP request";
 	case 413: return "request body over max_body_size";
 	case 417: return "unsupported Expect header";
-	case 501: return "method not implemented (archd serves GET, POST and DELETE)";
+	case 501: return "unknown HTTP method (archd serves GET, POST and DELETE)";
 	case 505: return "HTTP version not supported";
 	default: return "the HTTP layer refused the request";
 	}
