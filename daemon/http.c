@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "daemon/json.h"
 #include "daemon/parse.h"
 
 const char *dm_http_status_code(int status)
@@ -78,19 +79,10 @@ char *dm_http_error_json(const char *code, const char *message)
 	free(clean);
 	if (body == NULL)
 		return NULL;
-	char *text = json_dumps(body, JSON_COMPACT);
+	size_t len;
+	char *text = dm_json_text(body, &len);
 	json_decref(body);
-	if (text == NULL)
-		return NULL;
-	size_t n = strlen(text);
-	char *out = realloc(text, n + 2);
-	if (out == NULL) {
-		free(text);
-		return NULL;
-	}
-	out[n] = '\n';
-	out[n + 1] = '\0';
-	return out;
+	return text;
 }
 
 /* Finds needle in buf[0..len); returns its offset or -1. */

@@ -4,6 +4,7 @@
 #include "daemon/json.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *dm_json_type_name(json_type t)
@@ -101,4 +102,21 @@ int dm_json_check(const json_t *obj, const dm_json_field *fields, size_t n, char
 		}
 	}
 	return 0;
+}
+
+char *dm_json_text(const json_t *body, size_t *len)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	if (text == NULL)
+		return NULL;
+	size_t n = strlen(text);
+	char *p = realloc(text, n + 2);
+	if (p == NULL) {
+		free(text);
+		return NULL;
+	}
+	p[n] = '\n';
+	p[n + 1] = '\0';
+	*len = n + 1;
+	return p;
 }

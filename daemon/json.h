@@ -41,4 +41,12 @@ int dm_json_check(const json_t *obj, const dm_json_field *fields, size_t n, char
 /* "object", "array", "string", "number", "true", "false" or "null". */
 const char *dm_json_type_name(json_type t);
 
+/*
+ * body as the exact bytes archd sends (compact JSON, reals with 15
+ * digits, a newline), NUL-terminated, length in *len; NULL on
+ * out-of-memory.  For replies (dm_reply_json), answers kept and sent many
+ * times, and the HTTP layer's error pages (free it).
+ */
+char *dm_json_text(const json_t *body, size_t *len);
+
 #endif

@@ -13,6 +13,7 @@
 #include <event2/http.h>
 
 #include "daemon/http.h"
+#include "daemon/json.h"
 #include "daemon/log.h"
 
 dm_call *dm_call_new(struct evhttp_request *req, int route, dm_metrics *m, unsigned *inflight)
@@ -82,23 +83,6 @@ static void finish_bare_503(dm_call *c)
 	finish(c, 503, NULL, NULL);
 }
 
-char *dm_reply_json_text(const json_t *body, size_t *len)
-{
-	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	if (text == NULL)
-		return NULL;
-	size_t n = strlen(text);
-	char *p = realloc(text, n + 2);
-	if (p == NULL) {
-		free(text);
-		return NULL;
-	}
-	p[n] = '\n';
-	p[n + 1] = '\0';
-	*len = n + 1;
-	return p;
-}
-
 void dm_reply_json_bytes(dm_call *c, int status, const char *text, size_t len)
 {
 	struct evbuffer *buf = evbuffer_new();
@@ -118,7 +102,7 @@ void dm_reply_json(dm_call *c, int status, json_t *body)
 	struct evbuffer *buf = evbuffer_new();
 	size_t len = 0;
 	/* evbuffer_add, not a printf: the text can be long */
-	char *text = body != NULL ? dm_reply_json_text(body, &len) : NULL;
+	char *text = body != NULL ? dm_json_text(body, &len) : NULL;
 	json_decref(body);
 	if (buf == NULL || (body != NULL && text == NULL) ||
 	    (text != NULL && evbuffer_add(buf, text, len) != 0)) {

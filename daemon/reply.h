@@ -42,14 +42,8 @@ void dm_call_set_route(dm_call *c, int route);
  */
 void dm_reply_json(dm_call *c, int status, json_t *body);
 
-/*
- * The exact bytes dm_reply_json sends for body (compact JSON and a
- * newline), NUL-terminated, length in *len; NULL on out-of-memory.  For
- * answers kept and sent many times (free it).
- */
-char *dm_reply_json_text(const json_t *body, size_t *len);
 
-/* Replies with text from dm_reply_json_text (copied), as JSON; frees c. */
+/* Replies with text from dm_json_text (copied), as JSON; frees c. */
 void dm_reply_json_bytes(dm_call *c, int status, const char *text, size_t len);
 
 /*

@@ -397,7 +397,7 @@ static void cache_answer(dm_subnets *s, const char *key, json_t *body)
 	/* a failed insertion (out of memory) only loses the cache entry;
 	 * the reply is kept as bytes, serialised once */
 	size_t len;
-	char *text = dm_reply_json_text(body, &len);
+	char *text = dm_json_text(body, &len);
 	if (text != NULL)
 		json_object_set_new(s->answers, key, json_stringn_nocheck(text, len));
 	free(text);

@@ -2,7 +2,7 @@
  * test_dm_answers.c — the answers archd keeps by request
  * (daemon/subnets_answers.c): written and read back byte for byte as
  * replies, another request's file (same hash slot) a miss, a damaged file
- * a miss, never a wrong answer; and dm_reply_json_text, the bytes a
+ * a miss, never a wrong answer; and dm_json_text, the bytes a
  * cached reply sends.
  */
 #include <setjmp.h>
@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/json.h"
 #include "daemon/reply.h"
 #include "daemon/subnets_priv.h"
 
@@ -57,7 +58,7 @@ static void test_round_trip(void **state)
 	assert_non_null(back);
 	/* the reply made from what was kept is the reply given first */
 	size_t n1, n2;
-	char *r1 = dm_reply_json_text(b, &n1), *r2 = dm_reply_json_text(back, &n2);
+	char *r1 = dm_json_text(b, &n1), *r2 = dm_json_text(back, &n2);
 	assert_non_null(r1);
 	assert_non_null(r2);
 	assert_int_equal(n1, n2);
