@@ -253,6 +253,17 @@ static void cc_read_stage(cc_space_b *b, const ast_stmt *st, int si)
 	if (t.out.shared)
 		go = cc_gene_addf(b, &t.out, st->name, -1, "out");
 	int maxd = depths[nd - 1];
+	/* An MBConv block has an identity shortcut only when its width equals
+	 * its input's (subnet.c), so with a gene per block most subnets lose
+	 * shortcuts that the largest and smallest, trained at every step,
+	 * always have: the shared weights then serve two different functions,
+	 * and the subnets in between pay for it. */
+	if (t.kind == IR_BLOCK_MBCONV && t.out.n > 1 && !t.out.shared && maxd > 1)
+		lang_warning(c->d, t.out.arg ? t.out.arg->loc : t.loc,
+			     "stage '%s': each block gets its own 'out' gene, and a block wider or "
+			     "narrower than its input loses its identity shortcut; write 'shared out "
+			     "in {...}' for one width per stage (as OFA does)",
+			     st->name);
 	for (int i = 0; i < maxd; i++) {
 		ir_layer *l = cc_layer_add(b);
 		l->kind = t.kind;
