@@ -7,8 +7,9 @@ hits all engines alike, and prints one table.
 
 DIR holds what `infbench prepare` wrote (subnets.txt is its output).  Each
 COMMAND is a shell command starting one worker; with "{i}" in it, one
-worker per subnet.  A worker prints "diff i D" lines (its logits against
-the runtime's), then "ready", then answers each "SUBNET BATCH REPS" line
+worker per subnet.  A worker may print "version V" (its engine's, shown
+in the table's heading), prints "diff i D" lines (its logits against the
+runtime's), then "ready", then answers each "SUBNET BATCH REPS" line
 with REPS times in microseconds (after its own untimed warm-up).  Every
 worker runs with THREADS threads: the thread variables of OpenMP, OpenBLAS
 and MKL are set for it, and the workers set their own intra-op counts.
@@ -40,10 +41,13 @@ class Worker:
         self.p = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   env=env, text=True, bufsize=1)
         self.diffs = {}
+        self.version = None
         for line in self.p.stdout:
             f = line.split()
             if f[:1] == ["ready"]:
                 return
+            if len(f) == 2 and f[0] == "version":
+                self.version = f[1]
             if len(f) == 3 and f[0] == "diff":
                 self.diffs[int(f[1])] = float(f[2])
         sys.exit(f"bench/infer: engine {name} ({cmd}) stopped before it was ready")
@@ -149,8 +153,9 @@ def main():
             if n != "rt":
                 row["ratio"][n] = {b: row["ms"][n][b] / row["ms"]["rt"][b] for b in BATCHES}
         rows.append(row)
+    versions = {n: workers[n][0].version for n in names if workers[n][0].version}
     meta = {"threads": a.threads, "rounds": a.rounds, "reps": a.reps, "engines": names,
-            "samples_per_cell": a.rounds * a.reps}
+            "versions": versions, "samples_per_cell": a.rounds * a.reps}
     if a.save:
         with open(a.save, "w") as f:
             json.dump({"meta": meta, "subnets": rows}, f, indent=1)
@@ -159,9 +164,9 @@ def main():
         json.dump({"meta": meta, "subnets": rows}, sys.stdout, indent=1)
         print()
     elif a.markdown:
-        markdown(rows, names, a)
+        markdown(rows, names, versions, a)
     else:
-        table(rows, names, a)
+        table(rows, names, versions, a)
     if bad:
         print(f"bench/infer: an engine gave logits more than {TOLERANCE:g} from the runtime's",
               file=sys.stderr)
@@ -172,10 +177,15 @@ def head(n):
     return KNOWN.get(n, n)
 
 
-def table(rows, names, a):
+def version_note(names, versions):
+    v = [f"{head(n)} {versions[n]}" for n in names if n in versions]
+    return f"; {', '.join(v)}" if v else ""
+
+
+def table(rows, names, versions, a):
     others = [n for n in names if n != "rt"]
     print(f"times in ms, median (min) of {a.rounds * a.reps} runs, {a.threads} thread(s); "
-          f"ratios other/ours of the medians (above 1: ours is faster)")
+          f"ratios other/ours of the medians (above 1: ours is faster){version_note(names, versions)}")
     for b in BATCHES:
         print(f"batch {b}:")
         hdr = f"  {'subnet':<3} {'MACs':>9} " + " ".join(f"{head(n):>16}" for n in names)
@@ -191,10 +201,10 @@ def table(rows, names, a):
         print(f"  {r['subnet']:<3} {r['genes']}  {d}")
 
 
-def markdown(rows, names, a):
+def markdown(rows, names, versions, a):
     others = [n for n in names if n != "rt"]
     print(f"Median (min) ms of {a.rounds * a.reps} runs each, {a.threads} thread(s) per engine; "
-          f"ratio = other / ours (above 1: ours is faster).\n")
+          f"ratio = other / ours (above 1: ours is faster){version_note(names, versions)}.\n")
     cols = ["subnet", "MACs"]
     for b in BATCHES:
         cols += [f"{head(n)} b{b}" for n in names] + [f"{head(n)}/ours b{b}" for n in others]

@@ -4,8 +4,8 @@
 //
 //     node ort_bench.js DIR NSUBNETS THREADS C H W
 //
-// Prints "diff i D" (max |logits - DIR/s{i}.logits| at batch 64) per
-// subnet and "ready", then answers each stdin line "SUBNET BATCH REPS"
+// Prints "version V" (onnxruntime-node's), "diff i D" (max |logits -
+// DIR/s{i}.logits| at batch 64) per subnet and "ready", then answers each stdin line "SUBNET BATCH REPS"
 // with one line of REPS times in microseconds of session.run at that
 // batch, after two untimed warm-up runs.
 'use strict';
@@ -19,6 +19,7 @@ function floats(path) {
 }
 
 async function main() {
+	console.log(`version ${require('onnxruntime-node/package.json').version}`);
 	const [dir, nsub, threads, c, h, w] = process.argv.slice(2).map((v, i) => (i ? Number(v) : v));
 	const x = floats(`${dir}/x_nchw.bin`), px = c * h * w;
 	const sessions = [], feeds = {};

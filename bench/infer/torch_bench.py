@@ -163,6 +163,7 @@ def main():
     d, nsub, threads = sys.argv[1], *map(int, sys.argv[2:4])
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
+    print(f"version {torch.__version__}")
     nets = []
     with torch.no_grad():
         for i in range(nsub):
