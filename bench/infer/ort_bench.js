@@ -5,9 +5,10 @@
 //     node ort_bench.js DIR NSUBNETS THREADS C H W
 //
 // Prints "version V" (onnxruntime-node's), "diff i D" (max |logits -
-// DIR/s{i}.logits| at batch 64) per subnet and "ready", then answers each stdin line "SUBNET BATCH REPS"
-// with one line of REPS times in microseconds of session.run at that
-// batch, after two untimed warm-up runs.
+// DIR/s{i}.logits| at batch 64) per subnet and "ready", then answers each
+// stdin line "SUBNET BATCH REPS" with one line of REPS times in
+// microseconds of session.run at that batch, after two untimed warm-up
+// runs.
 'use strict';
 const fs = require('fs');
 const readline = require('readline');
