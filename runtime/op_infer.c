@@ -17,12 +17,16 @@
  *   path: eight neighbouring outputs at a time (eight independent sums)
  *   share each weight and input load, and kernels 3, 5 and 7 at strides
  *   1 and 2 are instantiated with constant sizes, which unrolls the taps.
+ *
+ * On a CPU with AVX-512 the pointwise and depthwise kernels hand over to
+ * their 16-float versions (op_infer_avx512.c), which give the same bits.
  */
 #include "runtime/ops.h"
 
 #include <assert.h>
 #include <string.h>
 
+#include "runtime/op_infer_priv.h"
 #include "runtime/op_util.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -61,41 +65,7 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 
 /* ---- pointwise ------------------------------------------------------------ */
 
-/* A walk over y's rows (see rt_pw_p's grp_w): `off` is where row i
- * starts; stepping costs no division. */
-typedef struct pw_rows {
-	size_t off;
-	int j, q, b; /* pixel, row and image of row i (grp_w > 0) */
-} pw_rows;
-
-static inline pw_rows pw_rows_at(const rt_pw_p *p, int i)
-{
-	pw_rows w = {.off = (size_t)i * p->ldy};
-	if (p->grp_w > 0) {
-		int q = i / p->grp_w;
-		w.j = i % p->grp_w;
-		w.q = q % p->grp_h;
-		w.b = q / p->grp_h;
-		w.off = (size_t)w.b * p->ld_img + (size_t)w.q * p->ld_row + (size_t)w.j * p->ldy;
-	}
-	return w;
-}
-
-static inline void pw_rows_next(const rt_pw_p *p, pw_rows *w)
-{
-	w->off += (size_t)p->ldy;
-	if (p->grp_w > 0 && ++w->j == p->grp_w) {
-		w->j = 0;
-		if (++w->q == p->grp_h) {
-			w->q = 0;
-			w->b++;
-		}
-		w->off = (size_t)w->b * p->ld_img + (size_t)w->q * p->ld_row;
-	}
-}
-
-#define PW_MR 6     /* rows of y per tile */
-#define PW_PANEL 96 /* rows per panel: x's panel stays in L2 across strips */
+#define PW_MR 6 /* rows of y per tile */
 
 /*
  * Rows [i0, i0 + MR) and columns [j0, j0 + nlo + nhi) of y: nlo (1..8)
@@ -194,6 +164,10 @@ void rt_pw_infer(const rt_pw_p *p, const float *x, const float *w, const float *
 	assert(p->m > 0 && p->cin > 0 && p->cout > 0);
 	assert(p->ldx >= p->cin && p->ldw >= p->cout && p->ldy >= p->cout);
 	assert(p->r == NULL || (p->cr >= 0 && p->cr <= p->cout && p->ldr >= p->cr));
+	if (rt_infer_wide()) {
+		rt_pw_infer_avx512(p, x, w, bias, y);
+		return;
+	}
 	for (int i0 = 0; i0 < p->m; i0 += PW_PANEL) {
 		int i1 = i0 + PW_PANEL < p->m ? i0 + PW_PANEL : p->m;
 		for (int j0 = 0; j0 < p->cout; j0 += 2 * VW) {
@@ -294,16 +268,6 @@ int rt_dw_infer_cpad(int c) { return (c + VW - 1) / VW * VW; }
 
 /* Kernels up to this size fit the generic instance's arrays. */
 #define DW_MAX_K 11
-
-/*
- * Outputs per block: eight neighbouring pixels of a row (eight independent
- * sums, enough to keep both FMA pipes busy through their latency), and a
- * last block of four where at most four outputs are left.
- */
-#define DW_OB 8
-
-/* The size of the block starting at output ow of a row of wo. */
-static inline int dw_block(int ow, int wo) { return wo - ow > DW_OB / 2 ? DW_OB : DW_OB / 2; }
 
 /* Width of the zero-bordered image: the padding of "same", and enough on
  * the right for the row's last block to read inside it. */
@@ -415,9 +379,6 @@ size_t rt_dw_infer_workspace(const rt_dw_infer_p *p)
 	return (size_t)p->n * img;
 }
 
-typedef void (*dw_row_fn)(const rt_dw_infer_p *, const float *, int, const float *, const float *,
-			  float *, int, int);
-
 void rt_dw_infer_padded(const rt_dw_infer_p *p, float *xp, const float *w, const float *bias,
 			float *y)
 {
@@ -434,6 +395,11 @@ void rt_dw_infer_padded(const rt_dw_infer_p *p, float *xp, const float *w, const
 		row = p->stride == 1 ? dw_row_5_1 : dw_row_5_2;
 	else if (p->k == 7)
 		row = p->stride == 1 ? dw_row_7_1 : dw_row_7_2;
+	if (rt_infer_wide()) {
+		dw_row_fn wide = rt_dw_row_avx512(p->k, p->stride);
+		if (wide != NULL)
+			row = wide;
+	}
 	size_t rs = (size_t)pw * cp, img = (size_t)ph * rs;
 	size_t left = (size_t)pad * cp, right = (size_t)(pw - pad - p->w) * cp;
 	for (int n = 0; n < p->n; n++) {

@@ -24,6 +24,7 @@
 #ifndef ARCHD_RUNTIME_OPS_H
 #define ARCHD_RUNTIME_OPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Output size of a convolution: (in + 2 * pad - k) / stride + 1. */
@@ -263,6 +264,20 @@ void rt_se_backward(const rt_se_p *p, const float *x, const float *w1,
  * use fused multiply-adds, so they agree with the training ops to float
  * rounding, not bitwise.
  */
+
+/*
+ * Whether they run on 16-float AVX-512 vectors: yes where the CPU has
+ * AVX-512F, unless ARCHD_AVX512=0 is in the environment at the first call;
+ * elsewhere they run on 8-float vectors (AVX2 or SSE, chosen at load
+ * time).  Both compute every sum in the same order, so the logits are the
+ * same either way.  rt_infer_set_avx512(false) turns them off, true back
+ * on where the CPU has them (tests run both; not to be called while a
+ * forward runs); it returns whether they are on now.  rt_infer_isa names
+ * the set in use, for benchmarks' headings.
+ */
+bool rt_infer_avx512(void);
+bool rt_infer_set_avx512(bool on);
+const char *rt_infer_isa(void);
 
 /*
  * y [m, cout] (ldy) = act(x [m, cin] (ldx) w [cin, cout] (ldw) + bias

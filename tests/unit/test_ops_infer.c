@@ -8,7 +8,9 @@
  * depthwise at kernels 1 to 9 and strides 1 and 2, on maps narrower than
  * a block, with channel counts that leave a partial vector and NaN in the
  * padding lanes (which must never reach an output); squeeze-excite in
- * place.  Outputs outside the written region must be left alone.
+ * place.  Outputs outside the written region must be left alone.  All of
+ * it twice, on 8-float vectors and, where the CPU has AVX-512, on 16-float
+ * ones, which must also give the same bits as the 8-float ones.
  *
  * A kernel passes when max |ours - ref| / max |ref| <= TOL.
  */
@@ -295,6 +297,51 @@ static void test_se_infer(void **state)
 	}
 }
 
+/*
+ * The AVX-512 kernels compute every sum in the order the 8-float ones do,
+ * with fused multiply-adds as the 8-float ones' AVX2 and AVX-512 builds
+ * use: on a CPU with AVX-512 both give the same bits.
+ */
+static void test_wide_same_bits(void **state)
+{
+	(void)state;
+	rt_pw_p pp = {.m = 53,
+		      .cin = 40,
+		      .cout = 75,
+		      .ldx = 41,
+		      .ldw = 75,
+		      .ldy = 77,
+		      .act = RT_ACT_HSWISH,
+		      .ldr = 70,
+		      .cr = 70};
+	float *x = ug_rand(&rng, (size_t)pp.m * pp.ldx, -1, 1);
+	float *w = ug_rand(&rng, (size_t)pp.cin * pp.ldw, -1, 1);
+	float *b = ug_rand(&rng, (size_t)pp.cout, -1, 1);
+	float *r = ug_rand(&rng, (size_t)pp.m * pp.ldr, -1, 1);
+	size_t ny = (size_t)pp.m * pp.ldy;
+	float *y[2] = {calloc(ny, sizeof(float)), calloc(ny, sizeof(float))};
+	pp.r = r;
+	rt_dw_infer_p dp = {2, 11, 9, 56, 7, 1, RT_ACT_HSWISH};
+	int cp = rt_dw_infer_cpad(dp.c);
+	float *dx = ug_rand(&rng, (size_t)dp.n * dp.h * dp.w * dp.c, -1, 1);
+	float *dw = ug_rand(&rng, (size_t)49 * cp, -1, 1), *db = ug_rand(&rng, (size_t)cp, -1, 1);
+	float *ws = malloc(rt_dw_infer_workspace(&dp) * sizeof(float));
+	size_t nd = (size_t)dp.n * dp.h * dp.w * dp.c;
+	float *dy[2] = {calloc(nd, sizeof(float)), calloc(nd, sizeof(float))};
+	for (int wide = 0; wide < 2; wide++) {
+		rt_infer_set_avx512(wide);
+		rt_pw_infer(&pp, x, w, b, y[wide]);
+		rt_dw_infer(&dp, dx, dw, db, dy[wide], ws);
+	}
+	rt_infer_set_avx512(true);
+	assert_memory_equal(y[0], y[1], ny * sizeof(float));
+	assert_memory_equal(dy[0], dy[1], nd * sizeof(float));
+	free(x), free(w), free(b), free(r), free(y[0]), free(y[1]);
+	free(dx), free(dw), free(db), free(ws), free(dy[0]), free(dy[1]);
+}
+
+/* The kernels run twice: on 8-float vectors, then, where the CPU has
+ * AVX-512, on 16-float ones. */
 int main(void)
 {
 	rt_rng_seed(&rng, 77);
@@ -303,5 +350,14 @@ int main(void)
 		cmocka_unit_test(test_conv2d_infer), cmocka_unit_test(test_dw_infer),
 		cmocka_unit_test(test_se_infer),
 	};
-	return cmocka_run_group_tests_name("tests", tests, NULL, NULL);
+	const struct CMUnitTest both[] = {cmocka_unit_test(test_wide_same_bits)};
+	rt_infer_set_avx512(false);
+	int failed = cmocka_run_group_tests_name("8-float vectors", tests, NULL, NULL);
+	if (!rt_infer_set_avx512(true)) {
+		print_message("# no AVX-512 on this CPU: its kernels are not tested here\n");
+		return failed;
+	}
+	failed += cmocka_run_group_tests_name("AVX-512", tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("AVX-512 against 8-float vectors", both, NULL, NULL);
+	return failed;
 }
