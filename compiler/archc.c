@@ -14,6 +14,7 @@
 #include "compiler/archc_opt.h"
 #include "compiler/cc.h"
 #include "lang/lang.h"
+#include "runtime/ops.h"
 
 /* Every command of DESIGN §9 in the order `archc --help` lists them; a
  * weak one not linked in is NULL and skipped. */
@@ -127,6 +128,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(c, "--version") || !strcmp(c, "-V")) {
 		printf("archc (archd) %s\n", ARCHD_VERSION);
+		printf("inference kernels: %s\n", rt_infer_isa());
 		return ARCHC_OK;
 	}
 	if (!strcmp(c, "help")) {

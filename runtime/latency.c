@@ -13,10 +13,10 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#include <cblas.h>
 #include <xxhash.h>
 
 #include "runtime/latency_priv.h"
+#include "runtime/ops.h"
 
 /* The checksum of the kernel sources and compile command, made by the
  * Makefile (runtime/kernels_id). */
@@ -91,11 +91,11 @@ void lat_cpu_model(char *buf, size_t buflen)
 
 void lat_kernels_id(char buf[LAT_KERNELS_ID_LEN])
 {
-	/* The sources and flags of the runtime's kernels, and the BLAS the
-	 * pointwise convs and linears call (its build and the core it chose). */
+	/* The sources and flags of the runtime's kernels and the vector width
+	 * they run at (ARCHD_AVX512=0 halves it on an AVX-512 CPU).  No BLAS:
+	 * a model's forward (what is timed) calls none. */
 	char text[1024];
-	int n = snprintf(text, sizeof text, "%s|%s|%s", LAT_KERNELS_SOURCE_ID, openblas_get_config(),
-			 openblas_get_corename());
+	int n = snprintf(text, sizeof text, "%s|%s", LAT_KERNELS_SOURCE_ID, rt_infer_isa());
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof text)

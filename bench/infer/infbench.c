@@ -14,7 +14,8 @@
  *   infbench serve OUTDIR NSUBNETS THREADS
  *
  * loads the model files on a pool of THREADS threads, prints "diff i D"
- * (max |logits - s{i}.logits|) per subnet and "ready", then answers each
+ * (max |logits - s{i}.logits|) per subnet, "version K" (K: the inference
+ * kernels' instruction set, rt_infer_isa) and "ready", then answers each
  * stdin line "SUBNET BATCH REPS" with one line of REPS times in
  * microseconds of rt_model_forward at that batch, after two untimed
  * warm-up runs.  bench/infer/driver.py interleaves these requests with the
@@ -32,10 +33,14 @@
 #include "runtime/export_c.h"
 #include "runtime/export_onnx.h"
 #include "runtime/extract.h"
+#include "runtime/ops.h"
 #include "runtime/rng.h"
 #include "runtime/subnet.h"
 #include "runtime/supernet.h"
 #include "runtime/threads.h"
+
+/* A BASE_BUILDDIR's librt may predate rt_infer_isa (ops.h). */
+#pragma weak rt_infer_isa
 
 #define NCLASSES 10
 #define BATCH 64
@@ -208,6 +213,8 @@ static int serve(const char *dir, int nsub, int threads)
 			d = fmax(d, fabs((double)y[k] - want[k]));
 		printf("diff %d %.3g\n", i, d);
 	}
+	if (rt_infer_isa != NULL) /* the kernels' vector width, shown as our "version" */
+		printf("version %s\n", rt_infer_isa());
 	printf("ready\n");
 	fflush(stdout);
 	while (fgets(line, sizeof line, stdin)) {

@@ -13,6 +13,7 @@ export ARCH_PATH=
 n=0
 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 no() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 check() { # description, then a command that must succeed
 	d=$1
@@ -31,6 +32,14 @@ cp "$S/examples/fashion.arch" fashion.arch
 # --- help, version, usage errors ---------------------------------------------
 check "--help exits 0 and lists compile" sh -c '"$0" --help | grep -q "^  compile "' "$ARCHC"
 check "--version exits 0" sh -c '"$0" --version | grep -q "^archc (archd) "' "$ARCHC"
+check "--version names the inference kernels" sh -c '"$0" --version | grep -Eq "^inference kernels: (avx512|avx2|sse2|generic)$"' "$ARCHC"
+if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+	check "16-float ones on this AVX-512 CPU" sh -c '"$0" --version | grep -q "^inference kernels: avx512$"' "$ARCHC"
+	check "8-float ones with ARCHD_AVX512=0" sh -c 'ARCHD_AVX512=0 "$0" --version | grep -q "^inference kernels: avx2$"' "$ARCHC"
+else
+	skip "16-float kernels on an AVX-512 CPU" "no AVX-512 here"
+	skip "ARCHD_AVX512=0" "no AVX-512 here"
+fi
 check "help CMD prints the usage" sh -c '"$0" help compile | grep -q "^usage: archc compile"' "$ARCHC"
 check "CMD --help prints the usage" sh -c '"$0" fmt --help | grep -q "^usage: archc fmt"' "$ARCHC"
 check "unknown command exits 2" status 2 "$ARCHC" frobnicate x.arch

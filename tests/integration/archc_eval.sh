@@ -110,6 +110,9 @@ grep -E '^(subnet|macs|params|split|accuracy) ' out.txt >by_supernet.txt
 check "the model file measures alone" status 0 "$ARCHC" eval tiny.arch --task t --model max.model
 grep -E '^(subnet|macs|params|split|accuracy) ' out.txt >by_model.txt
 check "exactly as the subnet it was cut from" cmp -s by_supernet.txt by_model.txt
+ARCHD_AVX512=0 "$ARCHC" eval tiny.arch --task t --model max.model 2>&1 |
+	grep -E '^(subnet|macs|params|split|accuracy) ' >narrow.txt
+check "and the same with ARCHD_AVX512=0 (8-float kernels)" cmp -s by_model.txt narrow.txt
 cp max.model bad.model
 printf 'X' | dd of=bad.model bs=1 seek=200 conv=notrunc 2>/dev/null
 check "a corrupted model file is refused" status 1 "$ARCHC" eval tiny.arch --task t --model bad.model
