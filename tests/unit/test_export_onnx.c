@@ -66,7 +66,10 @@ static void find_tools(void)
 	srcdir = getenv("ARCHD_SRCDIR") ? getenv("ARCHD_SRCDIR") : ".";
 	builddir = getenv("ARCHD_BUILDDIR") ? getenv("ARCHD_BUILDDIR") : ".";
 	have_checker = sh("/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1") == 0;
-	const char *probe = "cd '%s' && node -e \"require('onnxruntime-node')\" >/dev/null 2>&1";
+	/* as onnx_run.js will find it: through NODE_PATH only (from /, so no
+	 * node_modules of a directory above the build's can stand in for it) */
+	const char *probe = "cd / && NODE_PATH='%s/node_modules' node -e "
+			    "\"require('onnxruntime-node')\" >/dev/null 2>&1";
 	have_ort = sh(probe, builddir) == 0;
 	if (!have_ort && sh("command -v npm >/dev/null 2>&1") == 0) {
 		print_message("# installing onnxruntime-node into %s/node_modules\n", builddir);
