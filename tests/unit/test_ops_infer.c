@@ -6,9 +6,9 @@
  * columns past a vector), and with its rows stored as the pixels of
  * bordered images; dense convolutions through im2col and without;
  * depthwise at kernels 1 to 9 and strides 1 and 2, on maps narrower than
- * a block, with channel counts that leave a partial vector and NaN in the
- * padding lanes (which must never reach an output); squeeze-excite in
- * place.  Outputs outside the written region must be left alone.  All of
+ * a block and rows of several blocks, with channel counts that leave a
+ * partial vector and NaN in the padding lanes (which must never reach an
+ * output); squeeze-excite in place.  Outputs outside the written region must be left alone.  All of
  * it twice, on 8-float vectors and, where the CPU has AVX-512, on 16-float
  * ones, which must also give the same bits as the 8-float ones.
  *
@@ -216,11 +216,20 @@ static void test_dw_infer(void **state)
 {
 	(void)state;
 	static const rt_dw_infer_p ps[] = {
-		{2, 9, 7, 21, 3, 1, RT_ACT_RELU},     {1, 8, 8, 40, 5, 2, RT_ACT_HSWISH},
-		{2, 5, 6, 7, 7, 1, RT_ACT_NONE},      {1, 1, 1, 16, 3, 2, RT_ACT_RELU},
-		{2, 14, 14, 96, 7, 2, RT_ACT_HSWISH}, {1, 7, 7, 192, 7, 1, RT_ACT_HSWISH},
-		{3, 6, 11, 8, 5, 1, RT_ACT_RELU},     {1, 10, 9, 13, 9, 2, RT_ACT_NONE},
-		{2, 3, 5, 1, 1, 1, RT_ACT_RELU},      {1, 13, 3, 24, 3, 2, RT_ACT_NONE},
+		{2, 9, 7, 21, 3, 1, RT_ACT_RELU},
+		{1, 8, 8, 40, 5, 2, RT_ACT_HSWISH},
+		{2, 5, 6, 7, 7, 1, RT_ACT_NONE},
+		{1, 1, 1, 16, 3, 2, RT_ACT_RELU},
+		{2, 14, 14, 96, 7, 2, RT_ACT_HSWISH},
+		{1, 7, 7, 192, 7, 1, RT_ACT_HSWISH},
+		{3, 6, 11, 8, 5, 1, RT_ACT_RELU},
+		{1, 10, 9, 13, 9, 2, RT_ACT_NONE},
+		{2, 3, 5, 1, 1, 1, RT_ACT_RELU},
+		{1, 13, 3, 24, 3, 2, RT_ACT_NONE},
+		/* rows of several blocks */
+		{1, 5, 37, 24, 7, 1, RT_ACT_RELU},
+		{2, 4, 40, 40, 5, 2, RT_ACT_HSWISH},
+		{1, 3, 16, 8, 3, 1, RT_ACT_NONE},
 	};
 	for (int t = 0; t < (int)(sizeof ps / sizeof ps[0]); t++) {
 		rt_dw_infer_p p = ps[t];
@@ -321,7 +330,7 @@ static void test_wide_same_bits(void **state)
 	size_t ny = (size_t)pp.m * pp.ldy;
 	float *y[2] = {calloc(ny, sizeof(float)), calloc(ny, sizeof(float))};
 	pp.r = r;
-	rt_dw_infer_p dp = {2, 11, 9, 56, 7, 1, RT_ACT_HSWISH};
+	rt_dw_infer_p dp = {2, 11, 29, 56, 7, 1, RT_ACT_HSWISH};
 	int cp = rt_dw_infer_cpad(dp.c);
 	float *dx = ug_rand(&rng, (size_t)dp.n * dp.h * dp.w * dp.c, -1, 1);
 	float *dw = ug_rand(&rng, (size_t)49 * cp, -1, 1), *db = ug_rand(&rng, (size_t)cp, -1, 1);
