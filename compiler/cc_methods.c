@@ -7,7 +7,6 @@
 
 #include <math.h>
 
-#define CC_BIG 1e9
 #define CC_INF INFINITY
 #define CC_N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -57,15 +56,19 @@ const int cc_pretrain_nmethods = CC_N(cc_pretrain_methods);
 
 /* --- task: search { ... } -------------------------------------------------- */
 
-/* The ranges are those rt_answer_settings_get (runtime/answer.c) accepts,
- * so that a module that compiles can be searched: the evolutionary search
- * needs a population of 4. */
+/* Defaults and ranges from compiler/ir.h, which the runtime checks an IR
+ * against too. */
+#define CC_SEARCH_INT(name, N)                                                                 \
+	{                                                                                      \
+		name, CC_P_INT, IR_SEARCH_##N##_DEF, IR_SEARCH_##N##_MIN, IR_SEARCH_##N##_MAX, \
+			NULL                                                                   \
+	}
 static const cc_param_spec cc_search_params[] = {
 	{"predictor", CC_P_NAME, 0, 0, 0, "auto mlp rbf"},
-	{"samples", CC_P_INT, 300, 2, 100000, NULL},
-	{"population", CC_P_INT, 100, 4, 100000, NULL},
-	{"generations", CC_P_INT, 50, 1, 100000, NULL},
-	{"seed", CC_P_INT, 0, 0, CC_BIG, NULL},
+	CC_SEARCH_INT("samples", SAMPLES),
+	CC_SEARCH_INT("population", POPULATION),
+	CC_SEARCH_INT("generations", GENERATIONS),
+	CC_SEARCH_INT("seed", SEED),
 };
 const cc_method cc_search_method = {"search", cc_search_params, CC_N(cc_search_params), 0};
 

@@ -241,6 +241,26 @@ typedef struct ir_recipe {
 	uint64_t seed;
 } ir_recipe;
 
+/*
+ * A task's `search { }` settings (ir_task.search): default, least and
+ * greatest value of each number.  The compiler checks a written value
+ * against them and fills in the defaults; the runtime (rt_answer_settings
+ * _get) checks an IR's values again and applies the defaults to a call
+ * that lacks them.  The evolutionary search needs a population of 4.
+ */
+#define IR_SEARCH_SAMPLES_DEF 300
+#define IR_SEARCH_SAMPLES_MIN 2
+#define IR_SEARCH_SAMPLES_MAX 100000
+#define IR_SEARCH_POPULATION_DEF 100
+#define IR_SEARCH_POPULATION_MIN 4
+#define IR_SEARCH_POPULATION_MAX 100000
+#define IR_SEARCH_GENERATIONS_DEF 50
+#define IR_SEARCH_GENERATIONS_MIN 1
+#define IR_SEARCH_GENERATIONS_MAX 100000
+#define IR_SEARCH_SEED_DEF 0
+#define IR_SEARCH_SEED_MIN 0
+#define IR_SEARCH_SEED_MAX 1000000000
+
 typedef struct ir_task {
 	char *name;
 	int dataset;  /* index into ir_module.datasets */

@@ -78,11 +78,15 @@ int rt_answer_settings_get(const ir_task *t, rt_answer_settings *out, char *err,
 		return -1;
 	}
 	int seed;
-	if (int_param(t, "samples", 300, 2, 100000, &out->samples, err, errlen) ||
-	    int_param(t, "population", 100, 4, 100000, &out->population, err, errlen) ||
-	    int_param(t, "generations", 50, 0, 100000, &out->generations, err, errlen) ||
-	    int_param(t, "seed", 0, 0, 2147483647, &seed, err, errlen))
+#define SEARCH_INT(key, N, out)                                                                    \
+	int_param(t, key, IR_SEARCH_##N##_DEF, IR_SEARCH_##N##_MIN, IR_SEARCH_##N##_MAX, out, err, \
+		  errlen)
+	if (SEARCH_INT("samples", SAMPLES, &out->samples) ||
+	    SEARCH_INT("population", POPULATION, &out->population) ||
+	    SEARCH_INT("generations", GENERATIONS, &out->generations) ||
+	    SEARCH_INT("seed", SEED, &seed))
 		return -1;
+#undef SEARCH_INT
 	out->seed = (uint64_t)seed;
 	return 0;
 }

@@ -53,7 +53,7 @@ typedef struct rt_answer_settings {
 	pred_kind predictor;
 	int samples;     /* subnets measured to train the predictor, >= 2 */
 	int population;  /* NSGA-II/III population, >= 4 */
-	int generations; /* >= 0 */
+	int generations; /* >= 1 */
 	uint64_t seed;
 } rt_answer_settings;
 

@@ -1,7 +1,8 @@
 /*
  * test_answer.c — constraints as users write them to `archc search
  * --constraint` and archd's "constraints": comparisons, units per metric,
- * and the errors that quote the text.
+ * and the errors that quote the text; and a task's search settings as the
+ * runtime reads them from an IR.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "runtime/answer.h"
+#include "util_arch.h"
 
 static void parses(const char *text, ir_metric metric, ir_cmp cmp, double value)
 {
@@ -87,6 +89,44 @@ static void test_bound_alone(void **state)
 	assert_int_equal(rt_answer_parse_bound(IR_METRIC_MACS, "", &c, err, sizeof err), -1);
 }
 
+/* A task's `search { }` as compiled, with the compiler's defaults; the
+ * same defaults for a call that lacks them (an IR written by hand or by an
+ * older compiler); a value out of range refused with the key and range. */
+static void test_settings(void **state)
+{
+	(void)state;
+	ir_module *m = ua_compile("import \"std/spaces.arch\";\n"
+				  "import \"std/datasets.arch\";\n"
+				  "task a { data = fashion_mnist; space = mbnet;\n"
+				  "  search { predictor = rbf; samples = 40; population = 8; seed = 7; } }\n"
+				  "task b { data = fashion_mnist; space = mbnet; }\n");
+	assert_non_null(m);
+	rt_answer_settings set;
+	char err[256] = "";
+	ir_task *a = &m->tasks[0], *b = &m->tasks[1];
+	assert_int_equal(rt_answer_settings_get(a, &set, err, sizeof err), 0);
+	assert_int_equal(set.predictor, PRED_KIND_RBF);
+	assert_int_equal(set.samples, 40);
+	assert_int_equal(set.population, 8);
+	assert_int_equal(set.generations, IR_SEARCH_GENERATIONS_DEF);
+	assert_int_equal(set.seed, 7);
+	int nparams = b->search.nparams;
+	b->search.nparams = 0; /* as if the call had no parameters */
+	assert_int_equal(rt_answer_settings_get(b, &set, err, sizeof err), 0);
+	b->search.nparams = nparams;
+	assert_int_equal(set.predictor, PRED_KIND_AUTO);
+	assert_int_equal(set.samples, IR_SEARCH_SAMPLES_DEF);
+	assert_int_equal(set.population, IR_SEARCH_POPULATION_DEF);
+	assert_int_equal(set.generations, IR_SEARCH_GENERATIONS_DEF);
+	assert_int_equal(set.seed, IR_SEARCH_SEED_DEF);
+	for (int i = 0; i < a->search.nparams; i++)
+		if (strcmp(a->search.params[i].key, "population") == 0)
+			a->search.params[i].number = IR_SEARCH_POPULATION_MIN - 1;
+	assert_int_equal(rt_answer_settings_get(a, &set, err, sizeof err), -1);
+	assert_string_equal(err, "task a: search population must be an integer in [4, 100000]");
+	ir_module_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -94,6 +134,7 @@ int main(void)
 		cmocka_unit_test(test_units),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_bound_alone),
+		cmocka_unit_test(test_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
