@@ -95,11 +95,12 @@ static void test_bound_alone(void **state)
 static void test_settings(void **state)
 {
 	(void)state;
-	ir_module *m = ua_compile("import \"std/spaces.arch\";\n"
-				  "import \"std/datasets.arch\";\n"
-				  "task a { data = fashion_mnist; space = mbnet;\n"
-				  "  search { predictor = rbf; samples = 40; population = 8; seed = 7; } }\n"
-				  "task b { data = fashion_mnist; space = mbnet; }\n");
+	ir_module *m = ua_compile(
+		"import \"std/spaces.arch\";\n"
+		"import \"std/datasets.arch\";\n"
+		"task a { data = fashion_mnist; space = mbnet;\n"
+		"  search { predictor = rbf; samples = 40; population = 8; seed = 7; } }\n"
+		"task b { data = fashion_mnist; space = mbnet; }\n");
 	assert_non_null(m);
 	rt_answer_settings set;
 	char err[256] = "";
