@@ -77,6 +77,10 @@ static void print_text(const ir_task *task, const ir_space *s, const rt_answer *
 	printf("subnet     %s\n", genes);
 	printf("source     %s\n", r->searched ? "search" : "archive");
 	printf("accuracy   %.4f (holdout, measured)\n", v[IR_METRIC_ACCURACY]);
+	if (isfinite(r->m.test))
+		printf("test       %.4f (test split, reported only: not used to choose)\n", r->m.test);
+	else
+		printf("test       none (the data set has no test split)\n");
 	printf("predicted  %.4f\n", r->m.predicted);
 	printf("macs       %.0f\n", v[IR_METRIC_MACS]);
 	printf("params     %.0f\n", v[IR_METRIC_PARAMS]);
@@ -84,7 +88,6 @@ static void print_text(const ir_task *task, const ir_space *s, const rt_answer *
 	printf("latency    %.4f ms\n", v[IR_METRIC_LATENCY] * 1e3);
 }
 
-/* A JSON number; null for NaN, which JSON lacks. */
 /* Prints e's note when there is one and it is not the one already printed
  * (kept in said). */
 static void note(const rt_answer_env *e, char *said, size_t len)
@@ -96,6 +99,7 @@ static void note(const rt_answer_env *e, char *said, size_t len)
 	snprintf(said, len, "%s", n);
 }
 
+/* A JSON number; null for NaN, which JSON lacks. */
 static void json_number(const char *key, double v, const char *sep)
 {
 	if (isfinite(v))
@@ -113,6 +117,7 @@ static void print_json(const ir_task *task, const ir_space *s, const rt_answer *
 	printf("{\"task\":\"%s\",\"genes\":\"%s\",\"source\":\"%s\",\"metrics\":{", task->name, genes,
 	       r->searched ? "search" : "archive");
 	json_number("accuracy", v[IR_METRIC_ACCURACY], ",");
+	json_number("test_accuracy", r->m.test, ",");
 	json_number("predicted_accuracy", r->m.predicted, ",");
 	json_number("macs", v[IR_METRIC_MACS], ",");
 	json_number("params", v[IR_METRIC_PARAMS], ",");

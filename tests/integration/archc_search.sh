@@ -78,6 +78,7 @@ check "and the predictor" test -s "$STATE/supernets/$key/predictor"
 check "the answer meets the target" awk '$1 == "macs" { exit !($2 <= 30000) }' out.txt
 check "it comes from the archive" grep -q "^source     archive$" out.txt
 check "accuracy measured on holdout, above chance" awk '$1 == "accuracy" { exit !($2 > 0.2) }' out.txt
+check "and on the test split" awk '$1 == "test" { t = $2 } END { exit !(t > 0.2 && t <= 1) }' out.txt
 genes=$(field subnet)
 cp out.txt first.txt
 t0=$(ms)
@@ -91,7 +92,7 @@ check "and max and min" sh -c 'grep -q " r16:d2:k5,5:e3,3$" out.txt && grep -q "
 check "constraints with units" status 0 "$ARCHC" search tiny.arch --constraint 'macs<=25K' --constraint 'memory<=4KiB' $S
 check "are met" awk '$1 == "macs" && $2 > 25000 { exit 1 } $1 == "memory" && $2 > 4096 { exit 1 }' out.txt
 check "--json" status 0 "$ARCHC" search tiny.arch --target small --json $S
-check "prints one JSON object" "$PY" -c 'import json; d = json.load(open("out.txt")); assert d["genes"] and d["metrics"]["macs"] <= 30000 and d["metrics"]["latency"] > 0'
+check "prints one JSON object" "$PY" -c 'import json; d = json.load(open("out.txt")); assert d["genes"] and d["metrics"]["macs"] <= 30000 and d["metrics"]["latency"] > 0 and 0.2 < d["metrics"]["test_accuracy"] <= 1'
 check "an objective picks the cheapest meeting the spec" status 0 "$ARCHC" search tiny.arch --constraint 'accuracy>=1%' --objective cheap $S
 check "which is the smallest subnet" grep -q "^subnet     r12:d1:k3,3:e2,2$" out.txt
 check "an infeasible spec fails" status 1 "$ARCHC" search tiny.arch --target impossible $S
