@@ -258,11 +258,15 @@ static void test_weight_sharing(void **state)
 		sn_supernet_set_subnet(sn, &sub);
 		float before[2 * NCLS], after[2 * NCLS];
 		memcpy(before, sn_supernet_forward(sn, x, 2, RT_BN_MODE_EVAL), sizeof before);
+		/* a write through a pointer kept across forwards: the supernet
+		 * is told, as sn_supernet_weights_changed asks */
 		float *w = &params[t].w[row * 18 + col];
 		float saved = *w;
 		*w += 0.5f;
+		sn_supernet_weights_changed(sn);
 		memcpy(after, sn_supernet_forward(sn, x, 2, RT_BN_MODE_EVAL), sizeof after);
 		*w = saved;
+		sn_supernet_weights_changed(sn);
 		int changed = 0;
 		for (int k = 0; k < 2 * NCLS; k++)
 			changed |= before[k] != after[k];
