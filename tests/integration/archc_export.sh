@@ -21,7 +21,7 @@
 set -u
 ARCHC=${ARCHC:-$ARCHD_BUILDDIR/archc}
 SRC=${ARCHD_SRCDIR:-.}
-BUILD=${ARCHD_BUILDDIR:-.}
+BUILD=$(cd "${ARCHD_BUILDDIR:-.}" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/archc_export.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
@@ -187,7 +187,8 @@ fi
 # node_modules above the build dir stands in for the build's own)
 have_ort() { (cd / && NODE_PATH="$BUILD/node_modules" node -e "require('onnxruntime-node')") >/dev/null 2>&1; }
 if ! have_ort && command -v npm >/dev/null 2>&1; then
-	(cd "$BUILD" && npm install --ignore-scripts --no-audit --no-fund --no-save onnxruntime-node) >/dev/null 2>&1
+	# --prefix: else npm installs into the nearest node_modules above
+	npm install --prefix "$BUILD" --ignore-scripts --no-audit --no-fund --no-save onnxruntime-node >/dev/null 2>&1
 fi
 if have_ort; then
 	# shellcheck disable=SC2086

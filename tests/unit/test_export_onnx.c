@@ -23,6 +23,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,6 +66,9 @@ static void find_tools(void)
 		return;
 	srcdir = getenv("ARCHD_SRCDIR") ? getenv("ARCHD_SRCDIR") : ".";
 	builddir = getenv("ARCHD_BUILDDIR") ? getenv("ARCHD_BUILDDIR") : ".";
+	static char absbuild[PATH_MAX]; /* NODE_PATH below is used from other dirs */
+	if (realpath(builddir, absbuild) != NULL)
+		builddir = absbuild;
 	have_checker = sh("/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1") == 0;
 	/* as onnx_run.js will find it: through NODE_PATH only (from /, so no
 	 * node_modules of a directory above the build's can stand in for it) */
@@ -73,7 +77,9 @@ static void find_tools(void)
 	have_ort = sh(probe, builddir) == 0;
 	if (!have_ort && sh("command -v npm >/dev/null 2>&1") == 0) {
 		print_message("# installing onnxruntime-node into %s/node_modules\n", builddir);
-		sh("cd '%s' && npm install --ignore-scripts --no-audit --no-fund --no-save "
+		/* --prefix: else npm installs into the nearest directory above
+		 * that has a node_modules, where the runs do not look */
+		sh("npm install --prefix '%s' --ignore-scripts --no-audit --no-fund --no-save "
 		   "onnxruntime-node >/dev/null 2>&1",
 		   builddir);
 		have_ort = sh(probe, builddir) == 0;
