@@ -14,6 +14,7 @@
 
 #include "daemon/json.h"
 #include "daemon/log.h"
+#include "runtime/ops.h"
 
 #ifndef ARCHD_VERSION
 #define ARCHD_VERSION "unknown"
@@ -28,9 +29,10 @@ void dm_route_health(dm_server *srv, dm_call *c)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	dm_workers_stats ws;
 	dm_workers_stats_get(srv->workers, &ws);
-	json_t *body = json_pack("{s:s,s:s,s:I,s:i,s:{s:i,s:i,s:i}}", "status", "ok", "version",
-				 ARCHD_VERSION, "uptime_s", (json_int_t)(now.tv_sec - srv->started.tv_sec),
-				 "specs", (int)dm_specs_count(srv->specs), "workers", "threads",
+	json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:i,s:{s:i,s:i,s:i}}", "status", "ok", "version",
+				 ARCHD_VERSION, "kernels", rt_infer_isa(), "uptime_s",
+				 (json_int_t)(now.tv_sec - srv->started.tv_sec), "specs",
+				 (int)dm_specs_count(srv->specs), "workers", "threads",
 				 (int)ws.threads, "queued", (int)ws.queued, "running", (int)ws.running);
 	dm_reply_json(c, 200, body);
 }

@@ -34,6 +34,7 @@ check "the socket has mode 0660" test "$(stat -c %a "$SOCK")" = 660
 req GET /v1/health
 check "GET /v1/health is 200" test "$code" = 200
 check "health says ok" test "$(jget status)" = ok
+check "and names the inference kernels" sh -c 'case "$0" in avx512|avx2|sse2|generic) ;; *) exit 1 ;; esac' "$(jget kernels)"
 "$ARCHD" --socket "$SOCK" --state "$STATE" 2>err.txt
 check "a second daemon on a live socket exits 1" test $? -eq 1
 check "naming the socket" grep -q "$SOCK: another daemon is serving" err.txt
