@@ -58,11 +58,11 @@ void lat_cpu_model(char *buf, size_t buflen);
 
 /*
  * The id of this build's kernels: the XXH3-64, in hex, of a checksum the
- * Makefile takes of the runtime's kernel sources (runtime/op_*.c, ops.h,
- * op_util.h, threads.c, latency_time.c, extract_infer.c) and the command
- * compiling them,
- * with the OpenBLAS build and core in use.  Any change to what an entry
- * times changes it.
+ * Makefile takes of the runtime's kernel sources (runtime/op_*.c and
+ * op_*.h, ops.h, threads.c, latency_time.c, extract_infer.c) and the
+ * command compiling them, with the kernel set in use (rt_infer_isa:
+ * ARCHD_AVX512=0 on an AVX-512 CPU is another).  Any change to what an
+ * entry times changes it.
  */
 void lat_kernels_id(char buf[LAT_KERNELS_ID_LEN]);
 
