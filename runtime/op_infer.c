@@ -164,7 +164,7 @@ void rt_pw_infer(const rt_pw_p *p, const float *x, const float *w, const float *
 	assert(p->m > 0 && p->cin > 0 && p->cout > 0);
 	assert(p->ldx >= p->cin && p->ldw >= p->cout && p->ldy >= p->cout);
 	assert(p->r == NULL || (p->cr >= 0 && p->cr <= p->cout && p->ldr >= p->cr));
-	if (rt_infer_wide()) {
+	if (rt_infer_avx512()) {
 		rt_pw_infer_avx512(p, x, w, bias, y);
 		return;
 	}
@@ -395,7 +395,7 @@ void rt_dw_infer_padded(const rt_dw_infer_p *p, float *xp, const float *w, const
 		row = p->stride == 1 ? dw_row_5_1 : dw_row_5_2;
 	else if (p->k == 7)
 		row = p->stride == 1 ? dw_row_7_1 : dw_row_7_2;
-	if (rt_infer_wide()) {
+	if (rt_infer_avx512()) {
 		dw_row_fn wide = rt_dw_row_avx512(p->k, p->stride);
 		if (wide != NULL)
 			row = wide;

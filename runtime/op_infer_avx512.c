@@ -43,7 +43,7 @@ static bool cpu_has_avx512(void)
 #endif
 }
 
-bool rt_infer_wide(void)
+bool rt_infer_avx512(void)
 {
 	int s = atomic_load_explicit(&wide_state, memory_order_relaxed);
 	if (s < 0) {
@@ -54,17 +54,15 @@ bool rt_infer_wide(void)
 	return s == 1;
 }
 
-bool rt_infer_avx512(void) { return rt_infer_wide(); }
-
 bool rt_infer_set_avx512(bool on)
 {
 	atomic_store_explicit(&wide_state, on && cpu_has_avx512(), memory_order_relaxed);
-	return rt_infer_wide();
+	return rt_infer_avx512();
 }
 
 const char *rt_infer_isa(void)
 {
-	if (rt_infer_wide())
+	if (rt_infer_avx512())
 		return "avx512";
 #if HAVE_WIDE
 	__builtin_cpu_init();
@@ -156,7 +154,7 @@ WIDE_INLINE void pw16_tile(const rt_pw_p *p, const float *x, const float *w, con
 #pragma GCC unroll 8
 	for (int r = 0; r < MR; r++, pw_rows_next(p, &at)) {
 		float *yr = y + at.off + j0;
-		const float *rr = p->r + (size_t)(i0 + r) * p->ldr + j0;
+		const float *rr = p->r != NULL ? p->r + (size_t)(i0 + r) * p->ldr + j0 : NULL;
 #pragma GCC unroll 3
 		for (int v = 0; v < NV; v++) {
 			__m512 s = _mm512_add_ps(acc[r][v], bv[v]);
@@ -217,6 +215,10 @@ void rt_pw_infer_avx512(const rt_pw_p *p, const float *x, const float *w, const 
 
 /* ---- depthwise ------------------------------------------------------------ */
 
+/* The largest kernel with an instance (rt_dw_row_avx512): its row of
+ * weights stays in registers beside the block's sums. */
+#define DW16_MAX_K 7
+
 /*
  * OB outputs from ow on, the channels of vector c0 (lanes `ld` of the
  * padded ones read, `st` of the real ones stored), of the row whose
@@ -234,7 +236,7 @@ WIDE_INLINE void dw16_block_at(const rt_dw_infer_p *p, const float *x0, size_t r
 	const float *xr = x0 + (size_t)ow * S * cp + c0, *wr = w + c0;
 #pragma GCC unroll 1
 	for (int ki = 0; ki < K; ki++, xr += rs, wr += (size_t)K * cp) {
-		__m512 wk[7];
+		__m512 wk[DW16_MAX_K];
 		const float *wq = wr;
 #pragma GCC unroll 7
 		for (int kj = 0; kj < K; kj++, wq += cp)
@@ -259,7 +261,7 @@ WIDE_INLINE void dw16_block_at(const rt_dw_infer_p *p, const float *x0, size_t r
 }
 
 /* Output row oh of one image from the bordered image xp, as op_infer.c's
- * dw_row, for K up to 7. */
+ * dw_row, for K up to DW16_MAX_K. */
 WIDE_INLINE void dw16_row(const rt_dw_infer_p *p, const float *xp, int pw, const float *w,
 			  const float *bias, float *yrow, int oh, int wo, const int K, const int S)
 {
@@ -309,7 +311,7 @@ dw_row_fn rt_dw_row_avx512(int k, int s)
 	}
 }
 
-#else /* !HAVE_WIDE: rt_infer_wide() is never true */
+#else /* !HAVE_WIDE: rt_infer_avx512() is never true */
 
 void rt_pw_infer_avx512(const rt_pw_p *p, const float *x, const float *w, const float *bias,
 			float *y)

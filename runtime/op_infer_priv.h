@@ -71,16 +71,12 @@ static inline int dw_block(int ow, int wo) { return wo - ow > DW_OB / 2 ? DW_OB 
 typedef void (*dw_row_fn)(const rt_dw_infer_p *, const float *, int, const float *, const float *,
 			  float *, int, int);
 
-/* Whether the wide kernels run (rt_infer_avx512, without the call's
- * bookkeeping). */
-bool rt_infer_wide(void);
-
-/* rt_pw_infer on 16-float vectors; only while rt_infer_wide(). */
+/* rt_pw_infer on 16-float vectors; only while rt_infer_avx512(). */
 void rt_pw_infer_avx512(const rt_pw_p *p, const float *x, const float *w, const float *bias,
 			float *y);
 
 /* The wide row function for kernel k at stride s, or NULL where there is
- * none (the caller keeps its own); only while rt_infer_wide(). */
+ * none (the caller keeps its own); only while rt_infer_avx512(). */
 dw_row_fn rt_dw_row_avx512(int k, int s);
 
 #endif
