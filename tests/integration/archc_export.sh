@@ -188,21 +188,14 @@ if /usr/bin/python3 -c 'import onnx' >/dev/null 2>&1; then
 else
 	peer_missing "onnx.checker" "/usr/bin/python3 has no onnx (apt-get install python3-onnx)"
 fi
-# found as onnx_run.js finds it: through NODE_PATH only (from /, so that no
-# node_modules above the build dir stands in for the build's own)
-have_ort() { (cd / && NODE_PATH="$BUILD/node_modules" node -e "require('onnxruntime-node')") >/dev/null 2>&1; }
-if ! have_ort && command -v npm >/dev/null 2>&1; then
-	# --prefix: else npm installs into the nearest node_modules above
-	npm install --prefix "$BUILD" --ignore-scripts --no-audit --no-fund --no-save onnxruntime-node >/dev/null 2>&1
-fi
-if have_ort; then
+if "$SRC/tools/onnxruntime-node" "$BUILD" 2>ort_why.txt; then
 	# shellcheck disable=SC2086
 	NODE_PATH="$BUILD/node_modules" node "$SRC/tests/unit/onnx_run.js" . $names >ort.txt 2>&1
 	check "ONNX Runtime runs all ten" test "$(wc -l <ort.txt)" -eq 10
 	sed 's/^/# ONNX Runtime vs runtime: /' ort.txt
 	check "with the same logits (max abs diff <= 1e-4) and arg-max on 100 test images" awk '{ if ($2 > 1e-4 || $3 != 0) bad = 1 } END { exit bad }' ort.txt
 else
-	peer_missing "ONNX Runtime" "no node with onnxruntime-node (and npm could not install it)"
+	peer_missing "ONNX Runtime" "$(tail -n 1 ort_why.txt)"
 fi
 
 mkdir -p direct

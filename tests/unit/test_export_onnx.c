@@ -11,7 +11,7 @@
  * with a non-finite weight is refused.
  *
  * onnxruntime-node is looked for in $ARCHD_BUILDDIR/node_modules and
- * installed there with `npm install --ignore-scripts` when npm exists; a
+ * installed there when npm exists (tools/onnxruntime-node); a
  * tool that is truly missing skips its part with the reason, except under
  * CI=true, where it fails.
  */
@@ -73,20 +73,8 @@ static void find_tools(void)
 		builddir = absbuild;
 	}
 	have_checker = sh("/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1") == 0;
-	/* as onnx_run.js will find it: through NODE_PATH only (from /, so no
-	 * node_modules of a directory above the build's can stand in for it) */
-	const char *probe = "cd / && NODE_PATH='%s/node_modules' node -e "
-			    "\"require('onnxruntime-node')\" >/dev/null 2>&1";
-	have_ort = sh(probe, builddir) == 0;
-	if (!have_ort && sh("command -v npm >/dev/null 2>&1") == 0) {
-		print_message("# installing onnxruntime-node into %s/node_modules\n", builddir);
-		/* --prefix: else npm installs into the nearest directory above
-		 * that has a node_modules, where the runs do not look */
-		sh("npm install --prefix '%s' --ignore-scripts --no-audit --no-fund --no-save "
-		   "onnxruntime-node >/dev/null 2>&1",
-		   builddir);
-		have_ort = sh(probe, builddir) == 0;
-	}
+	/* usable with NODE_PATH=builddir/node_modules, installed there if need be */
+	have_ort = sh("'%s/tools/onnxruntime-node' '%s'", srcdir, builddir) == 0;
 }
 
 /* Exports max, min and random subnets of space `make` on h x w inputs with
@@ -165,7 +153,7 @@ static void check_space(ir_space *(*make)(int, int), int h, int w, uint64_t seed
 			      s->name, h, w, worst, NIMG);
 		assert_true(worst <= 1e-4);
 	} else {
-		print_message("# SKIP ONNX Runtime: no node with onnxruntime-node (and no npm)\n");
+		print_message("# SKIP ONNX Runtime: tools/onnxruntime-node could not provide it\n");
 	}
 	assert_int_equal(sh("rm -rf %s", dir), 0);
 	free(x);
