@@ -113,6 +113,7 @@ lat_table *lat_table_new(const char *cpu, const char *version)
 		return NULL;
 	char id[LAT_KERNELS_ID_LEN];
 	lat_kernels_id(id);
+	t->scale = 1;
 	t->cpu = strdup(cpu);
 	t->version = strdup(version);
 	t->kernels = strdup(id);
@@ -132,6 +133,7 @@ void lat_table_free(lat_table *t)
 	free(t->kernels);
 	free(t->note);
 	free(t->e);
+	free(t->smp);
 	free(t);
 }
 
@@ -263,27 +265,39 @@ static void resize_key(int in_res, int res, int channels, lat_key *k)
 	k->cin = k->cout = channels;
 }
 
+int lat_plan_keys(const ir_space *s, const sn_plan *plan, int in_res, lat_key *keys)
+{
+	int n = 0;
+	if (plan->res != in_res)
+		resize_key(in_res, plan->res, s->in_channels, &keys[n++]);
+	for (int i = 0; i < plan->nlayers; i++)
+		if (plan->layer[i].active)
+			key_of(s, i, &plan->layer[i], &keys[n++]);
+	return n;
+}
+
+int lat_entries_sum(const lat_table *t, const ir_space *s, const sn_plan *plan, int in_res,
+		    double *us)
+{
+	lat_key keys[LAT_PLAN_KEYS_MAX];
+	int n = lat_plan_keys(s, plan, in_res, keys), missing = 0;
+	*us = 0;
+	for (int i = 0; i < n; i++) {
+		const lat_entry *e = lat_table_find(t, &keys[i]);
+		missing += !e;
+		*us += e ? e->us : 0;
+	}
+	return missing;
+}
+
 int lat_predict(const lat_table *t, const ir_space *s, const sn_plan *plan, int in_res,
 		double *seconds)
 {
-	double us = 0;
-	int missing = 0;
-	lat_key k;
-	if (plan->res != in_res) {
-		resize_key(in_res, plan->res, s->in_channels, &k);
-		const lat_entry *e = lat_table_find(t, &k);
-		missing += !e;
-		us += e ? e->us : 0;
-	}
-	for (int i = 0; i < plan->nlayers; i++) {
-		if (!plan->layer[i].active)
-			continue;
-		key_of(s, i, &plan->layer[i], &k);
-		const lat_entry *e = lat_table_find(t, &k);
-		missing += !e;
-		us += e ? e->us : 0;
-	}
-	*seconds = us * 1e-6;
+	double us;
+	int missing = lat_entries_sum(t, s, plan, in_res, &us);
+	sn_cost c;
+	sn_plan_cost(s, plan, &c);
+	*seconds = (t->scale * us + t->us_per_param * c.params) * 1e-6;
 	return missing;
 }
 
@@ -335,16 +349,10 @@ int lat_table_measure_plan(lat_table *t, const ir_space *s, const sn_plan *plan,
 {
 	assert(reps >= 1);
 	keylist kl = {0};
-	lat_key k;
-	if (plan->res != in_res) {
-		resize_key(in_res, plan->res, s->in_channels, &k);
-		want(t, &kl, &k);
-	}
-	for (int i = 0; i < plan->nlayers; i++)
-		if (plan->layer[i].active) {
-			key_of(s, i, &plan->layer[i], &k);
-			want(t, &kl, &k);
-		}
+	lat_key keys[LAT_PLAN_KEYS_MAX];
+	int n = lat_plan_keys(s, plan, in_res, keys);
+	for (int i = 0; i < n; i++)
+		want(t, &kl, &keys[i]);
 	return measure(t, &kl, reps, NULL, NULL, err, errlen);
 }
 

@@ -14,18 +14,37 @@
  * an entry too.  Each entry is the median of `reps` timed runs after two
  * warm-up runs, at batch 1 as rt_model_forward runs one image.
  *
+ * Calibration.  A whole forward is not quite the sum of its layers timed
+ * one by one: each entry is timed with its weights hot in the caches, while
+ * a forward streams every layer's weights through them once per image, and
+ * a model whose weights outgrow the core's L2 cache reads them from farther
+ * away (on a 2-core AMD EPYC, std mbnet's subnets, 0.9-3 MB of weights, ran
+ * 8-14% slower than their sums; the Fashion-MNIST example's, under 0.6 MB,
+ * 0-5%).  So the table also keeps whole subnets measured as archd serves
+ * them (lat_table_calibrate: the sum of their entries, their parameter
+ * count, their latency) and predicts
+ *
+ *     scale * (sum of the entries) + us_per_param * (parameters)
+ *
+ * with (scale, us_per_param) fitted to those samples by least squares on
+ * relative error (us_per_param >= 0; scale alone with fewer than three
+ * samples; 1 and 0 with none).  The samples are kept in the file, so a
+ * loaded table predicts exactly what the one that measured did.
+ *
  * A table names the CPU model (lat_cpu_model) and runtime version it was
  * measured with; the state dir keeps one per pair (rt_state_lut_path).  It
  * also names the build of the kernels it timed (lat_kernels_id), since a
  * kernel can change within one version: a table of another build is
  * measured afresh when opened (lat_table_open, lat_table_note says why).
- * Text form, one entry a line, closed by its checksum:
+ * Text form, one entry or calibration sample a line, closed by its checksum:
  *
- *   archd-lut 3
+ *   archd-lut 4
  *   cpu Intel_R_Xeon_R_CPU_...
  *   version 0.1.0
  *   kernels 0123456789abcdef
  *   mbconv relu h=14 cin=24 mid=72 cout=24 k=5 s=1 se=0 sc=1 ex=1 us=41.250
+ *   ...
+ *   calib sum=180.250 params=512334 us=201.750
  *   ...
  *   xxh3 0123456789abcdef
  *
@@ -41,7 +60,7 @@
 #include "runtime/subnet.h"
 
 /* Bump when the text form or what an entry times changes. */
-#define LAT_FILE_VERSION 3
+#define LAT_FILE_VERSION 4
 
 typedef struct lat_table lat_table;
 
@@ -59,10 +78,10 @@ void lat_cpu_model(char *buf, size_t buflen);
 /*
  * The id of this build's kernels: the XXH3-64, in hex, of a checksum the
  * Makefile takes of the runtime's kernel sources (runtime/op_*.c and
- * op_*.h, ops.h, threads.c, latency_time.c, extract_infer.c) and the
- * command compiling them, with the kernel set in use (rt_infer_isa:
- * ARCHD_AVX512=0 on an AVX-512 CPU is another).  Any change to what an
- * entry times changes it.
+ * op_*.h, ops.h, threads.c, latency_time.c, latency_calib.c,
+ * extract_infer.c) and the command compiling them, with the kernel set in
+ * use (rt_infer_isa: ARCHD_AVX512=0 on an AVX-512 CPU is another).  Any
+ * change to what an entry or a calibration sample times changes it.
  */
 void lat_kernels_id(char buf[LAT_KERNELS_ID_LEN]);
 
@@ -107,9 +126,9 @@ int lat_table_measure_plan(lat_table *t, const ir_space *s, const sn_plan *plan,
 
 /*
  * The predicted latency in seconds of the subnet whose plan (over space s)
- * is given, fed images of side in_res: the sum of its entries.  Returns 0,
- * or the number of layers without an entry (then *seconds sums only those
- * found).
+ * is given, fed images of side in_res: the calibrated sum of its entries
+ * (see above).  Returns 0, or the number of layers without an entry (then
+ * *seconds counts only those found).
  */
 int lat_predict(const lat_table *t, const ir_space *s, const sn_plan *plan, int in_res,
 		double *seconds);
@@ -117,8 +136,10 @@ int lat_predict(const lat_table *t, const ir_space *s, const sn_plan *plan, int 
 /*
  * The table archd keeps for a space: loads `path` (the state dir's
  * rt_state_lut_path for this cpu and version) when it exists, measures the
- * shapes of space s it lacks (lat_table_build: progress, reps, in_res) and
- * saves it back when it measured any, creating the parent directories.  A
+ * shapes of space s it lacks (lat_table_build: progress, reps, in_res),
+ * calibrates it on subnets of s (lat_table_calibrate) when it measured any
+ * or has no calibration, and saves it back then, creating the parent
+ * directories.  A
  * file of another cpu, version or kernel build (lat_kernels_id), or one
  * that does not load, is measured afresh and replaced, and the table's
  * lat_table_note says why.  Returns the table (the caller frees it) or NULL
@@ -127,6 +148,29 @@ int lat_predict(const lat_table *t, const ir_space *s, const sn_plan *plan, int 
 lat_table *lat_table_open(const char *path, const char *cpu, const char *version,
 			  const ir_space *s, int nclasses, int in_res, int reps,
 			  lat_progress_fn progress, void *ctx, char *err, size_t errlen);
+
+/* Subnets lat_table_calibrate measures, and the seed they are drawn (and
+ * the supernet they are cut from initialised) with. */
+#define LAT_CALIB_SUBNETS 10
+#define LAT_CALIB_SEED 20261204
+
+/*
+ * Measures LAT_CALIB_SUBNETS seeded random subnets of the checked space s
+ * (head of nclasses, fed images of side in_res) whole, at batch 1, each the
+ * median of reps forwards of the model archd would serve (runtime/extract.h;
+ * random weights, batch-norm statistics recalibrated on random images)
+ * and, in turn with it, layer by layer as the entries are (so a change of
+ * the machine's speed since the entries were measured does not enter the
+ * ratio), and adds them to the table's calibration samples (the oldest go
+ * past 4,096), refitting it.
+ * Returns the number of samples added, or -1 with a message in err.
+ */
+int lat_table_calibrate(lat_table *t, const ir_space *s, int nclasses, int in_res, int reps,
+			char *err, size_t errlen);
+
+/* The calibration in use (*scale, *us_per_param: see above); returns the
+ * number of samples it was fitted to. */
+int lat_table_calibration(const lat_table *t, double *scale, double *us_per_param);
 
 /* Writes the text form atomically; 0, or -1 with "PATH: reason" in err. */
 int lat_table_save(const lat_table *t, const char *path, char *err, size_t errlen);

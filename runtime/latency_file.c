@@ -74,6 +74,9 @@ int lat_table_save(const lat_table *t, const char *path, char *err, size_t errle
 			  lat_kind_names[k->kind], act_names[k->act], k->h, k->ho, k->cin, k->mid,
 			  k->cout, k->k, k->stride, k->se_r, k->shortcut, k->has_expand, t->e[i].us);
 	}
+	for (int i = 0; i < t->ns; i++)
+		sb_printf(&b, "calib sum=%.3f params=%.0f us=%.3f\n", t->smp[i].sum_us,
+			  t->smp[i].params, t->smp[i].us);
 	if (!b.oom) {
 		uint64_t h = XXH3_64bits(b.p, b.len);
 		sb_printf(&b, "xxh3 %016" PRIx64 "\n", h);
@@ -115,6 +118,20 @@ static int parse_entry(const char *line, lat_key *k, double *us)
 	    k->shortcut > 2 || k->has_expand < 0 || k->has_expand > 1 || !(*us >= 0))
 		return -1;
 	return 0;
+}
+
+/* Parses one calibration line; 0 or -1. */
+static int parse_sample(const char *line, lat_sample *p)
+{
+	int used = 0;
+	if (sscanf(line, "calib sum=%lf params=%lf us=%lf%n", &p->sum_us, &p->params, &p->us,
+		   &used) != 3 ||
+	    line[used] != '\0')
+		return -1;
+	return p->sum_us > 0 && p->sum_us < 1e12 && p->params >= 0 && p->params < 1e15 &&
+			       p->us > 0 && p->us < 1e12
+		       ? 0
+		       : -1;
 }
 
 /* Reads the whole file (at most `max` bytes) into a NUL-terminated buffer. */
@@ -208,6 +225,13 @@ lat_table *lat_table_load(const char *path, char *err, size_t errlen)
 				if (!(t->kernels = strdup(kern)))
 					why = "out of memory";
 			}
+		} else if (strncmp(p, "calib ", 6) == 0) {
+			lat_sample smp;
+			if (parse_sample(p, &smp) != 0)
+				why = "malformed calibration sample";
+			else if (t->ns >= LAT_MAX_SAMPLES ||
+				 lat_table_add_sample(t, smp.sum_us, smp.params, smp.us) != 0)
+				why = "too many calibration samples";
 		} else {
 			lat_key k;
 			double us;
@@ -272,8 +296,14 @@ lat_table *lat_table_open(const char *path, const char *cpu, const char *version
 		}
 	}
 	int added = lat_table_build(t, s, nclasses, in_res, reps, progress, ctx, err, errlen);
-	if (added < 0 || (added > 0 && (rt_state_mkparents(path, err, errlen) != 0 ||
-					 lat_table_save(t, path, err, errlen) != 0))) {
+	/* New entries change what a forward of this space costs; a table
+	 * without samples (lat_table_measure_plan's) was never calibrated. */
+	int calibrated = 0;
+	if (added > 0 || (added == 0 && t->ns == 0))
+		calibrated = lat_table_calibrate(t, s, nclasses, in_res, reps, err, errlen);
+	if (added < 0 || calibrated < 0 ||
+	    ((added > 0 || calibrated > 0) && (rt_state_mkparents(path, err, errlen) != 0 ||
+						lat_table_save(t, path, err, errlen) != 0))) {
 		lat_table_free(t);
 		return NULL;
 	}

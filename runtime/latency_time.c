@@ -92,8 +92,9 @@ typedef struct bench {
 	float *x, *ws;
 } bench;
 
-static void run(const bench *b)
+static void run(const void *arg)
 {
+	const bench *b = arg;
 	const lat_key *k = b->k;
 	if (b->m) {
 		rt_model_layer_forward(b->m, 0, b->x, 1, b->ws);
@@ -102,6 +103,25 @@ static void run(const bench *b)
 	/* as rt_model_forward resizes: [1, h, h, C] -> [1, ho, ho, C] */
 	rt_resize_p rp = {.n = 1, .h = k->h, .w = k->h, .c = k->cin, .ho = k->ho, .wo = k->ho};
 	rt_resize_forward(&rp, b->x, b->ws);
+}
+
+int lat_time_fn(void (*fn)(const void *), const void *arg, int reps, double *us)
+{
+	assert(reps >= 1);
+	double *t = malloc((size_t)reps * sizeof(double));
+	if (!t)
+		return -1;
+	for (int i = 0; i < WARMUP; i++)
+		fn(arg);
+	for (int i = 0; i < reps; i++) {
+		double t0 = now_us();
+		fn(arg);
+		t[i] = now_us() - t0;
+	}
+	qsort(t, (size_t)reps, sizeof(double), cmp_double);
+	*us = t[reps / 2];
+	free(t);
+	return 0;
 }
 
 int lat_time_key(const lat_key *k, int reps, double *us)
@@ -121,22 +141,9 @@ int lat_time_key(const lat_key *k, int reps, double *us)
 	}
 	b.x = buf(&r, in_n, -0.5);
 	b.ws = buf(&r, ws_n, -0.5);
-	double *t = malloc((size_t)reps * sizeof(double));
-	ok = ok && b.x && b.ws && t;
-	if (ok) {
-		for (int i = 0; i < WARMUP; i++)
-			run(&b);
-		for (int i = 0; i < reps; i++) {
-			double t0 = now_us();
-			run(&b);
-			t[i] = now_us() - t0;
-		}
-		qsort(t, (size_t)reps, sizeof(double), cmp_double);
-		*us = t[reps / 2];
-	}
+	ok = ok && b.x && b.ws && lat_time_fn(run, &b, reps, us) == 0;
 	rt_model_free(b.m);
 	free(b.x);
 	free(b.ws);
-	free(t);
 	return ok ? 0 : -1;
 }

@@ -3,8 +3,10 @@
  * built for a space covers every layer of every subnet of it (so the shape
  * enumeration agrees with sn_plan_build), per-plan filling, the text form's
  * round trip and its refusals, the kernels' build id (a table of another
- * build measured afresh, saying why), and the CPU model as a file name.  Timings
- * use one repetition: these tests check coverage, not speed.
+ * build measured afresh, saying why), the calibration against whole subnets
+ * (its fit, its samples kept in the file, a table calibrated when opened),
+ * and the CPU model as a file name.  Timings use one repetition: these
+ * tests check coverage and arithmetic, not speed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -201,6 +203,27 @@ static char *read_text(const char *path)
 	return b;
 }
 
+/* Replaces the first line starting with `prefix` by `line` and writes the
+ * text back with a valid checksum, as another build would have. */
+static void rewrite_line(const char *path, const char *prefix, const char *line)
+{
+	char *text = read_text(path);
+	char *at = strstr(text, prefix), *sum = strstr(text, "xxh3 ");
+	assert_non_null(at);
+	assert_non_null(sum);
+	*sum = '\0';
+	char *eol = strchr(at, '\n');
+	size_t cap = strlen(text) + strlen(line) + 64;
+	char *out = malloc(cap);
+	assert_non_null(out);
+	int n = snprintf(out, cap, "%.*s%s%s", (int)(at - text), text, line, eol);
+	snprintf(out + n, cap - (size_t)n, "xxh3 %016llx\n",
+		 (unsigned long long)XXH3_64bits(out, (size_t)n));
+	write_text(path, out);
+	free(out);
+	free(text);
+}
+
 static void test_file(void **state)
 {
 	const ir_space *s = space(state, "mlp");
@@ -209,6 +232,10 @@ static void test_file(void **state)
 	snprintf(path, sizeof(path), "%s/lut", dir);
 	lat_table *t = lat_table_new("Some_CPU_2.0GHz", "0.1.0");
 	assert_true(lat_table_build(t, s, 10, 1, 1, NULL, NULL, err, sizeof(err)) > 0);
+	/* Samples with digits past the nanosecond: kept as the file keeps them. */
+	assert_int_equal(lat_table_add_sample(t, 10.0004, 1000.4, 11.0006), 0);
+	assert_int_equal(lat_table_add_sample(t, 20.25, 50000, 23.5), 0);
+	assert_int_equal(lat_table_add_sample(t, 15.125, 9000, 16.75), 0);
 	assert_int_equal(lat_table_save(t, path, err, sizeof(err)), 0);
 	lat_table *l = lat_table_load(path, err, sizeof(err));
 	if (!l)
@@ -216,6 +243,10 @@ static void test_file(void **state)
 	assert_string_equal(lat_table_cpu(l), "Some_CPU_2.0GHz");
 	assert_string_equal(lat_table_version(l), "0.1.0");
 	assert_int_equal(lat_table_size(l), lat_table_size(t));
+	double sc_t, b_t, sc_l, b_l;
+	assert_int_equal(lat_table_calibration(t, &sc_t, &b_t), 3);
+	assert_int_equal(lat_table_calibration(l, &sc_l, &b_l), 3);
+	assert_true(sc_t == sc_l && b_t == b_l && sc_t != 1);
 	sn_plan *plan = malloc(sizeof(*plan));
 	sn_subnet sub;
 	sn_subnet_max(s, &sub);
@@ -235,6 +266,8 @@ static void test_file(void **state)
 		 "archd-lut %d\ncpu Some_CPU_2.0GHz\nversion 0.1.0\nkernels %s\ndense relu h=1",
 		 LAT_FILE_VERSION, id);
 	assert_non_null(strstr(text, head));
+	assert_non_null(strstr(text, "\ncalib sum=10.000 params=1000 us=11.001\n"
+					"calib sum=20.250 params=50000 us=23.500\n"));
 	/* One changed digit: the checksum refuses it. */
 	char *digit = strstr(text, "us=") + 3;
 	*digit = *digit == '9' ? '8' : '9';
@@ -249,6 +282,12 @@ static void test_file(void **state)
 	free(text);
 	write_text(path, "archd-lut 99\ncpu x\nversion y\nxxh3 0000000000000000\n");
 	assert_null(lat_table_load(path, err, sizeof(err)));
+	/* A calibration sample that cannot be one, checksum and all valid. */
+	assert_int_equal(lat_table_save(t, path, err, sizeof(err)), 0);
+	rewrite_line(path, "calib ", "calib sum=0.000 params=1000 us=11.000");
+	assert_null(lat_table_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "malformed calibration sample"));
+	assert_non_null(strstr(err, path));
 	unlink(path);
 	assert_null(lat_table_load(path, err, sizeof(err)));
 	assert_non_null(strstr(err, path));
@@ -270,6 +309,12 @@ static void test_open(void **state)
 		fail_msg("%s", err);
 	int n = lat_table_size(a);
 	assert_true(n > 0);
+	/* Calibrated on its subnets, each measured whole and layer by layer. */
+	double sc, upp;
+	assert_int_equal(lat_table_calibration(a, &sc, &upp), LAT_CALIB_SUBNETS);
+	assert_true(sc > 0 && upp >= 0);
+	for (int i = 0; i < a->ns; i++)
+		assert_true(a->smp[i].sum_us > 0 && a->smp[i].us > 0 && a->smp[i].params > 0);
 	/* Loaded: the stored timings come back (the file is not rewritten). */
 	char *before = read_text(path);
 	lat_table *b = lat_table_open(path, "cpu", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
@@ -277,6 +322,7 @@ static void test_open(void **state)
 	assert_int_equal(lat_table_size(b), n);
 	char *after = read_text(path);
 	assert_string_equal(before, after);
+	assert_int_equal(lat_table_calibration(b, &sc, &upp), LAT_CALIB_SUBNETS);
 	lat_table *c = lat_table_open(path, "other", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
 	assert_non_null(c);
 	assert_string_equal(lat_table_cpu(c), "other");
@@ -285,31 +331,24 @@ static void test_open(void **state)
 	lat_table_free(a);
 	lat_table_free(b);
 	lat_table_free(c);
+	/* A complete table never calibrated (filled by lat_table_build
+	 * alone) is calibrated when opened, and saved with its samples. */
+	lat_table *d = lat_table_new("cpu", "0");
+	assert_true(lat_table_build(d, s, 10, 1, 1, NULL, NULL, err, sizeof(err)) > 0);
+	assert_int_equal(lat_table_save(d, path, err, sizeof(err)), 0);
+	lat_table_free(d);
+	d = lat_table_open(path, "cpu", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
+	assert_non_null(d);
+	assert_int_equal(lat_table_calibration(d, &sc, &upp), LAT_CALIB_SUBNETS);
+	lat_table_free(d);
+	d = lat_table_load(path, err, sizeof(err));
+	assert_non_null(d);
+	assert_int_equal(lat_table_calibration(d, &sc, &upp), LAT_CALIB_SUBNETS);
+	lat_table_free(d);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/lut", dir);
 	assert_int_equal(rmdir(path), 0);
 	assert_int_equal(rmdir(dir), 0);
-}
-
-/* Replaces the first line starting with `prefix` by `line` and writes the
- * text back with a valid checksum, as another build would have. */
-static void rewrite_line(const char *path, const char *prefix, const char *line)
-{
-	char *text = read_text(path);
-	char *at = strstr(text, prefix), *sum = strstr(text, "xxh3 ");
-	assert_non_null(at);
-	assert_non_null(sum);
-	*sum = '\0';
-	char *eol = strchr(at, '\n');
-	size_t cap = strlen(text) + strlen(line) + 64;
-	char *out = malloc(cap);
-	assert_non_null(out);
-	int n = snprintf(out, cap, "%.*s%s%s", (int)(at - text), text, line, eol);
-	snprintf(out + n, cap - (size_t)n, "xxh3 %016llx\n",
-		 (unsigned long long)XXH3_64bits(out, (size_t)n));
-	write_text(path, out);
-	free(out);
-	free(text);
 }
 
 /* The build of the kernels: an id of 16 hex digits, the same each call, in
@@ -383,6 +422,68 @@ static void test_kernels(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* Samples of us = scale * sum + b * params, exact to the nanosecond. */
+static void add_exact(lat_table *t, double scale, double b, const double (*v)[2], int n)
+{
+	for (int i = 0; i < n; i++)
+		assert_int_equal(lat_table_add_sample(t, v[i][0], v[i][1],
+						      scale * v[i][0] + b * v[i][1]),
+				 0);
+}
+
+/* The fit: none, scale alone, both terms, a negative per-parameter term
+ * refused; and lat_predict applies it to the sum of a plan's entries. */
+static void test_calibration(void **state)
+{
+	const double v[][2] = {{100, 1e5}, {200, 8e5}, {50, 6e5}, {300, 2e5}, {120, 4e5}};
+	double sc, b;
+	lat_table *t = lat_table_new("cpu", "0");
+	assert_int_equal(lat_table_calibration(t, &sc, &b), 0);
+	assert_true(sc == 1 && b == 0);
+	/* Two samples cannot tell the terms apart: the scale alone. */
+	add_exact(t, 1.25, 0, v, 2);
+	assert_int_equal(lat_table_calibration(t, &sc, &b), 2);
+	assert_float_equal(sc, 1.25, 1e-9);
+	assert_true(b == 0);
+	lat_table_free(t);
+	/* Five samples of both terms: both recovered. */
+	t = lat_table_new("cpu", "0");
+	add_exact(t, 1.05, 2e-5, v, 5);
+	assert_int_equal(lat_table_calibration(t, &sc, &b), 5);
+	assert_float_equal(sc, 1.05, 1e-6);
+	assert_float_equal(b * 1e5, 2, 1e-4);
+	lat_table_free(t);
+	/* Latency falling with the parameter count is no model of a cache:
+	 * the scale alone, fitted to the same samples. */
+	t = lat_table_new("cpu", "0");
+	add_exact(t, 1.2, -5e-5, v, 5);
+	assert_int_equal(lat_table_calibration(t, &sc, &b), 5);
+	assert_true(b == 0 && sc > 0.5 && sc < 1.2);
+
+	/* The prediction: the fit applied to the plan's entries. */
+	const ir_space *s = space(state, "mbnet");
+	char err[256];
+	assert_true(lat_table_build(t, s, 10, s->resolution, 1, NULL, NULL, err, sizeof(err)) > 0);
+	lat_table_free(t);
+	t = lat_table_new("cpu", "0");
+	assert_true(lat_table_build(t, s, 10, s->resolution, 1, NULL, NULL, err, sizeof(err)) > 0);
+	add_exact(t, 1.05, 2e-5, v, 5);
+	sn_plan *plan = malloc(sizeof(*plan));
+	sn_subnet sub;
+	sn_subnet_max(s, &sub);
+	sn_plan_build(s, 10, &sub, plan);
+	double sum, sec;
+	sn_cost c;
+	sn_plan_cost(s, plan, &c);
+	assert_int_equal(lat_entries_sum(t, s, plan, s->resolution, &sum), 0);
+	assert_int_equal(lat_predict(t, s, plan, s->resolution, &sec), 0);
+	lat_table_calibration(t, &sc, &b);
+	assert_float_equal(sec * 1e6, sc * sum + b * c.params, 1e-6);
+	assert_true(sec * 1e6 > sum);
+	free(plan);
+	lat_table_free(t);
+}
+
 static void test_cpu_model(void **state)
 {
 	(void)state;
@@ -408,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_open),
 		cmocka_unit_test(test_kernels),
+		cmocka_unit_test(test_calibration),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
