@@ -113,7 +113,7 @@ lat_table *lat_table_new(const char *cpu, const char *version)
 		return NULL;
 	char id[LAT_KERNELS_ID_LEN];
 	lat_kernels_id(id);
-	t->scale = 1;
+	t->fallback = 1;
 	t->cpu = strdup(cpu);
 	t->version = strdup(version);
 	t->kernels = strdup(id);
@@ -134,6 +134,7 @@ void lat_table_free(lat_table *t)
 	free(t->note);
 	free(t->e);
 	free(t->smp);
+	free(t->sc);
 	free(t);
 }
 
@@ -295,9 +296,8 @@ int lat_predict(const lat_table *t, const ir_space *s, const sn_plan *plan, int 
 {
 	double us;
 	int missing = lat_entries_sum(t, s, plan, in_res, &us);
-	sn_cost c;
-	sn_plan_cost(s, plan, &c);
-	*seconds = (t->scale * us + t->us_per_param * c.params) * 1e-6;
+	double scale = t->nsc > 0 ? lat_scale_for(t, lat_space_id(s, in_res)) : 1;
+	*seconds = scale * us * 1e-6;
 	return missing;
 }
 

@@ -16,21 +16,19 @@
  *
  * Calibration.  A whole forward is not quite the sum of its layers timed
  * one by one: each entry is timed with its weights hot in the caches, while
- * a forward streams every layer's weights through them once per image, and
+ * a forward streams every layer's weights through them once per image, so
  * a model whose weights outgrow the core's L2 cache reads them from farther
  * away (on a 2-core AMD EPYC, std mbnet's subnets, 0.9-3 MB of weights, ran
  * 8-14% slower than their sums; the Fashion-MNIST example's, under 0.6 MB,
- * 0-5%).  So the table also keeps whole subnets measured as archd serves
- * them (lat_table_calibrate: the sum of their entries, their parameter
- * count, their latency) and predicts
- *
- *     scale * (sum of the entries) + us_per_param * (parameters)
- *
- * with (scale, us_per_param) fitted to those samples by least squares on
- * relative error (us_per_param >= 0; scale alone with fewer than three
- * samples; 1 and 0 with none).  The samples are kept in the file, so a
- * loaded table predicts exactly what the one that measured did.
- *
+ * 0-5%).  So the table also keeps samples of whole subnets of each space it
+ * was built for (lat_table_calibrate: the sum of their entries and their
+ * latency as archd serves them, measured just after the entries), and
+ * predicts a subnet's latency as the sum of its entries times its space's
+ * scale: the median of that space's us / sum.  A space without samples gets the
+ * median over all of them, and a table without any the plain sum.  The
+ * samples are kept in the file, so a loaded table predicts exactly what
+ * the one that measured did.
+
  * A table names the CPU model (lat_cpu_model) and runtime version it was
  * measured with; the state dir keeps one per pair (rt_state_lut_path).  It
  * also names the build of the kernels it timed (lat_kernels_id), since a
@@ -44,7 +42,7 @@
  *   kernels 0123456789abcdef
  *   mbconv relu h=14 cin=24 mid=72 cout=24 k=5 s=1 se=0 sc=1 ex=1 us=41.250
  *   ...
- *   calib sum=180.250 params=512334 us=201.750
+ *   calib space=89abcdef01234567 sum=180.250 us=201.750
  *   ...
  *   xxh3 0123456789abcdef
  *
@@ -126,8 +124,8 @@ int lat_table_measure_plan(lat_table *t, const ir_space *s, const sn_plan *plan,
 
 /*
  * The predicted latency in seconds of the subnet whose plan (over space s)
- * is given, fed images of side in_res: the calibrated sum of its entries
- * (see above).  Returns 0, or the number of layers without an entry (then
+ * is given, fed images of side in_res: the sum of its entries times the
+ * space's calibration (see above).  Returns 0, or the number of layers without an entry (then
  * *seconds counts only those found).
  */
 int lat_predict(const lat_table *t, const ir_space *s, const sn_plan *plan, int in_res,
@@ -138,7 +136,7 @@ int lat_predict(const lat_table *t, const ir_space *s, const sn_plan *plan, int 
  * rt_state_lut_path for this cpu and version) when it exists, measures the
  * shapes of space s it lacks (lat_table_build: progress, reps, in_res),
  * calibrates it on subnets of s (lat_table_calibrate) when it measured any
- * or has no calibration, and saves it back then, creating the parent
+ * or has no samples of s, and saves it back then, creating the parent
  * directories.  A
  * file of another cpu, version or kernel build (lat_kernels_id), or one
  * that does not load, is measured afresh and replaced, and the table's
@@ -157,20 +155,20 @@ lat_table *lat_table_open(const char *path, const char *cpu, const char *version
 /*
  * Measures LAT_CALIB_SUBNETS seeded random subnets of the checked space s
  * (head of nclasses, fed images of side in_res) whole, at batch 1, each the
- * median of reps forwards of the model archd would serve (runtime/extract.h;
- * random weights, batch-norm statistics recalibrated on random images)
- * and, in turn with it, layer by layer as the entries are (so a change of
- * the machine's speed since the entries were measured does not enter the
- * ratio), and adds them to the table's calibration samples (the oldest go
- * past 4,096), refitting it.
- * Returns the number of samples added, or -1 with a message in err.
+ * median of 3 * reps forwards of the model archd would serve
+ * (runtime/extract.h; random weights, batch-norm statistics recalibrated on
+ * random images), measures the entries they need that the table lacks, and
+ * adds them to the table's calibration samples (the oldest go past 4,096),
+ * refitting it.  Returns the number of samples added, or -1 with a message
+ * in err.
  */
 int lat_table_calibrate(lat_table *t, const ir_space *s, int nclasses, int in_res, int reps,
 			char *err, size_t errlen);
 
-/* The calibration in use (*scale, *us_per_param: see above); returns the
- * number of samples it was fitted to. */
-int lat_table_calibration(const lat_table *t, double *scale, double *us_per_param);
+/* The scale predictions for space s fed images of side in_res apply (see
+ * above) into *scale; returns the number of that space's samples (0: the
+ * median over all samples, or 1 in a table without any). */
+int lat_table_calibration(const lat_table *t, const ir_space *s, int in_res, double *scale);
 
 /* Writes the text form atomically; 0, or -1 with "PATH: reason" in err. */
 int lat_table_save(const lat_table *t, const char *path, char *err, size_t errlen);

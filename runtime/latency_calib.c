@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
 #include "runtime/extract.h"
 #include "runtime/latency_priv.h"
 #include "runtime/rng.h"
@@ -20,8 +23,9 @@
  * trained model does. */
 #define NRECAL 4
 
-/* Times each calibration subnet and its layers are measured in turn. */
-#define PASSES 3
+/* A calibration subnet is timed over this many times the runs an entry
+ * is: a whole subnet is a tenth of the samples a space's scale rests on. */
+#define RUNS_PER_REP 3
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -33,43 +37,97 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/*
- * Least squares on relative error: the (scale, b) minimising
- * sum ((scale * sum_us + b * params - us) / us)^2, with b >= 0 and
- * scale > 0; scale alone (b = 0) when the two cannot be told apart (fewer
- * than three samples, or parameter counts proportional to the sums).
- */
-void lat_calib_fit(lat_table *t)
+static int cmp_double(const void *a, const void *b)
 {
-	double xx = 0, xy = 0, yy = 0, x1 = 0, y1 = 0;
-	for (int i = 0; i < t->ns; i++) {
-		const lat_sample *p = &t->smp[i];
-		double x = p->sum_us / p->us, y = p->params / p->us;
-		xx += x * x;
-		xy += x * y;
-		yy += y * y;
-		x1 += x;
-		y1 += y;
-	}
-	t->scale = 1;
-	t->us_per_param = 0;
-	if (t->ns == 0 || !(xx > 0))
-		return;
-	double det = xx * yy - xy * xy;
-	if (t->ns >= 3 && det > 1e-9 * xx * yy) {
-		double a = (x1 * yy - y1 * xy) / det, b = (xx * y1 - xy * x1) / det;
-		if (a > 0 && b >= 0) {
-			t->scale = a;
-			t->us_per_param = b;
-			return;
-		}
-	}
-	t->scale = x1 / xx;
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
 }
 
-int lat_table_add_sample(lat_table *t, double sum_us, double params, double us)
+/* The median of v[0..n), n >= 1 (reorders v). */
+static double median(double *v, int n)
 {
-	assert(sum_us > 0 && params >= 0 && us > 0);
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+#define HASH_INTS(h, ...)                               \
+	do {                                            \
+		const int v_[] = {__VA_ARGS__};         \
+		XXH3_64bits_update((h), v_, sizeof v_); \
+	} while (0)
+
+uint64_t lat_space_id(const ir_space *s, int in_res)
+{
+	XXH3_state_t h;
+	XXH3_64bits_reset(&h);
+	HASH_INTS(&h, in_res, s->in_channels, s->resolution, s->g_resolution, s->ngenes, s->nstages,
+		  s->nlayers);
+	for (int i = 0; i < s->ngenes; i++) {
+		HASH_INTS(&h, s->genes[i].nvalues);
+		XXH3_64bits_update(&h, s->genes[i].values,
+				   (size_t)s->genes[i].nvalues * sizeof(double));
+	}
+	for (int i = 0; i < s->nstages; i++)
+		HASH_INTS(&h, s->stages[i].first, s->stages[i].count, s->stages[i].g_depth);
+	for (int i = 0; i < s->nlayers; i++) {
+		const ir_layer *l = &s->layers[i];
+		HASH_INTS(&h, (int)l->kind, l->stage, l->index, l->in_channels, l->out_channels,
+			  l->kernel, l->stride, (int)l->act, l->se, l->g_kernel, l->g_expand,
+			  l->g_out);
+		XXH3_64bits_update(&h, &l->expand, sizeof l->expand);
+	}
+	return XXH3_64bits_digest(&h);
+}
+
+int lat_calib_fit(lat_table *t)
+{
+	free(t->sc);
+	t->sc = NULL;
+	t->nsc = 0;
+	t->fallback = 1;
+	if (t->ns == 0)
+		return 0;
+	double *r = malloc((size_t)t->ns * sizeof(double));
+	lat_scale *sc = malloc((size_t)t->ns * sizeof(*sc));
+	if (!r || !sc) {
+		free(r);
+		free(sc);
+		return -1;
+	}
+	int nsc = 0;
+	for (int i = 0; i < t->ns; i++) {
+		uint64_t id = t->smp[i].space;
+		int seen = 0;
+		for (int j = 0; j < nsc && !seen; j++)
+			seen = sc[j].space == id;
+		if (seen)
+			continue;
+		int n = 0;
+		for (int j = i; j < t->ns; j++)
+			if (t->smp[j].space == id)
+				r[n++] = t->smp[j].us / t->smp[j].sum_us;
+		sc[nsc++] = (lat_scale){id, median(r, n), n};
+	}
+	for (int i = 0; i < t->ns; i++)
+		r[i] = t->smp[i].us / t->smp[i].sum_us;
+	t->fallback = median(r, t->ns);
+	free(r);
+	t->sc = sc;
+	t->nsc = nsc;
+	return 0;
+}
+
+double lat_scale_for(const lat_table *t, uint64_t space)
+{
+	for (int i = 0; i < t->nsc; i++)
+		if (t->sc[i].space == space)
+			return t->sc[i].scale;
+	return t->fallback;
+}
+
+int lat_table_append_sample(lat_table *t, uint64_t space, double sum_us, double us)
+{
+	assert(sum_us > 0 && us > 0);
 	if (t->ns == LAT_MAX_SAMPLES) { /* the oldest go */
 		memmove(t->smp, t->smp + 1, (size_t)(t->ns - 1) * sizeof(*t->smp));
 		t->ns--;
@@ -83,19 +141,23 @@ int lat_table_add_sample(lat_table *t, double sum_us, double params, double us)
 		t->scap = cap;
 	}
 	/* As the text form keeps them (see measure in latency.c). */
-	lat_sample *p = &t->smp[t->ns++];
-	p->sum_us = round(sum_us * 1000) / 1000;
-	p->params = round(params);
-	p->us = round(us * 1000) / 1000;
-	lat_calib_fit(t);
+	t->smp[t->ns++] = (lat_sample){space, round(sum_us * 1000) / 1000, round(us * 1000) / 1000};
 	return 0;
 }
 
-int lat_table_calibration(const lat_table *t, double *scale, double *us_per_param)
+int lat_table_add_sample(lat_table *t, uint64_t space, double sum_us, double us)
 {
-	*scale = t->scale;
-	*us_per_param = t->us_per_param;
-	return t->ns;
+	return lat_table_append_sample(t, space, sum_us, us) == 0 ? lat_calib_fit(t) : -1;
+}
+
+int lat_table_calibration(const lat_table *t, const ir_space *s, int in_res, double *scale)
+{
+	uint64_t id = lat_space_id(s, in_res);
+	*scale = lat_scale_for(t, id);
+	for (int i = 0; i < t->nsc; i++)
+		if (t->sc[i].space == id)
+			return t->sc[i].n;
+	return 0;
 }
 
 typedef struct forward {
@@ -110,25 +172,12 @@ static void run(const void *arg)
 	rt_model_forward(f->m, f->x, 1, f->ws, f->out);
 }
 
-static int cmp_double(const void *a, const void *b)
+/* Cuts sub out of sn (statistics recalibrated on the images x) and times
+ * it at batch 1: the median of RUNS_PER_REP * reps runs into *us.  0 or -1
+ * with a message. */
+static int time_subnet(sn_supernet *sn, const sn_subnet *sub, const float *x, size_t nx, int reps,
+		       double *us, char *err, size_t errlen)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/*
- * Cuts sub out of sn (statistics recalibrated on the images x) and times
- * it at batch 1 into *us and its layers one by one, as the table's entries
- * are, into *sum_us: PASSES times in turn, each the median of reps runs,
- * the medians of the passes kept.  Timed together, the two see the machine
- * in the same state, so their ratio holds when its speed moves between the
- * table's build and the calibration.  0 or -1 with a message.
- */
-static int time_subnet(sn_supernet *sn, const sn_subnet *sub, const sn_plan *plan, const float *x,
-		       size_t nx, int in_res, int reps, double *sum_us, double *us, char *err,
-		       size_t errlen)
-{
-	const ir_space *s = sn_supernet_space(sn);
 	sn_supernet_set_subnet(sn, sub);
 	sn_supernet_recal_begin(sn);
 	for (int i = 0; i < NRECAL; i++)
@@ -139,30 +188,12 @@ static int time_subnet(sn_supernet *sn, const sn_subnet *sub, const sn_plan *pla
 		return -1;
 	float *ws = malloc(rt_model_workspace(m, 1) * sizeof(float));
 	float *out = malloc((size_t)sn_supernet_nclasses(sn) * sizeof(float));
-	lat_key *keys = malloc(LAT_PLAN_KEYS_MAX * sizeof(*keys));
 	forward f = {m, x, ws, out};
-	double whole[PASSES], sum[PASSES];
-	int rc = ws && out && keys ? 0 : -1, nk = keys ? lat_plan_keys(s, plan, in_res, keys) : 0;
-	for (int p = 0; rc == 0 && p < PASSES; p++) {
-		rc = lat_time_fn(run, &f, reps, &whole[p]);
-		sum[p] = 0;
-		for (int j = 0; rc == 0 && j < nk; j++) {
-			double u;
-			rc = lat_time_key(&keys[j], reps, &u);
-			sum[p] += u;
-		}
-	}
-	if (rc < 0) {
+	int rc = ws && out ? lat_time_fn(run, &f, RUNS_PER_REP * reps, us) : -1;
+	if (rc < 0)
 		seterr(err, errlen, "latency table: out of memory timing a subnet");
-	} else {
-		qsort(whole, PASSES, sizeof(double), cmp_double);
-		qsort(sum, PASSES, sizeof(double), cmp_double);
-		*us = whole[PASSES / 2];
-		*sum_us = sum[PASSES / 2];
-	}
 	free(ws);
 	free(out);
-	free(keys);
 	rt_model_free(m);
 	return rc;
 }
@@ -181,6 +212,7 @@ int lat_table_calibrate(lat_table *t, const ir_space *s, int nclasses, int in_re
 	int rc = x && plan ? 0 : -1, added = 0;
 	if (rc < 0)
 		seterr(err, errlen, "latency table: out of memory");
+	uint64_t id = lat_space_id(s, in_res);
 	rt_rng r;
 	rt_rng_seed(&r, LAT_CALIB_SEED);
 	for (size_t i = 0; rc == 0 && i < NRECAL * nx; i++)
@@ -190,13 +222,13 @@ int lat_table_calibrate(lat_table *t, const ir_space *s, int nclasses, int in_re
 		sn_subnet_random(s, &r, &sub);
 		sn_plan_build(s, nclasses, &sub, plan);
 		double sum = 0, us = 0;
-		sn_cost c;
-		sn_plan_cost(s, plan, &c);
-		if (time_subnet(sn, &sub, plan, x, nx, in_res, reps, &sum, &us, err, errlen) != 0)
+		if (lat_table_measure_plan(t, s, plan, in_res, reps, err, errlen) < 0 ||
+		    time_subnet(sn, &sub, x, nx, reps, &us, err, errlen) != 0 ||
+		    lat_entries_sum(t, s, plan, in_res, &sum) != 0)
 			rc = -1;
 		else if (!(sum > 0 && us > 0))
 			; /* nothing to learn from (a zero timing on a coarse clock) */
-		else if (lat_table_add_sample(t, sum, c.params, us) != 0) {
+		else if (lat_table_add_sample(t, id, sum, us) != 0) {
 			seterr(err, errlen, "latency table: out of memory");
 			rc = -1;
 		} else

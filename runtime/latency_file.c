@@ -75,8 +75,8 @@ int lat_table_save(const lat_table *t, const char *path, char *err, size_t errle
 			  k->cout, k->k, k->stride, k->se_r, k->shortcut, k->has_expand, t->e[i].us);
 	}
 	for (int i = 0; i < t->ns; i++)
-		sb_printf(&b, "calib sum=%.3f params=%.0f us=%.3f\n", t->smp[i].sum_us,
-			  t->smp[i].params, t->smp[i].us);
+		sb_printf(&b, "calib space=%016" PRIx64 " sum=%.3f us=%.3f\n", t->smp[i].space,
+			  t->smp[i].sum_us, t->smp[i].us);
 	if (!b.oom) {
 		uint64_t h = XXH3_64bits(b.p, b.len);
 		sb_printf(&b, "xxh3 %016" PRIx64 "\n", h);
@@ -124,14 +124,11 @@ static int parse_entry(const char *line, lat_key *k, double *us)
 static int parse_sample(const char *line, lat_sample *p)
 {
 	int used = 0;
-	if (sscanf(line, "calib sum=%lf params=%lf us=%lf%n", &p->sum_us, &p->params, &p->us,
-		   &used) != 3 ||
+	if (sscanf(line, "calib space=%16" SCNx64 " sum=%lf us=%lf%n", &p->space, &p->sum_us,
+		   &p->us, &used) != 3 ||
 	    line[used] != '\0')
 		return -1;
-	return p->sum_us > 0 && p->sum_us < 1e12 && p->params >= 0 && p->params < 1e15 &&
-			       p->us > 0 && p->us < 1e12
-		       ? 0
-		       : -1;
+	return p->sum_us > 0 && p->sum_us < 1e12 && p->us > 0 && p->us < 1e12 ? 0 : -1;
 }
 
 /* Reads the whole file (at most `max` bytes) into a NUL-terminated buffer. */
@@ -230,7 +227,7 @@ lat_table *lat_table_load(const char *path, char *err, size_t errlen)
 			if (parse_sample(p, &smp) != 0)
 				why = "malformed calibration sample";
 			else if (t->ns >= LAT_MAX_SAMPLES ||
-				 lat_table_add_sample(t, smp.sum_us, smp.params, smp.us) != 0)
+				 lat_table_append_sample(t, smp.space, smp.sum_us, smp.us) != 0)
 				why = "too many calibration samples";
 		} else {
 			lat_key k;
@@ -246,6 +243,8 @@ lat_table *lat_table_load(const char *path, char *err, size_t errlen)
 	}
 	if (!why && !t)
 		why = "header incomplete";
+	if (!why && lat_calib_fit(t) != 0)
+		why = "out of memory";
 	free(text);
 	if (why) {
 		if (lineno > 0)
@@ -296,10 +295,11 @@ lat_table *lat_table_open(const char *path, const char *cpu, const char *version
 		}
 	}
 	int added = lat_table_build(t, s, nclasses, in_res, reps, progress, ctx, err, errlen);
-	/* New entries change what a forward of this space costs; a table
-	 * without samples (lat_table_measure_plan's) was never calibrated. */
+	/* New entries change what a forward of this space costs; a space
+	 * without samples was never calibrated here. */
 	int calibrated = 0;
-	if (added > 0 || (added == 0 && t->ns == 0))
+	double scale;
+	if (added > 0 || (added == 0 && lat_table_calibration(t, s, in_res, &scale) == 0))
 		calibrated = lat_table_calibrate(t, s, nclasses, in_res, reps, err, errlen);
 	if (added < 0 || calibrated < 0 ||
 	    ((added > 0 || calibrated > 0) && (rt_state_mkparents(path, err, errlen) != 0 ||

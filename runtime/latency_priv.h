@@ -4,6 +4,8 @@
 #ifndef ARCHD_RUNTIME_LATENCY_PRIV_H
 #define ARCHD_RUNTIME_LATENCY_PRIV_H
 
+#include <stdint.h>
+
 #include "runtime/latency.h"
 
 /* Entry kinds: the ir_block values, then the input resize. */
@@ -24,11 +26,20 @@ typedef struct lat_entry {
 	double us; /* median microseconds */
 } lat_entry;
 
-/* A whole subnet measured for the calibration (lat_table_calibrate): the
- * sum of its entries, its parameter count and its measured latency. */
+/* A whole subnet measured for the calibration (lat_table_calibrate): its
+ * space (lat_space_id), the sum of its layers timed alone and its measured
+ * latency, both timed in the same moments. */
 typedef struct lat_sample {
-	double sum_us, params, us;
+	uint64_t space;
+	double sum_us, us;
 } lat_sample;
+
+/* The calibration of one space: the median of its samples' us / sum_us. */
+typedef struct lat_scale {
+	uint64_t space;
+	double scale;
+	int n;
+} lat_scale;
 
 struct lat_table {
 	char *cpu, *version;
@@ -37,8 +48,10 @@ struct lat_table {
 	int n, cap;
 	lat_entry *e; /* sorted by lat_key_cmp */
 	int ns, scap;
-	lat_sample *smp;            /* in the order measured */
-	double scale, us_per_param; /* lat_calib_fit of smp */
+	lat_sample *smp; /* in the order measured */
+	int nsc;
+	lat_scale *sc;   /* lat_calib_fit of smp, one per space */
+	double fallback; /* for a space without samples: the median over all */
 };
 
 /* Most samples a table keeps (a file with more is refused). */
@@ -74,12 +87,24 @@ int lat_plan_keys(const ir_space *s, const sn_plan *plan, int in_res, lat_key *k
 int lat_entries_sum(const lat_table *t, const ir_space *s, const sn_plan *plan, int in_res,
 		    double *us);
 
-/* Appends a sample (values rounded as the text form keeps them) and refits;
- * 0, or -1 on out-of-memory or when the table holds LAT_MAX_SAMPLES. */
-int lat_table_add_sample(lat_table *t, double sum_us, double params, double us);
+/* The id of space s fed images of side in_res: an XXH3-64 of everything
+ * about it that shapes its layers (not its name). */
+uint64_t lat_space_id(const ir_space *s, int in_res);
 
-/* Sets t->scale and t->us_per_param from t's samples (see latency.h). */
-void lat_calib_fit(lat_table *t);
+/* Appends a sample (times rounded as the text form keeps them; the oldest
+ * goes when the table holds LAT_MAX_SAMPLES); 0, or -1 on out-of-memory.
+ * lat_calib_fit must follow before the table predicts. */
+int lat_table_append_sample(lat_table *t, uint64_t space, double sum_us, double us);
+
+/* lat_table_append_sample, then lat_calib_fit. */
+int lat_table_add_sample(lat_table *t, uint64_t space, double sum_us, double us);
+
+/* Sets t->sc and t->fallback from t's samples (see latency.h); 0 or -1 on
+ * out-of-memory (then t predicts uncalibrated). */
+int lat_calib_fit(lat_table *t);
+
+/* The scale a prediction for the space applies. */
+double lat_scale_for(const lat_table *t, uint64_t space);
 
 /* "conv", "mbconv", ... "resize" (the text form's kind names). */
 extern const char *const lat_kind_names[LAT_KIND_COUNT];

@@ -233,9 +233,10 @@ static void test_file(void **state)
 	lat_table *t = lat_table_new("Some_CPU_2.0GHz", "0.1.0");
 	assert_true(lat_table_build(t, s, 10, 1, 1, NULL, NULL, err, sizeof(err)) > 0);
 	/* Samples with digits past the nanosecond: kept as the file keeps them. */
-	assert_int_equal(lat_table_add_sample(t, 10.0004, 1000.4, 11.0006), 0);
-	assert_int_equal(lat_table_add_sample(t, 20.25, 50000, 23.5), 0);
-	assert_int_equal(lat_table_add_sample(t, 15.125, 9000, 16.75), 0);
+	uint64_t sid = lat_space_id(s, 1);
+	assert_int_equal(lat_table_add_sample(t, sid, 10.0004, 11.0006), 0);
+	assert_int_equal(lat_table_add_sample(t, sid, 20.25, 23.5), 0);
+	assert_int_equal(lat_table_add_sample(t, 42, 15.125, 16.75), 0);
 	assert_int_equal(lat_table_save(t, path, err, sizeof(err)), 0);
 	lat_table *l = lat_table_load(path, err, sizeof(err));
 	if (!l)
@@ -243,10 +244,10 @@ static void test_file(void **state)
 	assert_string_equal(lat_table_cpu(l), "Some_CPU_2.0GHz");
 	assert_string_equal(lat_table_version(l), "0.1.0");
 	assert_int_equal(lat_table_size(l), lat_table_size(t));
-	double sc_t, b_t, sc_l, b_l;
-	assert_int_equal(lat_table_calibration(t, &sc_t, &b_t), 3);
-	assert_int_equal(lat_table_calibration(l, &sc_l, &b_l), 3);
-	assert_true(sc_t == sc_l && b_t == b_l && sc_t != 1);
+	double sc_t, sc_l;
+	assert_int_equal(lat_table_calibration(t, s, 1, &sc_t), 2);
+	assert_int_equal(lat_table_calibration(l, s, 1, &sc_l), 2);
+	assert_true(sc_t == sc_l && sc_t > 1);
 	sn_plan *plan = malloc(sizeof(*plan));
 	sn_subnet sub;
 	sn_subnet_max(s, &sub);
@@ -266,8 +267,13 @@ static void test_file(void **state)
 		 "archd-lut %d\ncpu Some_CPU_2.0GHz\nversion 0.1.0\nkernels %s\ndense relu h=1",
 		 LAT_FILE_VERSION, id);
 	assert_non_null(strstr(text, head));
-	assert_non_null(strstr(text, "\ncalib sum=10.000 params=1000 us=11.001\n"
-					"calib sum=20.250 params=50000 us=23.500\n"));
+	char want[256];
+	snprintf(want, sizeof want,
+		 "\ncalib space=%016llx sum=10.000 us=11.001\n"
+		 "calib space=%016llx sum=20.250 us=23.500\n"
+		 "calib space=000000000000002a sum=15.125 us=16.750\nxxh3 ",
+		 (unsigned long long)sid, (unsigned long long)sid);
+	assert_non_null(strstr(text, want));
 	/* One changed digit: the checksum refuses it. */
 	char *digit = strstr(text, "us=") + 3;
 	*digit = *digit == '9' ? '8' : '9';
@@ -284,7 +290,7 @@ static void test_file(void **state)
 	assert_null(lat_table_load(path, err, sizeof(err)));
 	/* A calibration sample that cannot be one, checksum and all valid. */
 	assert_int_equal(lat_table_save(t, path, err, sizeof(err)), 0);
-	rewrite_line(path, "calib ", "calib sum=0.000 params=1000 us=11.000");
+	rewrite_line(path, "calib ", "calib space=000000000000002a sum=0.000 us=11.000");
 	assert_null(lat_table_load(path, err, sizeof(err)));
 	assert_non_null(strstr(err, "malformed calibration sample"));
 	assert_non_null(strstr(err, path));
@@ -310,11 +316,12 @@ static void test_open(void **state)
 	int n = lat_table_size(a);
 	assert_true(n > 0);
 	/* Calibrated on its subnets, each measured whole and layer by layer. */
-	double sc, upp;
-	assert_int_equal(lat_table_calibration(a, &sc, &upp), LAT_CALIB_SUBNETS);
-	assert_true(sc > 0 && upp >= 0);
+	double sc;
+	assert_int_equal(lat_table_calibration(a, s, 1, &sc), LAT_CALIB_SUBNETS);
+	assert_true(sc > 0);
 	for (int i = 0; i < a->ns; i++)
-		assert_true(a->smp[i].sum_us > 0 && a->smp[i].us > 0 && a->smp[i].params > 0);
+		assert_true(a->smp[i].sum_us > 0 && a->smp[i].us > 0 &&
+			    a->smp[i].space == lat_space_id(s, 1));
 	/* Loaded: the stored timings come back (the file is not rewritten). */
 	char *before = read_text(path);
 	lat_table *b = lat_table_open(path, "cpu", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
@@ -322,7 +329,7 @@ static void test_open(void **state)
 	assert_int_equal(lat_table_size(b), n);
 	char *after = read_text(path);
 	assert_string_equal(before, after);
-	assert_int_equal(lat_table_calibration(b, &sc, &upp), LAT_CALIB_SUBNETS);
+	assert_int_equal(lat_table_calibration(b, s, 1, &sc), LAT_CALIB_SUBNETS);
 	lat_table *c = lat_table_open(path, "other", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
 	assert_non_null(c);
 	assert_string_equal(lat_table_cpu(c), "other");
@@ -339,11 +346,11 @@ static void test_open(void **state)
 	lat_table_free(d);
 	d = lat_table_open(path, "cpu", "0", s, 10, 1, 1, NULL, NULL, err, sizeof(err));
 	assert_non_null(d);
-	assert_int_equal(lat_table_calibration(d, &sc, &upp), LAT_CALIB_SUBNETS);
+	assert_int_equal(lat_table_calibration(d, s, 1, &sc), LAT_CALIB_SUBNETS);
 	lat_table_free(d);
 	d = lat_table_load(path, err, sizeof(err));
 	assert_non_null(d);
-	assert_int_equal(lat_table_calibration(d, &sc, &upp), LAT_CALIB_SUBNETS);
+	assert_int_equal(lat_table_calibration(d, s, 1, &sc), LAT_CALIB_SUBNETS);
 	lat_table_free(d);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/lut", dir);
@@ -422,64 +429,59 @@ static void test_kernels(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
-/* Samples of us = scale * sum + b * params, exact to the nanosecond. */
-static void add_exact(lat_table *t, double scale, double b, const double (*v)[2], int n)
+/* The space id: a function of what shapes the layers, not of the name. */
+static void test_space_id(void **state)
 {
-	for (int i = 0; i < n; i++)
-		assert_int_equal(lat_table_add_sample(t, v[i][0], v[i][1],
-						      scale * v[i][0] + b * v[i][1]),
-				 0);
+	const ir_space *mb = space(state, "mbnet"), *mlp = space(state, "mlp");
+	uint64_t id = lat_space_id(mb, 28);
+	assert_true(id == lat_space_id(mb, 28));
+	assert_true(id != lat_space_id(mb, 32));
+	assert_true(id != lat_space_id(mlp, 28));
+	ir_space copy = *mb;
+	copy.name = "renamed";
+	assert_true(lat_space_id(&copy, 28) == id);
+	ir_layer *layers = malloc((size_t)mb->nlayers * sizeof(*layers));
+	memcpy(layers, mb->layers, (size_t)mb->nlayers * sizeof(*layers));
+	copy.layers = layers;
+	layers[1].stride = 3 - layers[1].stride;
+	assert_true(lat_space_id(&copy, 28) != id);
+	free(layers);
 }
 
-/* The fit: none, scale alone, both terms, a negative per-parameter term
- * refused; and lat_predict applies it to the sum of a plan's entries. */
+/* The fit: each space's median ratio, the median over all for a space
+ * without samples, the plain sum without any; lat_predict applies it. */
 static void test_calibration(void **state)
 {
-	const double v[][2] = {{100, 1e5}, {200, 8e5}, {50, 6e5}, {300, 2e5}, {120, 4e5}};
-	double sc, b;
-	lat_table *t = lat_table_new("cpu", "0");
-	assert_int_equal(lat_table_calibration(t, &sc, &b), 0);
-	assert_true(sc == 1 && b == 0);
-	/* Two samples cannot tell the terms apart: the scale alone. */
-	add_exact(t, 1.25, 0, v, 2);
-	assert_int_equal(lat_table_calibration(t, &sc, &b), 2);
-	assert_float_equal(sc, 1.25, 1e-9);
-	assert_true(b == 0);
-	lat_table_free(t);
-	/* Five samples of both terms: both recovered. */
-	t = lat_table_new("cpu", "0");
-	add_exact(t, 1.05, 2e-5, v, 5);
-	assert_int_equal(lat_table_calibration(t, &sc, &b), 5);
-	assert_float_equal(sc, 1.05, 1e-6);
-	assert_float_equal(b * 1e5, 2, 1e-4);
-	lat_table_free(t);
-	/* Latency falling with the parameter count is no model of a cache:
-	 * the scale alone, fitted to the same samples. */
-	t = lat_table_new("cpu", "0");
-	add_exact(t, 1.2, -5e-5, v, 5);
-	assert_int_equal(lat_table_calibration(t, &sc, &b), 5);
-	assert_true(b == 0 && sc > 0.5 && sc < 1.2);
-
-	/* The prediction: the fit applied to the plan's entries. */
-	const ir_space *s = space(state, "mbnet");
+	const ir_space *s = space(state, "mbnet"), *other = space(state, "resnet");
+	uint64_t id = lat_space_id(s, s->resolution);
 	char err[256];
+	lat_table *t = lat_table_new("cpu", "0");
 	assert_true(lat_table_build(t, s, 10, s->resolution, 1, NULL, NULL, err, sizeof(err)) > 0);
-	lat_table_free(t);
-	t = lat_table_new("cpu", "0");
-	assert_true(lat_table_build(t, s, 10, s->resolution, 1, NULL, NULL, err, sizeof(err)) > 0);
-	add_exact(t, 1.05, 2e-5, v, 5);
+	double sc;
+	assert_int_equal(lat_table_calibration(t, s, s->resolution, &sc), 0);
+	assert_true(sc == 1);
 	sn_plan *plan = malloc(sizeof(*plan));
 	sn_subnet sub;
 	sn_subnet_max(s, &sub);
 	sn_plan_build(s, 10, &sub, plan);
 	double sum, sec;
-	sn_cost c;
-	sn_plan_cost(s, plan, &c);
 	assert_int_equal(lat_entries_sum(t, s, plan, s->resolution, &sum), 0);
 	assert_int_equal(lat_predict(t, s, plan, s->resolution, &sec), 0);
-	lat_table_calibration(t, &sc, &b);
-	assert_float_equal(sec * 1e6, sc * sum + b * c.params, 1e-6);
-	assert_true(sec * 1e6 > sum);
+	assert_float_equal(sec * 1e6, sum, 1e-9);
+	/* Ratios 1.1, 1.3 (an outlier), 1.2 for this space; 0.9 for another. */
+	assert_int_equal(lat_table_add_sample(t, id, 100, 110), 0);
+	assert_int_equal(lat_table_add_sample(t, id, 100, 130), 0);
+	assert_int_equal(lat_table_add_sample(t, 7, 100, 90), 0);
+	assert_int_equal(lat_table_add_sample(t, id, 200, 240), 0);
+	assert_int_equal(lat_table_calibration(t, s, s->resolution, &sc), 3);
+	assert_float_equal(sc, 1.2, 1e-12);
+	assert_int_equal(lat_predict(t, s, plan, s->resolution, &sec), 0);
+	assert_float_equal(sec * 1e6, 1.2 * sum, 1e-9);
+	/* Another space, or this one fed other images: the median of all four. */
+	assert_int_equal(lat_table_calibration(t, other, other->resolution, &sc), 0);
+	assert_float_equal(sc, (1.1 + 1.2) / 2, 1e-12);
+	assert_int_equal(lat_table_calibration(t, s, 32, &sc), 0);
+	assert_float_equal(sc, 1.15, 1e-12);
 	free(plan);
 	lat_table_free(t);
 }
@@ -509,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_open),
 		cmocka_unit_test(test_kernels),
+		cmocka_unit_test(test_space_id),
 		cmocka_unit_test(test_calibration),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
