@@ -2,7 +2,7 @@
  * test_data_real.c — the data sets this OS installs, loaded as the stdlib
  * describes them: Fashion-MNIST (IDX, gzip) and scikit-learn's digits,
  * wine and breast cancer (CSV).  A test whose files are not installed is
- * skipped.  The expected counts are the data sets' published class sizes.
+ * skipped (fails under CI=true: util_ci.h).  The expected counts are the data sets' published class sizes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "runtime/data.h"
+#include "tests/unit/util_ci.h"
 
 #define FASHION "/usr/share/datasets/fashion-mnist/"
 #define SKLEARN "/usr/lib/python3/dist-packages/sklearn/datasets/data/"
@@ -41,8 +42,8 @@ static rt_data *load_ok(const ir_dataset *d)
 static void test_fashion_mnist(void **state)
 {
 	(void)state;
-	if (access(FASHION "train-images-idx3-ubyte.gz", R_OK) != 0)
-		skip();
+	uc_require(access(FASHION "train-images-idx3-ubyte.gz", R_OK) == 0,
+		   FASHION " (apt-get install dataset-fashion-mnist)");
 	ir_dataset d;
 	memset(&d, 0, sizeof d);
 	d.name = "fashion_mnist";
@@ -97,8 +98,8 @@ static ir_dataset csv(const char *name, const char *path, int c, int h, int w,
 static void test_sklearn_digits(void **state)
 {
 	(void)state;
-	if (access(SKLEARN "digits.csv.gz", R_OK) != 0)
-		skip();
+	uc_require(access(SKLEARN "digits.csv.gz", R_OK) == 0,
+		   SKLEARN "digits.csv.gz (apt-get install python3-sklearn)");
 	/* 8 x 8 images, 0..16 per pixel, label last, no header. */
 	ir_dataset d = csv("digits", SKLEARN "digits.csv.gz", 1, 8, 8, 10);
 	d.test_count = 297;
@@ -123,8 +124,8 @@ static void test_sklearn_digits(void **state)
 static void test_sklearn_wine(void **state)
 {
 	(void)state;
-	if (access(SKLEARN "wine_data.csv", R_OK) != 0)
-		skip();
+	uc_require(access(SKLEARN "wine_data.csv", R_OK) == 0,
+		   SKLEARN "wine_data.csv (apt-get install python3-sklearn)");
 	/* The header line is "178,13,class_0,class_1,class_2". */
 	ir_dataset d = csv("wine", SKLEARN "wine_data.csv", 13, 1, 1, 3);
 	d.skip_rows = 1;
@@ -159,8 +160,8 @@ static void test_sklearn_wine(void **state)
 static void test_sklearn_breast_cancer(void **state)
 {
 	(void)state;
-	if (access(SKLEARN "breast_cancer.csv", R_OK) != 0)
-		skip();
+	uc_require(access(SKLEARN "breast_cancer.csv", R_OK) == 0,
+		   SKLEARN "breast_cancer.csv (apt-get install python3-sklearn)");
 	ir_dataset d = csv("breast_cancer", SKLEARN "breast_cancer.csv", 30, 1, 1, 2);
 	d.skip_rows = 1;
 	rt_data *data = load_ok(&d);

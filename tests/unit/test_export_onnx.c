@@ -34,6 +34,7 @@
 #include "runtime/subnet.h"
 #include "runtime/supernet.h"
 #include "runtime/threads.h"
+#include "util_ci.h"
 #include "util_export.h"
 #include "util_grad.h"
 #include "util_supernet_fixture.h"
@@ -84,8 +85,7 @@ static void check_space(ir_space *(*make)(int, int), int h, int w, uint64_t seed
 	find_tools();
 	/* CI installs both (tools/install-deps --test, then npm): there a
 	 * missing one is a failure, not a quiet skip */
-	const char *ci = getenv("CI");
-	if (ci != NULL && strcmp(ci, "true") == 0 && (!have_checker || !have_ort))
+	if (uc_ci() && (!have_checker || !have_ort))
 		fail_msg("CI=true and %s is missing", !have_checker ? "python3-onnx's checker"
 								    : "onnxruntime-node");
 	if (!have_checker && !have_ort)
