@@ -252,6 +252,7 @@ static void apply_limits(dm_server *srv)
 	dm_workers_set_max_queued(srv->workers, s->max_queue);
 	dm_jobs_set_max_queued(srv->jobs, s->max_jobs);
 	dm_specs_set_max(srv->specs, s->max_specs);
+	dm_subnets_set_max_answers(srv->subnets, s->max_answers);
 	dm_log_set_level(s->log_level);
 }
 

@@ -86,6 +86,7 @@ int dm_settings_init(dm_settings *s)
 	s->max_jobs = 64;
 	s->max_queue = 256;
 	s->max_specs = 1024;
+	s->max_answers = 10000;
 	s->log_level = DM_LOG_INFO;
 	if (s->socket_path == NULL || s->state_dir == NULL) {
 		dm_settings_free(s);
@@ -231,6 +232,11 @@ static int set_max_specs(dm_settings *s, const char *v, char *why, size_t n)
 	return set_count(&s->max_specs, v, 1, 1000000, why, n);
 }
 
+static int set_max_answers(dm_settings *s, const char *v, char *why, size_t n)
+{
+	return set_count(&s->max_answers, v, 1, 100000000, why, n);
+}
+
 static int set_size(uint64_t *slot, const char *v, uint64_t lo, uint64_t hi, char *why, size_t n)
 {
 	if (dm_parse_size(v, lo, hi, slot) != 0) {
@@ -316,6 +322,7 @@ static const struct {
 	{"max_jobs", set_max_jobs},
 	{"max_queue", set_max_queue},
 	{"max_specs", set_max_specs},
+	{"max_answers", set_max_answers},
 	{"include_dir", set_include_dir},
 	{"stdlib_dir", set_stdlib_dir},
 	{"log_file", set_log_file},

@@ -31,6 +31,7 @@ typedef struct dm_settings {
 	unsigned max_jobs;     /* queued training jobs before 503 */
 	unsigned max_queue;    /* requests waiting for a worker before 503 */
 	unsigned max_specs;    /* specs kept in memory (the rest on disk) */
+	unsigned max_answers;  /* answers kept on disk per supernet */
 	char **include_dirs;   /* searched by `import`, in order */
 	int ninclude_dirs;
 	char *stdlib_dir;      /* holding std/...; NULL = the compiler's default */
@@ -57,6 +58,8 @@ typedef struct dm_settings {
  *                    a thread: past it a request gets 503 and Retry-After
  *   max_specs        1024 specs in memory; the least recently used go back
  *                    to the state dir
+ *   max_answers      10000 answers kept in the state dir per supernet; past
+ *                    it the oldest written go (down to nine tenths)
  *   include_dirs     none
  *   stdlib_dir       NULL: the compiler's default
  *   log_file         NULL: stderr

@@ -34,10 +34,16 @@ dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *spec
 	s->specs = specs;
 	s->metrics = metrics;
 	atomic_init(&s->cancel, 0);
+	atomic_init(&s->max_answers, 10000);
 	for (int i = 0; i < STRIPES; i++)
 		pthread_mutex_init(&s->stripe[i], NULL);
 	pthread_mutex_init(&s->env_lock, NULL);
 	return s;
+}
+
+void dm_subnets_set_max_answers(dm_subnets *s, unsigned max)
+{
+	atomic_store(&s->max_answers, max > 0 ? max : 1);
 }
 
 void dm_subnets_stop(dm_subnets *s)
@@ -295,7 +301,8 @@ static void work_answer(void *arg)
 		} else if (p->rc == 0) {
 			save_record(s, p->body);
 			char *text = dm_subnets_answer_text(p->key, p->body);
-			dm_subnets_answer_write(s->root, task->supernet_key, p->key, text);
+			dm_subnets_answer_write(s->root, task->supernet_key, p->key, text,
+						atomic_load(&s->max_answers));
 			free(text);
 		} else {
 			const ir_constraint *c = &p->cons[a.tightest >= 0 ? a.tightest : 0];
@@ -612,7 +619,8 @@ static void work_record(void *arg)
 	record_job *r = arg;
 	char path[RT_STATE_PATH_MAX], err[512];
 	struct stat st;
-	dm_subnets_answer_write(r->s->root, r->key, r->reqkey, r->answer);
+	dm_subnets_answer_write(r->s->root, r->key, r->reqkey, r->answer,
+				atomic_load(&r->s->max_answers));
 	if (dm_subnets_record_path(r->s->root, r->id, ".json", path, sizeof path) != 0 || stat(path, &st) == 0)
 		return;
 	if (rt_state_mkparents(path, err, sizeof err) != 0 ||

@@ -47,6 +47,10 @@ typedef struct dm_subnets dm_subnets;
 dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *specs,
 			   dm_metrics *metrics, char *err, size_t errlen);
 
+/* Answers kept in the state dir per supernet (settings' max_answers);
+ * takes effect at the next answer written.  Any thread. */
+void dm_subnets_set_max_answers(dm_subnets *s, unsigned max);
+
 /* Shutting down: an archive build running or queued gives up at its next
  * measurement (nothing of it saved; its callers get 503). */
 void dm_subnets_stop(dm_subnets *s);

@@ -9,10 +9,19 @@
  * key, 16 hex>.json holding {"request": KEY, "answer": BODY}; the request
  * key is checked on reading, so a hash collision is a miss, not a wrong
  * answer.
+ *
+ * Bounded: past max_answers files a supernet's oldest answers go (a
+ * daemon asked for ever new constraint values would otherwise fill the
+ * disk); such a request asked again after a restart is answered afresh.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -38,8 +47,71 @@ char *dm_subnets_answer_text(const char *reqkey, const json_t *body)
 	return text;
 }
 
+/* An answer's file name: 16 lower-case hex digits and ".json". */
+static int answer_name(const char *name)
+{
+	return strlen(name) == 21 && strspn(name, "0123456789abcdef") == 16 &&
+	       strcmp(name + 16, ".json") == 0;
+}
+
+typedef struct aged {
+	struct timespec mtime;
+	char name[22];
+} aged;
+
+static int older(const void *a, const void *b)
+{
+	const aged *x = a, *y = b;
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+int dm_subnets_answers_prune(const char *dir, unsigned max, const char *keep)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return 0;
+	aged *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (!answer_name(e->d_name))
+			continue;
+		if (n == cap) {
+			size_t c = cap ? 2 * cap : 256;
+			aged *p = realloc(v, c * sizeof *v);
+			if (p == NULL)
+				break; /* prune what was listed */
+			v = p;
+			cap = c;
+		}
+		memcpy(v[n].name, e->d_name, sizeof v[n].name);
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, 0) != 0)
+			continue; /* removed meanwhile */
+		v[n++].mtime = st.st_mtim;
+	}
+	int removed = 0;
+	if (n > max) {
+		size_t target = max - max / 10;
+		qsort(v, n, sizeof *v, older);
+		for (size_t i = 0; i < n && n - (size_t)removed > target; i++) {
+			if (keep != NULL && strcmp(v[i].name, keep) == 0)
+				continue;
+			if (unlinkat(dirfd(d), v[i].name, 0) == 0 || errno == ENOENT)
+				removed++;
+		}
+	}
+	closedir(d);
+	free(v);
+	return removed;
+}
+
 void dm_subnets_answer_write(const char *root, const uint8_t key[16], const char *reqkey,
-			     const char *text)
+			     const char *text, unsigned max)
 {
 	char path[RT_STATE_PATH_MAX], err[512];
 	if (text == NULL) {
@@ -51,8 +123,16 @@ void dm_subnets_answer_write(const char *root, const uint8_t key[16], const char
 		return;
 	}
 	if (rt_state_mkparents(path, err, sizeof err) != 0 ||
-	    rt_state_write_file(path, text, strlen(text), 0640, err, sizeof err) != 0)
+	    rt_state_write_file(path, text, strlen(text), 0640, err, sizeof err) != 0) {
 		dm_log(DM_LOG_WARN, "answer to %s: not kept: %s", reqkey, err);
+		return;
+	}
+	char *slash = strrchr(path, '/');
+	*slash = '\0';
+	int removed = dm_subnets_answers_prune(path, max, slash + 1);
+	if (removed > 0)
+		dm_log(DM_LOG_INFO, "%s: the %d oldest answers removed (max_answers %u)", path,
+		       removed, max);
 }
 
 json_t *dm_subnets_answer_load(const char *root, const uint8_t key[16], const char *reqkey)

@@ -80,6 +80,7 @@ struct dm_subnets {
 	const dm_spec *env_spec; /* held: env borrows its module */
 	uint8_t env_key[16];
 	atomic_int cancel; /* set by dm_subnets_stop: archive builds give up */
+	atomic_uint max_answers; /* kept on disk per supernet (dm_subnets_answers_prune) */
 };
 
 /* supernets/<key>/subnets/<hash><suffix> of a subnet id into buf; -1 when
@@ -109,11 +110,20 @@ int dm_subnets_answer_path(const char *root, const uint8_t key[16], const char *
 /* The file's text for the answer body gave to reqkey (free it); NULL on
  * out-of-memory.  Any thread. */
 char *dm_subnets_answer_text(const char *reqkey, const json_t *body);
-/* Writes text (from dm_subnets_answer_text; NULL is logged) atomically;
+/* Writes text (from dm_subnets_answer_text; NULL is logged) atomically,
+ * then keeps at most `max` answers of the supernet (dm_subnets_answers_prune);
  * a failure is logged (the answer stands; a restart computes it again).
  * Worker threads. */
 void dm_subnets_answer_write(const char *root, const uint8_t key[16], const char *reqkey,
-			     const char *text);
+			     const char *text, unsigned max);
+/*
+ * Keeps at most max (>= 1) answer files (<16 hex>.json) in dir: past it,
+ * the oldest written go, down to nine tenths of max, so that a full
+ * directory is pruned once per max / 10 new answers rather than at each.
+ * The file named `keep` (the one just written; NULL for none) stays.
+ * Other files are left alone.  Returns the number removed.
+ */
+int dm_subnets_answers_prune(const char *dir, unsigned max, const char *keep);
 /* The answer kept for reqkey (a new reference), or NULL when there is none
  * (a damaged file is logged and ignored).  Reads a small file: loop thread,
  * only for requests not in the memory cache. */

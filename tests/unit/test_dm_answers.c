@@ -2,8 +2,9 @@
  * test_dm_answers.c — the answers archd keeps by request
  * (daemon/subnets_answers.c): written and read back byte for byte as
  * replies, another request's file (same hash slot) a miss, a damaged file
- * a miss, never a wrong answer; and dm_json_text, the bytes a
- * cached reply sends.
+ * a miss, never a wrong answer; a supernet's answers kept to max_answers,
+ * the oldest written going first; and dm_json_text, the bytes a cached
+ * reply sends.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/json.h"
@@ -52,7 +55,7 @@ static void test_round_trip(void **state)
 	json_t *b = answer(0.1 + 0.2);
 	char *text = dm_subnets_answer_text(req, b);
 	assert_non_null(text);
-	dm_subnets_answer_write(root, key, req, text);
+	dm_subnets_answer_write(root, key, req, text, 10);
 	free(text);
 	json_t *back = dm_subnets_answer_load(root, key, req);
 	assert_non_null(back);
@@ -100,10 +103,75 @@ static void test_round_trip(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static int exists(const char *dir, const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* 25 answers written a second apart, and files that are not answers: kept
+ * to 20, the oldest go down to 18, the file just written stays whatever
+ * its age; under the cap nothing goes. */
+static void test_prune(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_dm_answers.XXXXXX", name[64];
+	assert_non_null(mkdtemp(dir));
+	for (int i = 0; i < 25; i++) {
+		snprintf(name, sizeof name, "%s/%016x.json", dir, 0xa0 + i);
+		write_file(name, "{}");
+		struct timespec t[2] = {{1000000 + i, 0}, {1000000 + i, 0}};
+		assert_int_equal(utimensat(AT_FDCWD, name, t, 0), 0);
+	}
+	snprintf(name, sizeof name, "%s/notes.txt", dir);
+	write_file(name, "not an answer");
+	snprintf(name, sizeof name, "%s/00000000000000ab.json.tmp", dir);
+	write_file(name, "a write in progress");
+	/* the oldest is the one "just written" (a clock set back) */
+	assert_int_equal(dm_subnets_answers_prune(dir, 20, "00000000000000a0.json"), 7);
+	for (int i = 0; i < 25; i++) {
+		snprintf(name, sizeof name, "%016x.json", 0xa0 + i);
+		assert_int_equal(exists(dir, name), i == 0 || i >= 8);
+	}
+	assert_true(exists(dir, "notes.txt"));
+	assert_true(exists(dir, "00000000000000ab.json.tmp"));
+	assert_int_equal(dm_subnets_answers_prune(dir, 20, NULL), 0);
+	assert_int_equal(dm_subnets_answers_prune(dir, 18, NULL), 0);
+	/* max 1: only the newest stays */
+	assert_int_equal(dm_subnets_answers_prune(dir, 1, NULL), 17);
+	assert_true(exists(dir, "00000000000000b8.json"));
+	assert_int_equal(dm_subnets_answers_prune("/nonexistent/dir", 1, NULL), 0);
+
+	/* Through dm_subnets_answer_write: max 2 keeps the two newest. */
+	char root[] = "/tmp/test_dm_answers.XXXXXX";
+	assert_non_null(mkdtemp(root));
+	const char *reqs[] = {"xxh3:ab|t||target=a", "xxh3:ab|t||target=b", "xxh3:ab|t||target=c"};
+	json_t *b = answer(0.5);
+	for (int i = 0; i < 3; i++) {
+		char *text = dm_subnets_answer_text(reqs[i], b);
+		dm_subnets_answer_write(root, key, reqs[i], text, 2);
+		free(text);
+		if (i == 0)
+			sleep(1); /* a first answer older than the others on any clock */
+	}
+	json_t *got;
+	assert_null(dm_subnets_answer_load(root, key, reqs[0]));
+	assert_non_null(got = dm_subnets_answer_load(root, key, reqs[1]));
+	json_decref(got);
+	assert_non_null(got = dm_subnets_answer_load(root, key, reqs[2]));
+	json_decref(got);
+	json_decref(b);
+	char cmd[RT_STATE_PATH_MAX + 64];
+	snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_prune),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

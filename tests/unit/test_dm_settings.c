@@ -70,6 +70,7 @@ static void test_defaults(void **state)
 	assert_null(s.listen);
 	assert_true(s.threads >= 1);
 	assert_true(s.max_body == 16u << 20);
+	assert_int_equal(s.max_answers, 10000);
 	assert_int_equal(s.log_level, DM_LOG_INFO);
 	dm_settings_free(&s);
 
@@ -103,6 +104,7 @@ static void test_config_file(void **state)
 				      "include_dir = /a\n"
 				      "include_dir = \"/b # not a comment\"\n"
 				      "log_level = debug\n"
+				      "max_answers = 500\n"
 				      "listen = 127.0.0.2:8080\n");
 	dm_settings s;
 	char err[512];
@@ -114,6 +116,7 @@ static void test_config_file(void **state)
 	assert_string_equal(s.include_dirs[0], "/a");
 	assert_string_equal(s.include_dirs[1], "/b # not a comment");
 	assert_int_equal(s.log_level, DM_LOG_DEBUG);
+	assert_int_equal(s.max_answers, 500);
 	assert_string_equal(s.listen_host, "127.0.0.2");
 	assert_int_equal(s.listen_port, 8080);
 	assert_string_equal(s.config_path, path);
@@ -133,6 +136,7 @@ static void test_config_errors(void **state)
 		{"threads = -1\n", ":1: bad value '-1' for threads"},
 		{"threads = 99999999999999999999\n", "bad value"},
 		{"max_connections = 0\n", "bad value '0' for max_connections"},
+		{"max_answers = 0\n", "bad value '0' for max_answers"},
 		{"just words\n", ":1: expected 'key = value'\n    just words"},
 		{"= 3\n", ":1: missing key"},
 		{"listen = 0.0.0.0:80\n", "not a loopback address"},
