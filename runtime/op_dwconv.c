@@ -19,7 +19,9 @@
  *   path).  Nothing is scattered, so dx needs no clearing.
  * - weight and bias gradients, one block of 16 channels (a cache line of
  *   each pixel) per item, summed over the whole batch in local
- *   accumulators and added to dw and db once.
+ *   accumulators and added to dw and db once.  Along an output row each
+ *   dy vector is loaded once for the k taps of a kernel row, whose k sums
+ *   stay in registers: 1 + 1/k loads per multiply-add instead of 2.
  */
 #include "runtime/ops.h"
 
@@ -279,24 +281,54 @@ static void dw_bwd_dx_rows(void *ctx, int64_t b, int64_t e)
 /* ---- weight and bias gradients --------------------------------------- */
 
 /*
- * Channels [c0, c0 + nb), nb <= 16, as two vectors (lo, hi): acc[t][0..1]
- * for tap t, summed over every (n, oh, ow) in order; each (ki, kj) pass
- * over an output row keeps its two sums in registers.
+ * The weight gradient of channels [c0, c0 + nb), nb <= 8, at kernel row ki
+ * from one output row: acc[kj] += the sum over ow of x[ow s - pad + kj] *
+ * dy[ow], each summed in ow order.  The ow loop is the outer one, so a dy
+ * vector is loaded once for all K taps, whose K sums stay in registers (K
+ * is a constant in the instantiations for the common kernel sizes).
  */
-RT_INLINE void dw_bwd_dw_block(const dw_job *j, int c0, int nlo, int nhi,
-				 v8 (*acc)[2])
+RT_INLINE void dw_bwd_dw_row(const dw_job *j, const float *xr, const float *g, int nb, int K,
+			     v8 *acc)
 {
 	const rt_dwconv_p *p = j->p;
-	int k = p->k, s = p->stride, C = p->c, pad = j->pad, wo = j->wo, nb = nlo + nhi;
-	v8 db0 = {0}, db1 = {0};
+	int s = p->stride, C = p->c;
+	v8 r[DW_MAX_K];
+	for (int kj = 0; kj < K; kj++)
+		r[kj] = (v8){0};
+	for (int ow = 0; ow < j->wo; ow++) {
+		v8 gv = LDN(g + (size_t)ow * C, nb);
+		int iw0 = ow * s - j->pad;
+		if (iw0 >= 0 && iw0 + K <= p->w) {
+			const float *xv = xr + (size_t)iw0 * C;
+			for (int kj = 0; kj < K; kj++)
+				r[kj] += LDN(xv + (size_t)kj * C, nb) * gv;
+		} else {
+			for (int kj = 0; kj < K; kj++)
+				if ((unsigned)(iw0 + kj) < (unsigned)p->w)
+					r[kj] += LDN(xr + (size_t)(iw0 + kj) * C, nb) * gv;
+		}
+	}
+	for (int kj = 0; kj < K; kj++)
+		acc[kj] += r[kj];
+}
+
+/*
+ * Channels [c0, c0 + nlo + nhi) as two vectors (lo, hi; nhi may be 0):
+ * acc[0][t] and acc[1][t] for tap t, summed over the output rows (n, oh) in
+ * order; the bias gradient from row sums in float added up in double.
+ */
+RT_INLINE void dw_bwd_dw_block(const dw_job *j, int c0, int nlo, int nhi, int K,
+			       v8 (*acc)[DW_MAX_K * DW_MAX_K])
+{
+	const rt_dwconv_p *p = j->p;
+	int s = p->stride, C = p->c, wo = j->wo, nb = nlo + nhi;
 	double dbs[2 * VW] = {0};
-	for (int t = 0; t < k * k; t++)
-		acc[t][0] = acc[t][1] = (v8){0};
+	for (int t = 0; t < K * K; t++)
+		acc[0][t] = acc[1][t] = (v8){0};
 	for (int n = 0; n < p->n; n++) {
 		for (int oh = 0; oh < j->ho; oh++) {
 			const float *g = j->dy + ((size_t)n * j->ho + oh) * wo * C + c0;
-			/* the bias: row sums in float, added up in double */
-			db0 = db1 = (v8){0};
+			v8 db0 = {0}, db1 = {0};
 			for (int ow = 0; ow < wo; ow++) {
 				db0 += LDN(g + (size_t)ow * C, nlo);
 				if (nhi > 0)
@@ -306,48 +338,22 @@ RT_INLINE void dw_bwd_dw_block(const dw_job *j, int c0, int nlo, int nhi,
 				dbs[c] += db0[c];
 				dbs[VW + c] += db1[c];
 			}
-			for (int ki = 0; ki < k; ki++) {
-				int ih = oh * s - pad + ki;
+			for (int ki = 0; ki < K; ki++) {
+				int ih = oh * s - j->pad + ki;
 				if (ih < 0 || ih >= p->h)
 					continue;
 				const float *xr = j->x + ((size_t)n * p->h + ih) * p->w * C + c0;
-				for (int kj = 0; kj < k; kj++) {
-					/* ow with 0 <= ow * s - pad + kj < w */
-					int lo = pad > kj ? (pad - kj + s - 1) / s : 0;
-					int last = p->w - 1 + pad - kj; /* ow * s <= last */
-					int hi = last < 0 ? 0 : imin(wo, last / s + 1);
-					/* even and odd ow in separate sums: four chains */
-					v8 a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0};
-					int ow = lo;
-					for (; ow + 1 < hi; ow += 2) {
-						const float *xv = xr + (size_t)(ow * s - pad + kj) * C;
-						const float *gv = g + (size_t)ow * C;
-						const float *xw = xv + (size_t)s * C, *gw = gv + C;
-						a0 += LDN(xv, nlo) * LDN(gv, nlo);
-						b0 += LDN(xw, nlo) * LDN(gw, nlo);
-						if (nhi > 0) {
-							a1 += LDN(xv + VW, nhi) * LDN(gv + VW, nhi);
-							b1 += LDN(xw + VW, nhi) * LDN(gw + VW, nhi);
-						}
-					}
-					if (ow < hi) {
-						const float *xv = xr + (size_t)(ow * s - pad + kj) * C;
-						const float *gv = g + (size_t)ow * C;
-						a0 += LDN(xv, nlo) * LDN(gv, nlo);
-						if (nhi > 0)
-							a1 += LDN(xv + VW, nhi) * LDN(gv + VW, nhi);
-					}
-					acc[ki * k + kj][0] += a0 + b0;
-					acc[ki * k + kj][1] += a1 + b1;
-				}
+				dw_bwd_dw_row(j, xr, g, nlo, K, acc[0] + ki * K);
+				if (nhi > 0)
+					dw_bwd_dw_row(j, xr + VW, g + VW, nhi, K, acc[1] + ki * K);
 			}
 		}
 	}
 	if (j->dw != NULL)
-		for (int t = 0; t < k * k; t++) {
+		for (int t = 0; t < K * K; t++) {
 			float *d = j->dw + (size_t)t * p->ldw + c0;
 			for (int c = 0; c < nb; c++)
-				d[c] += c < VW ? acc[t][0][c] : acc[t][1][c - VW];
+				d[c] += c < VW ? acc[0][t][c] : acc[1][t][c - VW];
 		}
 	if (j->db != NULL)
 		for (int c = 0; c < nb; c++)
@@ -356,20 +362,35 @@ RT_INLINE void dw_bwd_dw_block(const dw_job *j, int c0, int nlo, int nhi,
 
 #define DW_BLOCK 16
 
-RT_KERNEL static void dw_bwd_dw_full(const dw_job *j, int c0, v8 (*acc)[2])
+RT_KERNEL static void dw_bwd_dw_full(const dw_job *j, int c0, v8 (*acc)[DW_MAX_K * DW_MAX_K])
 {
-	dw_bwd_dw_block(j, c0, VW, VW, acc);
+	switch (j->p->k) {
+	case 3:
+		dw_bwd_dw_block(j, c0, VW, VW, 3, acc);
+		break;
+	case 5:
+		dw_bwd_dw_block(j, c0, VW, VW, 5, acc);
+		break;
+	case 7:
+		dw_bwd_dw_block(j, c0, VW, VW, 7, acc);
+		break;
+	default:
+		dw_bwd_dw_block(j, c0, VW, VW, j->p->k, acc);
+		break;
+	}
 }
 
-RT_KERNEL static void dw_bwd_dw_part(const dw_job *j, int c0, int nb, v8 (*acc)[2])
+RT_KERNEL static void dw_bwd_dw_part(const dw_job *j, int c0, int nb,
+				     v8 (*acc)[DW_MAX_K * DW_MAX_K])
 {
-	dw_bwd_dw_block(j, c0, imin(nb, VW), nb - imin(nb, VW), acc);
+	int nlo = nb < VW ? nb : VW;
+	dw_bwd_dw_block(j, c0, nlo, nb - nlo, j->p->k, acc);
 }
 
 static void dw_bwd_dw_blocks(void *ctx, int64_t b, int64_t e)
 {
 	const dw_job *j = ctx;
-	v8 acc[DW_MAX_K * DW_MAX_K][2];
+	v8 acc[2][DW_MAX_K * DW_MAX_K];
 	for (int64_t blk = b; blk < e; blk++) {
 		int c0 = (int)blk * DW_BLOCK;
 		if (j->p->c - c0 >= DW_BLOCK)
