@@ -97,7 +97,7 @@ RT_INLINE void bn_apply_act(const bn_job *j, int c0, int nb, rt_act act)
 	}
 }
 
-RT_KERNEL static void bn_apply(const bn_job *j, int c0, int nb)
+RT_INLINE void bn_apply_nb(const bn_job *j, int c0, int nb)
 {
 	switch (j->act) {
 	case RT_ACT_RELU:
@@ -110,6 +110,21 @@ RT_KERNEL static void bn_apply(const bn_job *j, int c0, int nb)
 		bn_apply_act(j, c0, nb, RT_ACT_NONE);
 		break;
 	}
+}
+
+/*
+ * bn_apply and bn_bwd_block run on a whole block (nb a constant RT_CBLOCK:
+ * the loop over a row's channels becomes whole vectors, with no per-row
+ * set-up for a trip count) or on a last partial block; each channel is its
+ * own lane either way, so both compute the same values.  (bn_stats, whose
+ * sums are in double, measured no faster so.)
+ */
+RT_KERNEL static void bn_apply(const bn_job *j, int c0, int nb)
+{
+	if (nb == RT_CBLOCK)
+		bn_apply_nb(j, c0, RT_CBLOCK);
+	else
+		bn_apply_nb(j, c0, nb);
 }
 
 static void bn_fwd_blocks(void *ctx, int64_t b, int64_t e)
@@ -230,7 +245,7 @@ RT_INLINE void bn_bwd_act(const bn_job *j, int c0, int nb, rt_act act)
 	}
 }
 
-RT_KERNEL static void bn_bwd_block(const bn_job *j, int c0, int nb)
+RT_INLINE void bn_bwd_nb(const bn_job *j, int c0, int nb)
 {
 	switch (j->act) {
 	case RT_ACT_RELU:
@@ -243,6 +258,14 @@ RT_KERNEL static void bn_bwd_block(const bn_job *j, int c0, int nb)
 		bn_bwd_act(j, c0, nb, RT_ACT_NONE);
 		break;
 	}
+}
+
+RT_KERNEL static void bn_bwd_block(const bn_job *j, int c0, int nb)
+{
+	if (nb == RT_CBLOCK)
+		bn_bwd_nb(j, c0, RT_CBLOCK);
+	else
+		bn_bwd_nb(j, c0, nb);
 }
 
 static void bn_bwd_blocks(void *ctx, int64_t b, int64_t e)
