@@ -4,8 +4,9 @@
  *
  * One pool per process: cores are a process-wide resource, so every user
  * (the ops of any graph, any daemon worker thread) shares it.  The pool has
- * T threads in all, the calling thread included (T - 1 helper pthreads wait
- * on a condition variable between jobs).  OpenBLAS is told to use one
+ * T threads in all, the calling thread included (T - 1 helper pthreads
+ * wait on a condition variable between jobs, after polling for a moment
+ * when the last was a split job).  OpenBLAS is told to use one
  * thread: the ops split their matrix products over this pool instead
  * (op_linear.c), because OpenBLAS's own helper threads spin for a while
  * after each call and would then compete with the pool's next op.  So at
@@ -59,5 +60,17 @@ void rt_threads_shutdown(void);
  * rt_threads_init() or rt_threads_shutdown().
  */
 void rt_parallel_for(int64_t n, rt_parallel_fn fn, void *ctx);
+
+/*
+ * Like rt_parallel_for, for jobs whose results do not depend on how [0, n)
+ * is cut (each item computed the same way by whichever thread runs it):
+ * fn gets one item at a time, claimed by the caller and by whichever
+ * helpers are awake, so a helper that is asleep or descheduled delays
+ * nothing; and the call runs inline, rather than waiting, when the pool is
+ * busy with another thread's job.  For work split only to cut latency (a
+ * single image's layers), which should not queue behind a training step.
+ * Items should be coarse (microseconds each), and n < 2^32.
+ */
+void rt_parallel_split(int64_t n, rt_parallel_fn fn, void *ctx);
 
 #endif

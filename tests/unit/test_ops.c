@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -476,6 +477,54 @@ static void test_thread_pool(void **state)
 	assert_int_equal(rt_threads_init(2, NULL, 0), 2);
 }
 
+static void *split_user(void *arg)
+{
+	int *hits = arg;
+	count_ctx c = {hits, 0};
+	for (int rep = 0; rep < 200; rep++) {
+		rt_parallel_split(1000, count_fn, &c);
+		rt_parallel_for(7, count_fn, &c);
+	}
+	return NULL;
+}
+
+/* rt_parallel_split: every item once, whoever claims it; nested calls,
+ * and calls while another thread's job holds the pool, run inline; static
+ * and split jobs interleave, back to back and after the helpers slept. */
+static void test_thread_split(void **state)
+{
+	(void)state;
+	assert_int_equal(rt_threads_init(2, NULL, 0), 2);
+	int hits[1000];
+	static const int sizes[] = {1, 2, 3, 999, 1000};
+	for (int s = 0; s < 5; s++) {
+		for (int rep = 0; rep < 100; rep++) {
+			memset(hits, 0, sizeof hits);
+			count_ctx c = {hits, s == 3};
+			rt_parallel_split(sizes[s], count_fn, &c);
+			for (int i = 0; i < sizes[s]; i++)
+				assert_int_equal(hits[i], s == 3 ? 2 : 1);
+			if (rep == 50) /* let the helpers fall asleep */
+				nanosleep(&(struct timespec){0, 2000000}, NULL);
+		}
+	}
+	int h1[1000] = {0}, h2[1000] = {0};
+	pthread_t t1, t2;
+	assert_int_equal(pthread_create(&t1, NULL, split_user, h1), 0);
+	assert_int_equal(pthread_create(&t2, NULL, split_user, h2), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	for (int i = 0; i < 1000; i++)
+		assert_true(h1[i] == (i < 7 ? 400 : 200) && h2[i] == (i < 7 ? 400 : 200));
+	assert_int_equal(rt_threads_init(1, NULL, 0), 1);
+	memset(hits, 0, sizeof hits);
+	count_ctx c = {hits, 0};
+	rt_parallel_split(1000, count_fn, &c);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(hits[i], 1);
+	assert_int_equal(rt_threads_init(2, NULL, 0), 2);
+}
+
 static void test_arena(void **state)
 {
 	(void)state;
@@ -532,6 +581,7 @@ int main(void)
 		cmocka_unit_test(test_activations),        cmocka_unit_test(test_pool_resize),
 		cmocka_unit_test(test_se_forward),         cmocka_unit_test(test_losses),
 		cmocka_unit_test(test_reproducible_threads), cmocka_unit_test(test_thread_pool),
+		cmocka_unit_test(test_thread_split),
 		cmocka_unit_test(test_arena),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
