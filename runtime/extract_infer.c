@@ -15,9 +15,11 @@
  * images per pool thread (rt_parallel_for over the images), each run
  * through the whole network on its own slice of the workspace: one
  * fork/join per forward, not one per op, and every image computed the same
- * way whatever the split.  A single image runs on the calling thread (at
- * these sizes a fork/join per op costs more than it saves), and so does a
- * call from inside a pool job.
+ * way whatever the split.  A single image runs on the calling thread, and
+ * so does a call from inside a pool job; a single image's larger layers
+ * are then split over the pool by the kernels themselves (op_infer.c,
+ * rt_parallel_split: taken item by item, so a helper that is asleep or
+ * busy with another thread's job costs nothing), with the same values.
  */
 #include <assert.h>
 #include <math.h>

@@ -17,6 +17,7 @@
 
 #include "runtime/latency_priv.h"
 #include "runtime/ops.h"
+#include "runtime/threads.h"
 
 /* The checksum of the kernel sources and compile command, made by the
  * Makefile (runtime/kernels_id). */
@@ -91,11 +92,13 @@ void lat_cpu_model(char *buf, size_t buflen)
 
 void lat_kernels_id(char buf[LAT_KERNELS_ID_LEN])
 {
-	/* The sources and flags of the runtime's kernels and the vector width
-	 * they run at (ARCHD_AVX512=0 halves it on an AVX-512 CPU).  No BLAS:
-	 * a model's forward (what is timed) calls none. */
+	/* The sources and flags of the runtime's kernels, the vector width
+	 * they run at (ARCHD_AVX512=0 halves it on an AVX-512 CPU) and the
+	 * pool's thread count (a single image's larger layers are split over
+	 * it).  No BLAS: a model's forward (what is timed) calls none. */
 	char text[1024];
-	int n = snprintf(text, sizeof text, "%s|%s", LAT_KERNELS_SOURCE_ID, rt_infer_isa());
+	int n = snprintf(text, sizeof text, "%s|%s|%d", LAT_KERNELS_SOURCE_ID, rt_infer_isa(),
+			 rt_threads_count());
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof text)

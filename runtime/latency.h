@@ -78,8 +78,10 @@ void lat_cpu_model(char *buf, size_t buflen);
  * Makefile takes of the runtime's kernel sources (runtime/op_*.c and
  * op_*.h, ops.h, threads.c, latency_time.c, latency_calib.c,
  * extract_infer.c) and the command compiling them, with the kernel set in
- * use (rt_infer_isa: ARCHD_AVX512=0 on an AVX-512 CPU is another).  Any
- * change to what an entry or a calibration sample times changes it.
+ * use (rt_infer_isa: ARCHD_AVX512=0 on an AVX-512 CPU is another) and the
+ * compute pool's thread count (rt_threads_count: a single image's larger
+ * layers are split over the pool).  Any change to what an entry or a
+ * calibration sample times changes it.
  */
 void lat_kernels_id(char buf[LAT_KERNELS_ID_LEN]);
 

@@ -2,9 +2,12 @@
  * op_infer.c — the inference kernels (see ops.h): a trained model's layers
  * with batch norm folded into weights and a bias, and the activation (and
  * a residual add) applied as each output vector is stored, so a layer is
- * one pass over memory.  They run on the calling thread: the model's
- * forward (extract_infer.c) splits the batch over the pool, which costs
- * one fork/join per forward instead of one per op.
+ * one pass over memory.  A batch of images is split over the pool by the
+ * model's forward (extract_infer.c), one fork/join per forward, and the
+ * kernels then run inline; a single image's larger layers are split here
+ * instead (rt_parallel_split, at least SPLIT_MACS multiply-adds), by
+ * blocks of output rows or columns, each output computed as it would be
+ * unsplit, so the values do not depend on the thread count.
  *
  * - Pointwise: an outer-product GEMM, 6 rows x 16 columns of y in twelve
  *   vector accumulators, each step one row of w (two vector loads) times
@@ -38,6 +41,11 @@
 #endif
 
 typedef int32_t v8i __attribute__((vector_size(32)));
+
+/* A single image's layer of at least this many multiply-adds (some 15 us
+ * on one AVX2 core) is split over the pool, whose split jobs cost about a
+ * microsecond each while its helpers poll. */
+#define SPLIT_MACS 262144
 
 /* s in every lane (written out: `(v8){0} + s` would add 0.0f first). */
 #define BCAST(s)                                      \
@@ -159,11 +167,9 @@ RT_KERNEL_FMA static void pw_1xn(const rt_pw_p *p, const float *x, const float *
 	pw_tile(p, x, w, bias, y, i0, j0, 1, nlo, nhi);
 }
 
-void rt_pw_infer(const rt_pw_p *p, const float *x, const float *w, const float *bias, float *y)
+static void pw_infer_run(const rt_pw_p *p, const float *x, const float *w, const float *bias,
+			 float *y)
 {
-	assert(p->m > 0 && p->cin > 0 && p->cout > 0);
-	assert(p->ldx >= p->cin && p->ldw >= p->cout && p->ldy >= p->cout);
-	assert(p->r == NULL || (p->cr >= 0 && p->cr <= p->cout && p->ldr >= p->cr));
 	if (rt_infer_avx512()) {
 		rt_pw_infer_avx512(p, x, w, bias, y);
 		return;
@@ -192,6 +198,66 @@ void rt_pw_infer(const rt_pw_p *p, const float *x, const float *w, const float *
 			}
 		}
 	}
+}
+
+
+/*
+ * A single image's layer split over the pool: blocks of PW_SPLIT_ROWS rows
+ * of y where its rows are plain (the projections), else blocks of
+ * PW_SPLIT_COLS columns (the expansions, which write into bordered images).
+ * Both sizes are whole tiles of either kernel set.
+ */
+#define PW_SPLIT_ROWS 24
+#define PW_SPLIT_COLS 48
+
+typedef struct pw_split {
+	const rt_pw_p *p;
+	const float *x, *w, *bias;
+	float *y;
+	int by_rows;
+} pw_split;
+
+static void pw_split_run(void *ctx, int64_t b, int64_t e)
+{
+	const pw_split *s = ctx;
+	const rt_pw_p *p = s->p;
+	rt_pw_p q = *p;
+	const float *x = s->x, *w = s->w, *bias = s->bias;
+	float *y = s->y;
+	if (s->by_rows) {
+		int i0 = (int)b * PW_SPLIT_ROWS, i1 = (int)e * PW_SPLIT_ROWS;
+		q.m = (i1 < p->m ? i1 : p->m) - i0;
+		x += (size_t)i0 * p->ldx;
+		y += (size_t)i0 * p->ldy;
+		if (q.r != NULL)
+			q.r += (size_t)i0 * p->ldr;
+	} else {
+		int j0 = (int)b * PW_SPLIT_COLS, j1 = (int)e * PW_SPLIT_COLS;
+		q.cout = (j1 < p->cout ? j1 : p->cout) - j0;
+		w += j0;
+		y += j0;
+		if (bias != NULL)
+			bias += j0;
+		/* the shortcut covers the first cr columns */
+		q.cr = p->cr - j0 < 0 ? 0 : p->cr - j0 > q.cout ? q.cout : p->cr - j0;
+		q.r = p->r != NULL && q.cr > 0 ? p->r + j0 : NULL;
+	}
+	pw_infer_run(&q, x, w, bias, y);
+}
+
+void rt_pw_infer(const rt_pw_p *p, const float *x, const float *w, const float *bias, float *y)
+{
+	assert(p->m > 0 && p->cin > 0 && p->cout > 0);
+	assert(p->ldx >= p->cin && p->ldw >= p->cout && p->ldy >= p->cout);
+	assert(p->r == NULL || (p->cr >= 0 && p->cr <= p->cout && p->ldr >= p->cr));
+	int64_t rows = (p->m + PW_SPLIT_ROWS - 1) / PW_SPLIT_ROWS;
+	int64_t cols = (p->cout + PW_SPLIT_COLS - 1) / PW_SPLIT_COLS;
+	pw_split s = {p, x, w, bias, y, p->grp_w == 0};
+	int64_t items = s.by_rows ? rows : cols;
+	if (items >= 2 && (int64_t)p->m * p->cin * p->cout >= SPLIT_MACS)
+		rt_parallel_split(items, pw_split_run, &s);
+	else
+		pw_infer_run(p, x, w, bias, y);
 }
 
 /* ---- dense k x k convolution ---------------------------------------------- */
@@ -379,6 +445,27 @@ size_t rt_dw_infer_workspace(const rt_dw_infer_p *p)
 	return (size_t)p->n * img;
 }
 
+/* Output rows (image, oh) [b, e) of a depthwise layer, its borders zeroed. */
+typedef struct dw_split {
+	const rt_dw_infer_p *p;
+	const float *xp, *w, *bias;
+	float *y;
+	dw_row_fn row;
+	int pw;
+	size_t img;
+	int ho, wo;
+} dw_split;
+
+static void dw_split_run(void *ctx, int64_t b, int64_t e)
+{
+	const dw_split *s = ctx;
+	for (int64_t r = b; r < e; r++) {
+		int n = (int)(r / s->ho), oh = (int)(r % s->ho);
+		s->row(s->p, s->xp + (size_t)n * s->img, s->pw, s->w, s->bias,
+		       s->y + (size_t)r * s->wo * s->p->c, oh, s->wo);
+	}
+}
+
 void rt_dw_infer_padded(const rt_dw_infer_p *p, float *xp, const float *w, const float *bias,
 			float *y)
 {
@@ -418,10 +505,13 @@ void rt_dw_infer_padded(const rt_dw_infer_p *p, float *xp, const float *w, const
 					memset(r + left + (size_t)iw * cp + C, 0,
 					       (size_t)(cp - C) * sizeof(float));
 		}
-		float *yi = y + (size_t)n * ho * wo * C;
-		for (int oh = 0; oh < ho; oh++)
-			row(p, xi, pw, w, bias, yi + (size_t)oh * wo * C, oh, wo);
 	}
+	dw_split s = {p, xp, w, bias, y, row, pw, img, ho, wo};
+	int64_t rows = (int64_t)p->n * ho;
+	if ((int64_t)rows * wo * C * p->k * p->k >= SPLIT_MACS)
+		rt_parallel_split(rows, dw_split_run, &s);
+	else
+		dw_split_run(&s, 0, rows);
 }
 
 void rt_dw_infer(const rt_dw_infer_p *p, const float *x, const float *w, const float *bias,

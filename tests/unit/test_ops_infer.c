@@ -27,6 +27,7 @@
 
 #include "runtime/ops.h"
 #include "runtime/rng.h"
+#include "runtime/threads.h"
 #include "util_grad.h"
 
 #define TOL 1e-5
@@ -307,6 +308,61 @@ static void test_se_infer(void **state)
 }
 
 /*
+ * A single image's larger layers are split over the pool (by blocks of
+ * rows, or of columns where y is laid out as bordered images, the shortcut
+ * then covering part of a block): one thread and two give the same bits,
+ * and write nothing else.
+ */
+static void split_pw(rt_pw_p p, size_t ny)
+{
+	float *x = ug_rand(&rng, (size_t)p.m * p.ldx, -1, 1);
+	float *w = ug_rand(&rng, (size_t)p.cin * p.ldw, -1, 1);
+	float *b = ug_rand(&rng, (size_t)p.cout, -1, 1);
+	float *r = ug_rand(&rng, (size_t)p.m * p.ldr, -1, 1);
+	float *y[2] = {malloc(ny * sizeof(float)), malloc(ny * sizeof(float))};
+	p.r = r;
+	for (int t = 0; t < 2; t++) {
+		for (size_t i = 0; i < ny; i++)
+			y[t][i] = 7.0f;
+		assert_int_equal(rt_threads_init(t + 1, NULL, 0), t + 1);
+		rt_pw_infer(&p, x, w, b, y[t]);
+	}
+	assert_memory_equal(y[0], y[1], ny * sizeof(float));
+	free(x), free(w), free(b), free(r), free(y[0]), free(y[1]);
+}
+
+static void test_split_same_bits(void **state)
+{
+	(void)state;
+	/* plain rows: 5 blocks of rows, a shortcut on 40 of 70 columns */
+	split_pw((rt_pw_p){.m = 100, .cin = 64, .cout = 70, .ldx = 64, .ldw = 72, .ldy = 75,
+			   .act = RT_ACT_HSWISH, .ldr = 40, .cr = 40},
+		 (size_t)100 * 75);
+	/* bordered images: 4 blocks of columns, the shortcut ending inside the third */
+	int h = 14, w = 14, ldy = 152, ld_row = 20 * ldy, ld_img = 20 * ld_row;
+	split_pw((rt_pw_p){.m = h * w, .cin = 24, .cout = 150, .ldx = 24, .ldw = 150,
+			   .ldy = ldy, .act = RT_ACT_RELU, .ldr = 100, .cr = 100, .grp_w = w,
+			   .grp_h = h, .ld_row = (size_t)ld_row, .ld_img = (size_t)ld_img},
+		 (size_t)ld_img);
+	/* depthwise, stride 1 and 2: blocks of output rows */
+	for (int s = 1; s <= 2; s++) {
+		rt_dw_infer_p dp = {1, 14, 14, 72, 7, s, RT_ACT_HSWISH};
+		int cp = rt_dw_infer_cpad(dp.c), ho = (14 - 1) / s + 1;
+		size_t nx = (size_t)dp.h * dp.w * dp.c, ny = (size_t)ho * ho * dp.c;
+		float *x = ug_rand(&rng, nx, -1, 1);
+		float *wt = ug_rand(&rng, (size_t)49 * cp, -1, 1), *b = ug_rand(&rng, (size_t)cp, -1, 1);
+		float *ws = malloc(rt_dw_infer_workspace(&dp) * sizeof(float));
+		float *y[2] = {calloc(ny, sizeof(float)), calloc(ny, sizeof(float))};
+		for (int t = 0; t < 2; t++) {
+			assert_int_equal(rt_threads_init(t + 1, NULL, 0), t + 1);
+			rt_dw_infer(&dp, x, wt, b, y[t], ws);
+		}
+		assert_memory_equal(y[0], y[1], ny * sizeof(float));
+		free(x), free(wt), free(b), free(ws), free(y[0]), free(y[1]);
+	}
+}
+
+/*
  * The AVX-512 kernels compute every sum in the order the 8-float ones do,
  * with fused multiply-adds as the 8-float ones' AVX2 and AVX-512 builds
  * use: on a CPU with AVX-512 both give the same bits.
@@ -357,7 +413,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pw_infer),     cmocka_unit_test(test_pw_infer_grouped),
 		cmocka_unit_test(test_conv2d_infer), cmocka_unit_test(test_dw_infer),
-		cmocka_unit_test(test_se_infer),
+		cmocka_unit_test(test_se_infer),     cmocka_unit_test(test_split_same_bits),
 	};
 	const struct CMUnitTest both[] = {cmocka_unit_test(test_wide_same_bits)};
 	rt_infer_set_avx512(false);
