@@ -15,8 +15,11 @@ worker runs with THREADS threads: the thread variables of OpenMP, OpenBLAS
 and MKL are set for it, and the workers set their own intra-op counts.
 
 R rounds (default 8), each one request of K repetitions (default 15) per
-subnet, batch (1, 64) and engine, the engines' order rotated from one
-request to the next.  Reported per cell: the median and the minimum of
+subnet, batch (1, 64) and engine, the engines' order shuffled (seeded)
+from one request to the next: a fixed rotation kept each engine behind
+the same other one, whose threads may still be spinning when it starts
+(the runtime, right after PyTorch, measured up to 1.5x slower at batch 64
+than the same build in the next slot).  Reported per cell: the median and the minimum of
 the R x K times.  Ratios are other/"rt" medians: above 1, the runtime is
 faster.  --save also writes the JSON to a file.  Exits 1 when an engine's
 logits are more than 1e-4 from the runtime's.
@@ -24,6 +27,7 @@ logits are more than 1e-4 from the runtime's.
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -124,12 +128,12 @@ def main():
             workers[name] = [Worker(name, cmd, env)] * a.nsubnets
     names = [n for n in KNOWN if n in workers] + [n for n in workers if n not in KNOWN]
     samples = {(n, i, b): [] for n in names for i in range(a.nsubnets) for b in BATCHES}
-    turn = 0
+    shuffle = random.Random(20261206)
     for _ in range(a.rounds):
         for i in range(a.nsubnets):
             for b in BATCHES:
-                order = names[turn % len(names):] + names[:turn % len(names)]
-                turn += 1
+                order = list(names)
+                shuffle.shuffle(order)
                 for n in order:
                     samples[(n, i, b)] += workers[n][i].time(i, b, a.reps)
     for ws in workers.values():
