@@ -441,6 +441,16 @@ static void *user_thread(void *arg)
 	return NULL;
 }
 
+/* Runs fn(h1) and fn(h2) on two threads at once. */
+static void two_users(void *(*fn)(void *), int *h1, int *h2)
+{
+	pthread_t t1, t2;
+	assert_int_equal(pthread_create(&t1, NULL, fn, h1), 0);
+	assert_int_equal(pthread_create(&t2, NULL, fn, h2), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+}
+
 static void test_thread_pool(void **state)
 {
 	(void)state;
@@ -457,11 +467,7 @@ static void test_thread_pool(void **state)
 	}
 	/* two user threads at once: serialised, nothing lost */
 	int h1[1000] = {0}, h2[1000] = {0};
-	pthread_t t1, t2;
-	assert_int_equal(pthread_create(&t1, NULL, user_thread, h1), 0);
-	assert_int_equal(pthread_create(&t2, NULL, user_thread, h2), 0);
-	pthread_join(t1, NULL);
-	pthread_join(t2, NULL);
+	two_users(user_thread, h1, h2);
 	for (int i = 0; i < 1000; i++)
 		assert_true(h1[i] == 50 && h2[i] == 50);
 	/* ARCHD_THREADS */
@@ -509,11 +515,7 @@ static void test_thread_split(void **state)
 		}
 	}
 	int h1[1000] = {0}, h2[1000] = {0};
-	pthread_t t1, t2;
-	assert_int_equal(pthread_create(&t1, NULL, split_user, h1), 0);
-	assert_int_equal(pthread_create(&t2, NULL, split_user, h2), 0);
-	pthread_join(t1, NULL);
-	pthread_join(t2, NULL);
+	two_users(split_user, h1, h2);
 	for (int i = 0; i < 1000; i++)
 		assert_true(h1[i] == (i < 7 ? 400 : 200) && h2[i] == (i < 7 ? 400 : 200));
 	assert_int_equal(rt_threads_init(1, NULL, 0), 1);
