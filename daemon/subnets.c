@@ -624,8 +624,15 @@ static void work_record(void *arg)
 	if (dm_subnets_record_path(r->s->root, r->id, ".json", path, sizeof path) != 0 || stat(path, &st) == 0)
 		return;
 	if (rt_state_mkparents(path, err, sizeof err) != 0 ||
-	    rt_state_write_file(path, r->text, strlen(r->text), 0640, err, sizeof err) != 0)
+	    rt_state_write_file(path, r->text, strlen(r->text), 0640, err, sizeof err) != 0) {
 		dm_log(DM_LOG_WARN, "subnet %s: record not saved: %s", r->id, err);
+		return;
+	}
+	unsigned max = atomic_load(&r->s->max_answers);
+	int removed = dm_subnets_records_prune(r->s->root, r->key, max, strrchr(path, '/') + 1);
+	if (removed > 0)
+		dm_log(DM_LOG_INFO, "supernet of subnet %s: the %d oldest subnet records no answer "
+		       "names removed (max_answers %u)", r->id, removed, max);
 }
 
 static void done_record(void *arg)

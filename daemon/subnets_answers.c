@@ -13,6 +13,9 @@
  * Bounded: past max_answers files a supernet's oldest answers go (a
  * daemon asked for ever new constraint values would otherwise fill the
  * disk); such a request asked again after a restart is answered afresh.
+ * The subnet records those answers point to (supernets/<key>/subnets/,
+ * with their cached weights) are bounded the same way, but a record a
+ * kept answer names stays, so its links keep working.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -69,7 +72,16 @@ static int older(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-int dm_subnets_answers_prune(const char *dir, unsigned max, const char *keep)
+/* Whether `name` (<16 hex>.json) may go; NULL: every one may. */
+typedef int (*may_go_fn)(const char *name, void *ctx);
+
+/*
+ * Past max files <16 hex>.json in dir, removes the oldest written that may
+ * go, down to nine tenths of max, never `keep`; with `sidecar`, also the
+ * file of the same hash with that suffix.  Returns the number removed.
+ */
+static int prune_oldest(const char *dir, unsigned max, const char *keep, may_go_fn may_go,
+			void *ctx, const char *sidecar)
 {
 	DIR *d = opendir(dir);
 	if (d == NULL)
@@ -99,14 +111,115 @@ int dm_subnets_answers_prune(const char *dir, unsigned max, const char *keep)
 		size_t target = max - max / 10;
 		qsort(v, n, sizeof *v, older);
 		for (size_t i = 0; i < n && n - (size_t)removed > target; i++) {
-			if (keep != NULL && strcmp(v[i].name, keep) == 0)
+			if ((keep != NULL && strcmp(v[i].name, keep) == 0) ||
+			    (may_go != NULL && !may_go(v[i].name, ctx)))
 				continue;
-			if (unlinkat(dirfd(d), v[i].name, 0) == 0 || errno == ENOENT)
-				removed++;
+			if (unlinkat(dirfd(d), v[i].name, 0) != 0 && errno != ENOENT)
+				continue;
+			removed++;
+			if (sidecar != NULL) {
+				char side[64];
+				snprintf(side, sizeof side, "%.16s%s", v[i].name, sidecar);
+				unlinkat(dirfd(d), side, 0);
+			}
 		}
 	}
 	closedir(d);
 	free(v);
+	return removed;
+}
+
+int dm_subnets_answers_prune(const char *dir, unsigned max, const char *keep)
+{
+	return prune_oldest(dir, max, keep, NULL, NULL, NULL);
+}
+
+/* The number of <16 hex>.json files in dir. */
+static size_t count_names(const char *dir)
+{
+	DIR *d = opendir(dir);
+	size_t n = 0;
+	if (d == NULL)
+		return 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += answer_name(e->d_name);
+	closedir(d);
+	return n;
+}
+
+/* The subnets the kept answers name: their ids' 16-hex hashes, sorted. */
+typedef struct named {
+	char (*hash)[17];
+	size_t n;
+} named;
+
+static int cmp_hash(const void *a, const void *b) { return strcmp(a, b); }
+
+static int unnamed(const char *name, void *ctx)
+{
+	const named *k = ctx;
+	char h[17];
+	memcpy(h, name, 16);
+	h[16] = '\0';
+	return bsearch(h, k->hash, k->n, sizeof *k->hash, cmp_hash) == NULL;
+}
+
+/* Reads the ids of the answers in dir into *k; -1 when it could not read
+ * them all (out of memory), which keeps every record. */
+static int answers_named(const char *dir, named *k)
+{
+	DIR *d = opendir(dir);
+	k->hash = NULL;
+	k->n = 0;
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	size_t cap = 0;
+	int rc = 0;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		if (!answer_name(e->d_name))
+			continue;
+		int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
+		json_t *j = fd >= 0 ? json_loadfd(fd, 0, NULL) : NULL;
+		if (fd >= 0)
+			close(fd);
+		const char *id = json_string_value(json_object_get(json_object_get(j, "answer"), "id"));
+		if (id != NULL && strlen(id) == ID_LEN) {
+			if (k->n == cap) {
+				size_t c = cap ? 2 * cap : 256;
+				char(*p)[17] = realloc(k->hash, c * sizeof *p);
+				if (p == NULL)
+					rc = -1;
+				else
+					k->hash = p, cap = c;
+			}
+			if (rc == 0)
+				memcpy(k->hash[k->n++], id + 33, 17);
+		}
+		json_decref(j);
+	}
+	closedir(d);
+	if (rc == 0)
+		qsort(k->hash, k->n, sizeof *k->hash, cmp_hash);
+	return rc;
+}
+
+int dm_subnets_records_prune(const char *root, const uint8_t key[16], unsigned max,
+			     const char *keep)
+{
+	char dir[RT_STATE_PATH_MAX], answers[RT_STATE_PATH_MAX], subnets[RT_STATE_PATH_MAX];
+	if (rt_state_supernet_dir(root, key, dir, sizeof dir) != 0 ||
+	    snprintf(answers, sizeof answers, "%s/answers", dir) >= (int)sizeof answers ||
+	    snprintf(subnets, sizeof subnets, "%s/subnets", dir) >= (int)sizeof subnets)
+		return 0;
+	/* most writes find the directory under the cap: then no answer is read */
+	if (count_names(subnets) <= max)
+		return 0;
+	named k;
+	int removed = 0;
+	if (answers_named(answers, &k) == 0)
+		removed = prune_oldest(subnets, max, keep, unnamed, &k, ".model");
+	free(k.hash);
 	return removed;
 }
 

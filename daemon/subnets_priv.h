@@ -124,6 +124,16 @@ void dm_subnets_answer_write(const char *root, const uint8_t key[16], const char
  * Other files are left alone.  Returns the number removed.
  */
 int dm_subnets_answers_prune(const char *dir, unsigned max, const char *keep);
+/*
+ * Keeps the supernet's subnet records (supernets/<key>/subnets/<hash>.json)
+ * to at most max the same way, removing with each its cached weights
+ * (<hash>.model), but only records no kept answer names: a request
+ * answered before still finds its subnet.  The answers are read only when
+ * the records are past max.  `keep` is the record just written.  Returns
+ * the number removed.  Worker threads.
+ */
+int dm_subnets_records_prune(const char *root, const uint8_t key[16], unsigned max,
+			     const char *keep);
 /* The answer kept for reqkey (a new reference), or NULL when there is none
  * (a damaged file is logged and ignored).  Reads a small file: loop thread,
  * only for requests not in the memory cache. */

@@ -3,8 +3,9 @@
  * (daemon/subnets_answers.c): written and read back byte for byte as
  * replies, another request's file (same hash slot) a miss, a damaged file
  * a miss, never a wrong answer; a supernet's answers kept to max_answers,
- * the oldest written going first; and dm_json_text, the bytes a cached
- * reply sends.
+ * the oldest written going first, and its subnet records too, but for
+ * those the kept answers name; and dm_json_text, the bytes a cached reply
+ * sends.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -167,11 +168,73 @@ static void test_prune(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A record (and, for even i, cached weights) of subnet hash i, written at
+ * second i. */
+static void write_record(const char sub[220], int i)
+{
+	char name[300];
+	for (int model = 0; model <= (i % 2 == 0); model++) {
+		snprintf(name, sizeof name, "%s/%016x.%s", sub, 0xc0 + i, model ? "model" : "json");
+		write_file(name, "{}");
+		struct timespec t[2] = {{1000000 + i, 0}, {1000000 + i, 0}};
+		assert_int_equal(utimensat(AT_FDCWD, name, t, 0), 0);
+	}
+}
+
+/* 25 subnet records, two of them named by kept answers (the oldest and the
+ * fourth): kept to 20, the oldest others go down to 18 with their cached
+ * weights; the named ones and the one just written stay; under the cap
+ * nothing goes.  A damaged answer names nothing. */
+static void test_records_prune(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/test_dm_answers.XXXXXX", dir[200], sub[220], path[260], name[32];
+	assert_non_null(mkdtemp(root));
+	assert_int_equal(rt_state_supernet_dir(root, key, dir, sizeof dir), 0);
+	snprintf(sub, sizeof sub, "%s/subnets", dir);
+	const int named[] = {0, 3};
+	for (int a = 0; a < 2; a++) {
+		char id[ID_LEN + 1], req[64];
+		snprintf(id, sizeof id, "f7447d060102030405060708090a0b0c-%016x", 0xc0 + named[a]);
+		snprintf(req, sizeof req, "xxh3:ab|t||target=%d", a);
+		json_t *b = json_pack("{s:s}", "id", id);
+		char *text = dm_subnets_answer_text(req, b);
+		dm_subnets_answer_write(root, key, req, text, 100);
+		free(text);
+		json_decref(b);
+	}
+	snprintf(path, sizeof path, "%s/answers/00000000000000ff.json", dir);
+	write_file(path, "{\"answer\": {\"id\": ");
+	assert_int_equal(mkdir(sub, 0750), 0);
+	for (int i = 0; i < 25; i++)
+		write_record(sub, i);
+	assert_int_equal(dm_subnets_records_prune(root, key, 30, NULL), 0);
+	assert_int_equal(dm_subnets_records_prune(root, key, 20, "00000000000000d8.json"), 7);
+	for (int i = 0; i < 25; i++) {
+		int kept = i == 0 || i == 3 || i >= 9;
+		snprintf(name, sizeof name, "%016x.json", 0xc0 + i);
+		assert_int_equal(exists(sub, name), kept);
+		snprintf(name, sizeof name, "%016x.model", 0xc0 + i);
+		assert_int_equal(exists(sub, name), kept && i % 2 == 0);
+	}
+	assert_int_equal(dm_subnets_records_prune(root, key, 20, NULL), 0);
+	/* max 1: all but the named and the newest go */
+	assert_int_equal(dm_subnets_records_prune(root, key, 1, "00000000000000d8.json"), 15);
+	for (int i = 0; i < 25; i++) {
+		snprintf(name, sizeof name, "%016x.json", 0xc0 + i);
+		assert_int_equal(exists(sub, name), i == 0 || i == 3 || i == 24);
+	}
+	char cmd[64];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_prune),
+		cmocka_unit_test(test_records_prune),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
