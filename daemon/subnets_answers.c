@@ -101,13 +101,20 @@ static int prune_oldest(const char *dir, unsigned max, const char *keep, may_go_
 			cap = c;
 		}
 		memcpy(v[n].name, e->d_name, sizeof v[n].name);
-		struct stat st;
-		if (fstatat(dirfd(d), e->d_name, &st, 0) != 0)
-			continue; /* removed meanwhile */
-		v[n++].mtime = st.st_mtim;
+		n++;
 	}
+	/* under the cap (most writes): no file is looked at further */
 	int removed = 0;
 	if (n > max) {
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct stat st;
+			if (fstatat(dirfd(d), v[i].name, &st, 0) != 0)
+				continue; /* removed meanwhile */
+			v[i].mtime = st.st_mtim;
+			v[m++] = v[i];
+		}
+		n = m;
 		size_t target = max - max / 10;
 		qsort(v, n, sizeof *v, older);
 		for (size_t i = 0; i < n && n - (size_t)removed > target; i++) {
@@ -134,30 +141,28 @@ int dm_subnets_answers_prune(const char *dir, unsigned max, const char *keep)
 	return prune_oldest(dir, max, keep, NULL, NULL, NULL);
 }
 
-/* The number of <16 hex>.json files in dir. */
-static size_t count_names(const char *dir)
-{
-	DIR *d = opendir(dir);
-	size_t n = 0;
-	if (d == NULL)
-		return 0;
-	for (struct dirent *e; (e = readdir(d)) != NULL;)
-		n += answer_name(e->d_name);
-	closedir(d);
-	return n;
-}
-
-/* The subnets the kept answers name: their ids' 16-hex hashes, sorted. */
+/* The subnets the kept answers name: their ids' 16-hex hashes, sorted,
+ * read from `answers` on first use (state 1; -1: unreadable). */
 typedef struct named {
+	const char *answers;
+	int state;
 	char (*hash)[17];
 	size_t n;
 } named;
 
+static int answers_named(const char *dir, named *k);
+
 static int cmp_hash(const void *a, const void *b) { return strcmp(a, b); }
 
+/* Whether no kept answer names the record `name`; every record is named
+ * when the answers cannot be read. */
 static int unnamed(const char *name, void *ctx)
 {
-	const named *k = ctx;
+	named *k = ctx;
+	if (k->state == 0)
+		k->state = answers_named(k->answers, k) == 0 ? 1 : -1;
+	if (k->state < 0)
+		return 0;
 	char h[17];
 	memcpy(h, name, 16);
 	h[16] = '\0';
@@ -212,13 +217,9 @@ int dm_subnets_records_prune(const char *root, const uint8_t key[16], unsigned m
 	    snprintf(answers, sizeof answers, "%s/answers", dir) >= (int)sizeof answers ||
 	    snprintf(subnets, sizeof subnets, "%s/subnets", dir) >= (int)sizeof subnets)
 		return 0;
-	/* most writes find the directory under the cap: then no answer is read */
-	if (count_names(subnets) <= max)
-		return 0;
-	named k;
-	int removed = 0;
-	if (answers_named(answers, &k) == 0)
-		removed = prune_oldest(subnets, max, keep, unnamed, &k, ".model");
+	/* the answers are read only once the records are past the cap */
+	named k = {.answers = answers};
+	int removed = prune_oldest(subnets, max, keep, unnamed, &k, ".model");
 	free(k.hash);
 	return removed;
 }
