@@ -200,7 +200,6 @@ static void pw_infer_run(const rt_pw_p *p, const float *x, const float *w, const
 	}
 }
 
-
 /*
  * A single image's layer split over the pool: blocks of PW_SPLIT_ROWS rows
  * of y where its rows are plain (the projections), else blocks of
