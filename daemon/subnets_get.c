@@ -4,10 +4,12 @@
  */
 #include "daemon/subnets.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -104,6 +106,31 @@ static int encode(pending *p, const rt_model *model)
 	return rc == 0 ? 0 : RT_ANSWER_ERROR;
 }
 
+/*
+ * Saves the model next to its record, for the next request of its weights.
+ * The record's prune (dm_subnets_records_prune, on another worker) removes
+ * the record's .json before its .model: a model saved while the record went
+ * would stay behind it, so the record is looked for once the model is
+ * written, and the model removed when it is gone (the weights are still
+ * served, from memory).
+ */
+static void keep_model(pending *p, const rt_model *model)
+{
+	char err[512], json[RT_STATE_PATH_MAX];
+	struct stat st;
+	if (rt_model_save(model, p->model_path, err, sizeof err) != 0) {
+		dm_log(DM_LOG_WARN, "%s", err);
+		return;
+	}
+	size_t n = strlen(p->model_path) - strlen(".model");
+	if (n + strlen(".json") < sizeof json) {
+		memcpy(json, p->model_path, n);
+		strcpy(json + n, ".json");
+		if (stat(json, &st) != 0 && errno == ENOENT)
+			unlink(p->model_path);
+	}
+}
+
 static void work_weights(void *arg)
 {
 	pending *p = arg;
@@ -124,8 +151,8 @@ static void work_weights(void *arg)
 		if (e != NULL && sn_subnet_parse(&m->spaces[task->space], p->genes, &sub, p->err,
 						 sizeof p->err) == 0)
 			model = rt_answer_extract(e, &sub, &p->rc, p->err, sizeof p->err);
-		if (model != NULL && rt_model_save(model, p->model_path, p->err, sizeof p->err) != 0)
-			dm_log(DM_LOG_WARN, "%s", p->err);
+		if (model != NULL)
+			keep_model(p, model);
 	}
 	if (model != NULL)
 		p->rc = encode(p, model);

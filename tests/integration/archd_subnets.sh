@@ -109,6 +109,17 @@ echo "# targeted search, the chosen subnet measured: $secs s"
 cp out.json searched.json
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"constraints\":{\"macs\":\"<=51K\",\"params\":\">=4000\"}}"
 echo "# another targeted search: $secs s"
+# Its record pruned (max_answers) before its weights are first asked for:
+# they are served from memory, and no .model is left without its record.
+SID=$(jget id)
+REC="$STATE/supernets/$key/subnets/${SID#*-}"
+i=0
+while [ ! -e "$REC.json" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+check "a subnet's record is written beside its answer" test -e "$REC.json"
+rm -f "$REC.json"
+curl -s -o w2.model -w '%{http_code}' --unix-socket "$SOCK" "http://archd/v1/subnets/$SID/weights" >code.txt
+check "the weights of a subnet whose record went are still served" sh -c 'test "$(cat code.txt)" = 200 && head -c 8 w2.model | grep -q ARCHDMDL'
+check "and leave no .model behind" test ! -e "$REC.model"
 req GET /metrics
 check "the metrics count the route" grep -q 'route="/v1/subnets"' out.json
 check "and the answers repeated (hits) and new (misses)" sh -c "awk '\$1 == \"archd_answer_cache_hits_total\" && \$2 >= 1 { h = 1 } \$1 == \"archd_answer_cache_misses_total\" && \$2 >= 4 { m = 1 } END { exit !(h && m) }' out.json"
