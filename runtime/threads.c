@@ -366,6 +366,10 @@ static void ensure_pool(void)
 
 int rt_threads_count(void)
 {
+	/* inside a job its caller holds job_lock, so the pool cannot be
+	 * resized: the count is read as it is */
+	if (in_job)
+		return pool.count;
 	pthread_mutex_lock(&job_lock);
 	ensure_pool();
 	int count = pool.count;

@@ -44,7 +44,8 @@ typedef void (*rt_parallel_fn)(void *ctx, int64_t begin, int64_t end);
  */
 int rt_threads_init(int n, char *err, int errlen);
 
-/* The pool's thread count (initialising it with n == 0 if needed). */
+/* The pool's thread count (initialising it with n == 0 if needed); may be
+ * called from inside a job. */
 int rt_threads_count(void);
 
 /*

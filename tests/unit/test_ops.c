@@ -527,6 +527,32 @@ static void test_thread_split(void **state)
 	assert_int_equal(rt_threads_init(2, NULL, 0), 2);
 }
 
+/* Each item records the pool's thread count seen from inside the job. */
+static void count_in_job(void *ctx, int64_t b, int64_t e)
+{
+	int *seen = ctx;
+	for (int64_t i = b; i < e; i++)
+		seen[i] = rt_threads_count();
+}
+
+/* rt_threads_count() from inside a job (the caller's part or a helper's)
+ * answers without the pool's job lock, which the job's caller holds. */
+static void test_thread_count_in_job(void **state)
+{
+	(void)state;
+	assert_int_equal(rt_threads_init(2, NULL, 0), 2);
+	int seen[64];
+	for (int split = 0; split < 2; split++) {
+		memset(seen, 0, sizeof seen);
+		if (split)
+			rt_parallel_split(64, count_in_job, seen);
+		else
+			rt_parallel_for(64, count_in_job, seen);
+		for (int i = 0; i < 64; i++)
+			assert_int_equal(seen[i], 2);
+	}
+}
+
 static void test_arena(void **state)
 {
 	(void)state;
@@ -583,7 +609,7 @@ int main(void)
 		cmocka_unit_test(test_activations),        cmocka_unit_test(test_pool_resize),
 		cmocka_unit_test(test_se_forward),         cmocka_unit_test(test_losses),
 		cmocka_unit_test(test_reproducible_threads), cmocka_unit_test(test_thread_pool),
-		cmocka_unit_test(test_thread_split),
+		cmocka_unit_test(test_thread_split), cmocka_unit_test(test_thread_count_in_job),
 		cmocka_unit_test(test_arena),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
