@@ -250,8 +250,17 @@ static void cc_pop(cc_loader *L, cc_unit *u)
 	L->order[L->norder++] = u;
 }
 
+/* Files nested deeper in imports than this are refused (loading recurses
+ * once per level). */
+#define CC_MAX_IMPORT_DEPTH 64
+
 static void cc_load_one(cc_loader *L, const cc_unit *from, const ast_import *imp)
 {
+	if (L->depth > CC_MAX_IMPORT_DEPTH) {
+		lang_error(L->c->d, imp->loc, "imports nested more than %d deep (a file importing one "
+			   "importing ...)", CC_MAX_IMPORT_DEPTH);
+		return;
+	}
 	char *path = NULL;
 	char *shown = cc_find_import(L, from, imp, &path);
 	if (!shown)
@@ -337,6 +346,22 @@ static void cc_alloc_module(cc_ctx *c, cc_unit *const *order, int n)
 	c->anon_cap = count[AST_DECL_TASK];
 	c->space_syms = cc_xcalloc((size_t)count[AST_DECL_SPACE] + 1, sizeof *c->space_syms);
 	c->m = m;
+}
+
+int cc_lower_base(cc_ctx *c, cc_sym *sym, lang_loc at, int (*lower)(cc_ctx *, cc_sym *))
+{
+	if (c->chain >= CC_MAX_CHAIN) {
+		/* the rest of a long chain would start a new one from each of
+		 * its declarations: one error says it */
+		if (!c->chain_too_long++)
+			lang_error(c->d, at, "'%s' is more than %d 'from' links deep (each derived from the next)",
+				   sym->decl->name, CC_MAX_CHAIN);
+		return -1;
+	}
+	c->chain++;
+	int r = lower(c, sym);
+	c->chain--;
+	return r;
 }
 
 static int cc_lower_sym(cc_ctx *c, cc_sym *s)

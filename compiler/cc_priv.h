@@ -57,6 +57,8 @@ typedef struct cc_ctx {
 	int cap[AST_DECL_COUNT];
 	int anon_cap; /* extra dataset slots for `data = d where ...` */
 	cc_sym **space_syms; /* the declaration of each lowered space */
+	int chain;           /* 'from' links being lowered (cc_lower_base) */
+	int chain_too_long;  /* a chain went past CC_MAX_CHAIN (reported once) */
 } cc_ctx;
 
 /* --- cc_table.c ---------------------------------------------------------- */
@@ -195,6 +197,14 @@ int cc_lower_target(cc_ctx *c, cc_sym *sym);
  * 0, or -1 after errors or in a derivation cycle.  Recipes have no list in
  * the module: tasks copy them (cc_recipe_apply). */
 int cc_lower_recipe(cc_ctx *c, cc_sym *sym);
+
+/* Longest chain of 'from' links (task, dataset or recipe derived from one
+ * derived from ...): lowering recurses once per link. */
+#define CC_MAX_CHAIN 200
+/* Lowers sym, the base named at `at` of a derivation, one link deeper with
+ * `lower` (one of the above): -1 with an error at `at` past CC_MAX_CHAIN
+ * links. */
+int cc_lower_base(cc_ctx *c, cc_sym *sym, lang_loc at, int (*lower)(cc_ctx *, cc_sym *));
 
 /* --- lower_recipe.c: training recipes -------------------------------------- */
 

@@ -365,7 +365,7 @@ int cc_lower_dataset(cc_ctx *c, cc_sym *sym)
 		}
 		cc_sym *bs = cc_resolve(c, AST_DECL_DATASET, be, "from");
 		if (bs)
-			base = cc_lower_dataset(c, bs);
+			base = cc_lower_base(c, bs, be->loc, cc_lower_dataset);
 		base_failed = base < 0;
 	}
 	const ast_stmt *k[K_COUNT];

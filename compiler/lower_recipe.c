@@ -228,7 +228,7 @@ int cc_lower_recipe(cc_ctx *c, cc_sym *sym)
 	int errors = c->d->nerrors, failed = 0;
 	if (dc->from) {
 		cc_sym *base = cc_resolve(c, AST_DECL_RECIPE, dc->from, "from");
-		failed = !base || cc_lower_recipe(c, base) < 0;
+		failed = !base || cc_lower_base(c, base, dc->from->loc, cc_lower_recipe) < 0;
 	}
 	/* Checked on its own, over the defaults of no particular space. */
 	char where[300];

@@ -93,7 +93,7 @@ int cc_lower_task(cc_ctx *c, cc_sym *sym)
 	cc_sym *from_sym = NULL;
 	if (k[K_FROM]) {
 		from_sym = cc_resolve(c, AST_DECL_TASK, k[K_FROM]->value, "from");
-		from = from_sym ? cc_lower_task(c, from_sym) : -1;
+		from = from_sym ? cc_lower_base(c, from_sym, k[K_FROM]->value->loc, cc_lower_task) : -1;
 		from_failed = from < 0;
 	}
 	int data = -1, space = -1, failed = from_failed;

@@ -225,5 +225,27 @@ check "warnings exit 0" status 0 "$ARCHC" check warn.arch
 check "the single-subnet warning is shown" grep -q "warning: space 'm' has only one subnet" err.txt
 check "the large-holdout warning is shown" grep -q "warning: holdout 60 is more than half of the 100 training examples" err.txt
 
+# Lowering and import loading recurse once per link: past their limits a
+# long chain is one error, not a crashed compiler (or archd, which compiles
+# uploads the same way).
+{
+	echo 'import "std/datasets.arch";'
+	echo 'dataset d from fashion_mnist { holdout = 100; }'
+	i=1000
+	while [ $i -gt 0 ]; do echo "task t$i { from = t$((i - 1)); data = d; }"; i=$((i - 1)); done
+	echo 'space s { input channels = 1; resolution = 12; stem conv(kernel = 3, out = 8, stride = 2);'
+	echo '  stage a { depth in 1..2; block = mbconv(kernel = 3, expand = 2, out = 8, stride = 1); }'
+	echo '  head pool, fc(classes); }'
+	echo 'task t0 { data = d; space = s; }'
+} >chain.arch
+check "a 1000-link 'from' chain is refused" status 1 "$ARCHC" check chain.arch
+check "... once, naming the limit" sh -c "test \$(grep -c 'error:' err.txt) -eq 1 && grep -q \"'t799' is more than 200 'from' links deep\" err.txt"
+mkdir -p deep
+i=0
+while [ $i -lt 100 ]; do echo "import \"f$((i + 1)).arch\";" >deep/f$i.arch; i=$((i + 1)); done
+echo 'objective o { maximize accuracy; }' >deep/f100.arch
+check "imports nested 100 deep are refused" status 1 "$ARCHC" check deep/f0.arch
+check "... naming the limit" grep -q "imports nested more than 64 deep" err.txt
+
 echo "1..$n"
 [ "$fails" -eq 0 ]
