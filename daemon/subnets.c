@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,22 +507,35 @@ static int read_constraints(const json_t *obj, pending *p, char *err, size_t err
 	return 0;
 }
 
+/* Appends to buf (size len) at *n; past the end *n becomes len. */
+static void key_append(char *buf, size_t len, size_t *n, const char *fmt, ...)
+{
+	if (*n >= len)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(buf + *n, len - *n, fmt, ap);
+	va_end(ap);
+	*n = k < 0 || (size_t)k >= len - *n ? len : *n + (size_t)k;
+}
+
 /* The request's key: spec, task, the constraints (or target) and the
- * objective, as one string. */
+ * objective, as one string; NULL when it would pass 2 KB (names that long
+ * name nothing: the request is refused). */
 static char *request_key(const json_t *body, const pending *p)
 {
 	char buf[2048];
+	size_t n = 0;
 	const char *target = json_string_value(json_object_get(body, "target"));
 	const char *obj = json_string_value(json_object_get(body, "objective"));
-	int n = snprintf(buf, sizeof buf, "%s|%s|%s|", json_string_value(json_object_get(body, "spec")),
-			 json_string_value(json_object_get(body, "task")), obj ? obj : "");
+	key_append(buf, sizeof buf, &n, "%s|%s|%s|", json_string_value(json_object_get(body, "spec")),
+		   json_string_value(json_object_get(body, "task")), obj ? obj : "");
 	if (target != NULL)
-		n += snprintf(buf + n, sizeof buf - (size_t)n, "target=%s", target);
-	for (int i = 0; i < p->ncons && n < (int)sizeof buf; i++)
-		n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%s%.17g;",
-			      ir_metric_names[p->cons[i].metric], ir_cmp_names[p->cons[i].cmp],
-			      p->cons[i].value);
-	return n < (int)sizeof buf ? strdup(buf) : NULL;
+		key_append(buf, sizeof buf, &n, "target=%s", target);
+	for (int i = 0; i < p->ncons; i++)
+		key_append(buf, sizeof buf, &n, "%s%s%.17g;", ir_metric_names[p->cons[i].metric],
+			   ir_cmp_names[p->cons[i].cmp], p->cons[i].value);
+	return n < sizeof buf ? strdup(buf) : NULL;
 }
 
 /* Checks the spec, task, target and objective the body names; answers

@@ -175,6 +175,10 @@ req POST /v1/specs -H "$J" -d '["source"]'
 check "a JSON array is 400" test "$code/$(jget error.code)" = 400/invalid_json
 req POST /v1/specs -H "$J" -d '{"source": "a", "source": "b"}'
 check "a duplicate key is 400" test "$code/$(jget error.code)" = 400/invalid_json
+long=$(head -c 3000 /dev/zero | tr '\0' a)
+req POST /v1/subnets -H "$J" -d "{\"spec\": \"$long\", \"task\": \"t\", \"target\": \"x\"}"
+check "a subnet request naming a 3000-byte spec is 400" test "$code/$(jget error.code)" = 400/invalid_request
+check "and the daemon lives" healthy
 
 # --- connections --------------------------------------------------------------------
 mkfifo hold.in
