@@ -204,7 +204,33 @@ while ! grep -q "task t3's archive: sample" log && [ $i -lt 1200 ]; do
 	sleep 0.05
 	i=$((i + 1))
 done
+# A GET waiting behind the build for the one worker, its client sending one
+# byte more meanwhile: evhttp must not read a connection whose request is
+# being answered (libevent releases that did exited the process, "illegal
+# connection state"; conn.c's request_timeout relies on it too).
+"$PY" - "$SOCK" "$ID" >pipelined.txt 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(("GET /v1/subnets/%s/weights HTTP/1.1\r\nHost: archd\r\n\r\n" % sys.argv[2]).encode())
+time.sleep(0.2)
+s.sendall(b"G")
+s.settimeout(60)
+d = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        d += b
+except OSError:
+    pass
+print(d.split(b"\r\n")[0].decode(errors="replace"))
+PY
+PIPED=$!
 sleep 0.5
+req GET /v1/health
+check "a byte more from a client whose GET waits for a worker: archd goes on" test "$code" = 200
 t0=$(date +%s.%N)
 stop_term
 t1=$(date +%s.%N)
@@ -214,6 +240,9 @@ secs=$(echo "$t1 - $t0" | bc)
 echo "# SIGTERM to exit, a build running: $secs s"
 check "without waiting for the build" sh -c "echo '$secs < 5' | bc | grep -qx 1"
 check "its request gets 503 shutting_down" sh -c "test \"\$(cat bg3.txt)\" = 503 && grep -q shutting_down bg3.json"
+wait $PIPED
+echo "# the waiting GET: $(head -n 1 pipelined.txt)"
+check "and the waiting GET is answered" grep -q '^HTTP/1.1 [0-9]' pipelined.txt
 check "the log says the build was cancelled" grep -q "task t3's archive build cancelled" log
 check "no half-built archive is saved" test "$(ls "$STATE"/supernets/*/archive | wc -l)" -eq "$narch"
 start
