@@ -35,9 +35,7 @@ const char *dm_http_status_code(int status)
 	}
 }
 
-/* A copy of s that is valid UTF-8: each byte of an invalid sequence becomes
- * U+FFFD. */
-static char *utf8_clean(const char *s)
+char *dm_http_utf8_clean(const char *s)
 {
 	size_t n = strlen(s);
 	char *out = malloc(3 * n + 1);
@@ -72,7 +70,7 @@ static char *utf8_clean(const char *s)
 
 char *dm_http_error_json(const char *code, const char *message)
 {
-	char *clean = utf8_clean(message);
+	char *clean = dm_http_utf8_clean(message);
 	if (clean == NULL)
 		return NULL;
 	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", clean);

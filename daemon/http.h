@@ -27,6 +27,10 @@ const char *dm_http_status_code(int status);
  */
 char *dm_http_error_json(const char *code, const char *message);
 
+/* A copy of s (malloc'd; NULL when out of memory) that is valid UTF-8, as
+ * JSON strings must be: each byte of an invalid sequence becomes U+FFFD. */
+char *dm_http_utf8_clean(const char *s);
+
 /* The head of a response found at the start of a buffer. */
 typedef struct dm_http_response {
 	int status;        /* from the status line */

@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "compiler/cc.h"
+#include "daemon/http.h"
 #include "daemon/log.h"
 #include "lang/loc.h"
 #include "runtime/statedir.h"
@@ -415,12 +416,17 @@ static void render_diags(job *j, const lang_diags *d)
 {
 	j->diagnostics = json_array();
 	static const char *const sev[] = {"error", "warning", "note"};
+	/* a message quotes the source and the text shows its lines, which
+	 * need not be UTF-8; JSON strings must be */
 	for (int i = 0; j->diagnostics != NULL && i < d->n; i++) {
 		const lang_diag *g = &d->items[i];
-		json_t *item = json_pack("{s:o,s:o,s:s,s:s}", "line",
-					 g->loc.src ? json_integer(g->loc.first_line) : json_null(), "column",
-					 g->loc.src ? json_integer(g->loc.first_column) : json_null(), "severity",
-					 sev[g->severity], "message", g->message);
+		char *msg = dm_http_utf8_clean(g->message);
+		json_t *item = msg == NULL ? NULL
+			: json_pack("{s:o,s:o,s:s,s:s}", "line",
+				    g->loc.src ? json_integer(g->loc.first_line) : json_null(), "column",
+				    g->loc.src ? json_integer(g->loc.first_column) : json_null(),
+				    "severity", sev[g->severity], "message", msg);
+		free(msg);
 		if (item != NULL)
 			json_array_append_new(j->diagnostics, item);
 	}
@@ -429,10 +435,12 @@ static void render_diags(job *j, const lang_diags *d)
 	FILE *f = open_memstream(&buf, &n);
 	if (f != NULL) {
 		lang_diags_print(d, f);
-		if (fclose(f) == 0)
-			j->text = buf;
-		else
+		if (fclose(f) == 0) {
+			j->text = dm_http_utf8_clean(buf);
 			free(buf);
+		} else {
+			free(buf);
+		}
 	}
 }
 

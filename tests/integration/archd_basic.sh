@@ -71,6 +71,11 @@ check "with error code compile_error" test "$(jget error.code)" = compile_error
 check "diagnostics list line and column" test "$(jget diagnostics.0.line):$(jget diagnostics.0.column)" = "$line:$col"
 check "and the message" sh -c 'grep -q "unknown dataset .fashion_smal." out.json'
 check "diagnostics as text" grep -q "request.arch:$line:$col: error: unknown dataset" out.json
+sed 's/data = fashion_smal;/data = fashion_smal; # caf\xe9/' bad.arch >latin1.arch
+req POST /v1/specs --data-binary @latin1.arch
+check "an error on a line that is not UTF-8 (Latin-1) is still 422 compile_error" \
+	test "$code/$(jget error.code)/$(jget diagnostics.0.line)" = "422/compile_error/$line"
+check "its text shows the line, the byte replaced" "$PY" -c 'import json; assert "caf\ufffd" in json.load(open("out.json"))["text"]'
 printf 'ARCHIR\000\001garbage' >bad.air
 req POST /v1/specs --data-binary @bad.air
 if head -c 4 fashion.air | grep -q '^ARCH'; then
