@@ -276,10 +276,13 @@ static job *find(const dm_jobs *js, const char *id)
 	return NULL;
 }
 
-/* Lock held. */
+/* Lock held.  The running job counts only until it is cancelled: a train
+ * request after the cancel queues a new job (it resumes from the
+ * checkpoint the cancelled one leaves). */
 static job *find_active(const dm_jobs *js, const uint8_t key[16])
 {
-	if (js->running != NULL && memcmp(js->running->key, key, 16) == 0)
+	if (js->running != NULL && memcmp(js->running->key, key, 16) == 0 &&
+	    !atomic_load(&js->running->cancel))
 		return js->running;
 	for (job *jb = js->qhead; jb != NULL; jb = jb->qnext)
 		if (memcmp(jb->key, key, 16) == 0)

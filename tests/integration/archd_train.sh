@@ -103,11 +103,13 @@ i=0
 while [ ! -s "$(ckpt "$LONG_KEY")" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 req DELETE "/v1/jobs/$LONG"
 check "cancelling a running job is 202" test "$code" = 202
-check "it stops, cancelled" wait_job "$LONG" cancelled
-check "keeping its checkpoint" test -s "$(ckpt "$LONG_KEY")"
+# Asked again before the cancelled job has stopped: a new job, not the one
+# about to end.
 req POST "/v1/specs/$SPEC/tasks/long/train"
-check "training it again is a new job" test "$code" = 202
+check "training it again at once is a new job" test "$code" = 202 -a "$(jget id)" != "$LONG"
 LONG2=$(jget id)
+check "the cancelled one stops, cancelled" wait_job "$LONG" cancelled
+check "keeping its checkpoint" test -s "$(ckpt "$LONG_KEY")"
 check "that resumes from the checkpoint" sh -c 'i=0; while ! grep -q "$0: resuming from" log && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; grep -q "$0: resuming from" log' "$LONG2"
 
 # --- SIGTERM during a job ----------------------------------------------------------------
