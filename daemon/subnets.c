@@ -173,16 +173,24 @@ int dm_subnets_record_path(const char *root, const char *id, const char *suffix,
 
 /* Writes the subnet's record atomically; failures are logged (the answer
  * stands; GET after a restart then misses it). */
-static void save_record(const dm_subnets *s, json_t *body)
+/* Keeps the record `text` of subnet `id` of the supernet `key` unless it is
+ * there already, then prunes the supernet's records to max_answers. */
+static void keep_record(const dm_subnets *s, const uint8_t key[16], const char *id, const char *text)
 {
-	const char *id = json_string_value(json_object_get(body, "id"));
-	char path[RT_STATE_PATH_MAX], err[512];
-	char *text = json_dumps(body, JSON_COMPACT);
-	if (text == NULL || dm_subnets_record_path(s->root, id, ".json", path, sizeof path) != 0 ||
-	    rt_state_mkparents(path, err, sizeof err) != 0 ||
-	    rt_state_write_file(path, text, strlen(text), 0640, err, sizeof err) != 0)
-		dm_log(DM_LOG_WARN, "subnet %s: record not saved", id);
-	free(text);
+	char path[RT_STATE_PATH_MAX], err[512] = "out of memory";
+	struct stat st;
+	if (dm_subnets_record_path(s->root, id, ".json", path, sizeof path) != 0 || stat(path, &st) == 0)
+		return;
+	if (text == NULL || rt_state_mkparents(path, err, sizeof err) != 0 ||
+	    rt_state_write_file(path, text, strlen(text), 0640, err, sizeof err) != 0) {
+		dm_log(DM_LOG_WARN, "subnet %s: record not saved: %s", id, err);
+		return;
+	}
+	unsigned max = atomic_load(&s->max_answers);
+	int removed = dm_subnets_records_prune(s->root, key, max, strrchr(path, '/') + 1);
+	if (removed > 0)
+		dm_log(DM_LOG_INFO, "supernet of subnet %s: the %d oldest subnet records no answer "
+		       "names removed (max_answers %u)", id, removed, max);
 }
 
 /* --- POST /v1/subnets --------------------------------------------------------------- */
@@ -300,10 +308,13 @@ static void work_answer(void *arg)
 			p->rc = RT_ANSWER_ERROR;
 			snprintf(p->err, sizeof p->err, "out of memory");
 		} else if (p->rc == 0) {
-			save_record(s, p->body);
 			char *text = dm_subnets_answer_text(p->key, p->body);
 			dm_subnets_answer_write(s->root, task->supernet_key, p->key, text,
 						atomic_load(&s->max_answers));
+			free(text);
+			text = json_dumps(p->body, JSON_COMPACT);
+			keep_record(s, task->supernet_key, json_string_value(json_object_get(p->body, "id")),
+				    text);
 			free(text);
 		} else {
 			const ir_constraint *c = &p->cons[a.tightest >= 0 ? a.tightest : 0];
@@ -631,22 +642,9 @@ typedef struct record_job {
 static void work_record(void *arg)
 {
 	record_job *r = arg;
-	char path[RT_STATE_PATH_MAX], err[512];
-	struct stat st;
 	dm_subnets_answer_write(r->s->root, r->key, r->reqkey, r->answer,
 				atomic_load(&r->s->max_answers));
-	if (dm_subnets_record_path(r->s->root, r->id, ".json", path, sizeof path) != 0 || stat(path, &st) == 0)
-		return;
-	if (rt_state_mkparents(path, err, sizeof err) != 0 ||
-	    rt_state_write_file(path, r->text, strlen(r->text), 0640, err, sizeof err) != 0) {
-		dm_log(DM_LOG_WARN, "subnet %s: record not saved: %s", r->id, err);
-		return;
-	}
-	unsigned max = atomic_load(&r->s->max_answers);
-	int removed = dm_subnets_records_prune(r->s->root, r->key, max, strrchr(path, '/') + 1);
-	if (removed > 0)
-		dm_log(DM_LOG_INFO, "supernet of subnet %s: the %d oldest subnet records no answer "
-		       "names removed (max_answers %u)", r->id, removed, max);
+	keep_record(r->s, r->key, r->id, r->text);
 }
 
 static void done_record(void *arg)

@@ -250,6 +250,21 @@ post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "after it, the archives built before answer as before" cmp -s out.json first.json
 stop_term
 check "and the daemon stops with exit 0 again" test "$st" -eq 0
+
+# --- records kept to max_answers when a worker answers ----------------------------------
+# (answers given on the loop are covered by test_dm_answers.c's prune)
+R="$STATE/supernets/$key/subnets"
+rm -f "$R"/*.json "$R"/*.model
+for h in 0000000000000001 0000000000000002 0000000000000003 0000000000000004; do
+	cp first.json "$R/$h.json"
+	touch -d 2020-01-01 "$R/$h.json"
+done
+echo 'max_answers = 1' >small.conf
+start --config small.conf
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"constraints\":{\"macs\":\"<=45K\"}}"
+check "a worker's answer with max_answers = 1" test "$code" = 200
+check "leaves one subnet record, its own" sh -c "test \$(ls '$R' | grep -c '[.]json\$') -eq 1 && test -e '$R/$(jget id | cut -d- -f2).json'"
+stop_term
 check "the daemon logged no error" sh -c '! grep -q "error" log'
 check "and no sanitizer report" sh -c '! grep -q "Sanitizer" log'
 lib_done
