@@ -42,14 +42,33 @@ dm_log_level dm_log_get_level(void)
 	return (dm_log_level)atomic_load(&log_level);
 }
 
+/* The stderr archd started with, kept once a log file replaces it (-1
+ * before, or when there was none). */
+static int first_stderr = -1;
+static int first_stderr_kept;
+
 int dm_log_open(const char *path, char *err, unsigned errlen)
 {
-	if (path == NULL)
+	if (path == NULL) {
+		if (first_stderr >= 0 && dup2(first_stderr, STDERR_FILENO) < 0) {
+			snprintf(err, errlen, "cannot log to stderr again: %s", strerror(errno));
+			return -1;
+		}
 		return 0;
+	}
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot open log file: %s", path, strerror(errno));
 		return -1;
+	}
+	if (!first_stderr_kept) {
+		first_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+		if (first_stderr < 0 && errno != EBADF) {
+			snprintf(err, errlen, "%s: cannot keep stderr: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		first_stderr_kept = 1;
 	}
 	if (fd != STDERR_FILENO) {
 		if (dup2(fd, STDERR_FILENO) < 0) {

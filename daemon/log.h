@@ -32,8 +32,8 @@ dm_log_level dm_log_get_level(void);
 
 /*
  * Sends stderr to the file at path (appending, created with mode 0640), or
- * leaves it alone when path is NULL.  Called at start-up and on SIGHUP, so
- * a rotated log file is reopened.  Returns 0, or -1 with a reason naming
+ * when path is NULL back to the stderr archd started with.  Called at
+ * start-up and on SIGHUP, so a rotated log file is reopened.  Returns 0, or -1 with a reason naming
  * the path in err (stderr is then unchanged).
  */
 int dm_log_open(const char *path, char *err, unsigned errlen);

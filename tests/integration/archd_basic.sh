@@ -203,6 +203,12 @@ i=0
 while [ ! -s "$T/archd.log" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 check "SIGHUP reopens a rotated log file" grep -q "reloaded the settings" "$T/archd.log"
 check "the old one kept its lines" grep -q "ready" "$T/archd.log.1"
+echo "log_file = stderr" >"$T/archd.conf"
+n=$(grep -c "reloaded the settings" "$T/log")
+kill -HUP "$PID"
+i=0
+while [ "$(grep -c "reloaded the settings" "$T/log")" -eq "$n" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "log_file = stderr and SIGHUP log to stderr again" test "$(grep -c "reloaded the settings" "$T/log")" -gt "$n"
 kill -TERM "$PID"
 wait "$PID"
 PID=
