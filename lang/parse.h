@@ -40,6 +40,7 @@ typedef struct lang_parser {
 	int nbraces, braces_cap;
 	int stray_close; /* cur is a '}' that closed nothing */
 	int bad_string_line; /* the line of the last unterminated string */
+	const void *where_refused; /* the filter a second 'where' was refused on */
 } lang_parser;
 
 /* The arena (arena.c): everything lives until lang_arena_free. */

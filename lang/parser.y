@@ -95,9 +95,19 @@ static ast_expr *range_new(lang_parser *p, lang_loc loc, ast_expr *lo, ast_expr 
 	return e;
 }
 
-static ast_expr *where_new(lang_parser *p, lang_loc loc, ast_expr *base, char *field, int op,
-			   ast_expr *rhs)
+/* base "where" field op rhs; a filter of a filter is refused at its
+ * 'where' (at_where), once for a chain of them, and not built: the tree
+ * would grow with each one, and every later pass recurse as deep. */
+static ast_expr *where_new(lang_parser *p, lang_loc loc, lang_loc at_where, ast_expr *base,
+			   char *field, int op, ast_expr *rhs)
 {
+	if (base->kind == AST_EXPR_WHERE) {
+		if (p->where_refused != base)
+			lang_error(p->diags, at_where, "a second 'where': one filter per dataset "
+				   "(declare the filtered one, then filter it: dataset d2 from d where ...)");
+		p->where_refused = base;
+		return base;
+	}
 	ast_expr *e = expr_new(p, AST_EXPR_WHERE, loc);
 	e->lo = base;
 	e->string = field;
@@ -335,7 +345,7 @@ arg:
 
 expr:
 	value
-|	expr "where" IDENT op value	{ $$ = where_new(p, @$, $1, $3, $4, $5); }
+|	expr "where" IDENT op value	{ $$ = where_new(p, @$, @2, $1, $3, $4, $5); }
 ;
 
 value:
