@@ -142,6 +142,32 @@ void lang_semicolon(lang_parser *p)
 		p->nbraces--;
 }
 
+/*
+ * Bytes a text file does not hold, each reported once at its first place:
+ * a NUL (strings and comments would end there, silently dropping the rest)
+ * and a carriage return not followed by a newline (old Mac line endings,
+ * which would make a comment run to the end of the file).
+ */
+static void check_bytes(const lang_source *src, lang_diags *diags)
+{
+	int line = 1, col = 1, nul = 0, cr = 0;
+	for (size_t i = 0; i < src->len && !(nul && cr); i++) {
+		char c = src->text[i];
+		lang_loc at = {src, line, col, line, col + 1};
+		if (c == '\0' && !nul++)
+			lang_error(diags, at, "a NUL byte (0x00): .arch files are text");
+		if (c == '\r' && (i + 1 == src->len || src->text[i + 1] != '\n') && !cr++)
+			lang_error(diags, at, "a carriage return without a newline after it (old Mac line "
+				   "endings): lines must end with \\n or \\r\\n");
+		if (c == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+}
+
 ast_file *lang_parse(lang_source *src, lang_diags *diags)
 {
 	ast_file *f = lang_xmalloc(sizeof *f);
@@ -149,6 +175,7 @@ ast_file *lang_parse(lang_source *src, lang_diags *diags)
 	f->src = src ? src : lang_source_new("<empty>", "", 0);
 	f->arena = lang_arena_new();
 	lang_parser p = { .file = f, .arena = f->arena, .diags = diags, .line = 1, .column = 1 };
+	check_bytes(f->src, diags);
 	yyscan_t scanner;
 	if (lang_scan_lex_init_extra(&p, &scanner) != 0) {
 		fputs("archc: out of memory\n", stderr);

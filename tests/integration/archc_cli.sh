@@ -247,5 +247,16 @@ echo 'objective o { maximize accuracy; }' >deep/f100.arch
 check "imports nested 100 deep are refused" status 1 "$ARCHC" check deep/f0.arch
 check "... naming the limit" grep -q "imports nested more than 64 deep" err.txt
 
+# Bytes no text file holds: a NUL would end a string (or comment) and drop
+# the rest of it, a lone CR would make a comment run to the end of the file.
+printf 'objective o { maximize accuracy; }\n# a\000b\n' >nul.arch
+check "a NUL byte is an error" status 1 "$ARCHC" check nul.arch
+check "... at its place" grep -q "^nul.arch:2:4: error: a NUL byte (0x00)" err.txt
+printf '# old Mac endings\rdataset d { format = bogus; }\r' >cr.arch
+check "a lone carriage return is an error" status 1 "$ARCHC" check cr.arch
+check "... naming the line endings" grep -q "^cr.arch:1:18: error: a carriage return without a newline after it" err.txt
+printf 'objective o { maximize accuracy; }\r\n' >crlf.arch
+check "CRLF line endings are fine" status 0 "$ARCHC" check crlf.arch
+
 echo "1..$n"
 [ "$fails" -eq 0 ]
