@@ -3,6 +3,8 @@
  * or rewrites the file in place atomically (temp file in the same
  * directory, fsync, rename), refusing a file with syntax errors.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
+
 #include "compiler/archc.h"
 
 #include <errno.h>
@@ -64,10 +66,24 @@ static int archc_fmt_run(int argc, char **argv)
 	int st = archc_opt_parse(&archc_cmd_fmt, argc, argv, opts, 2);
 	if (st)
 		return st;
-	lang_source *src = lang_source_read(input);
+	/* -w rewrites the file a symlink names, not the link */
+	struct stat in_st;
+	char *real = realpath(input, NULL);
+	const char *why = NULL;
+	if (!real || stat(real, &in_st) != 0)
+		why = strerror(errno);
+	else if (!S_ISREG(in_st.st_mode))
+		why = "not a regular file";
+	lang_source *src = why ? NULL : lang_source_read(real);
 	if (!src) {
-		fprintf(stderr, "error: cannot read '%s': %s\n", input, strerror(errno));
+		fprintf(stderr, "archc fmt: cannot read '%s': %s\n", input, why ? why : strerror(errno));
+		free(real);
 		return ARCHC_EINPUT;
+	}
+	char *shown = strdup(input); /* diagnostics name the file as given */
+	if (shown) {
+		free(src->name);
+		src->name = shown;
 	}
 	lang_diags d;
 	lang_diags_init(&d);
@@ -77,13 +93,14 @@ static int archc_fmt_run(int argc, char **argv)
 		fprintf(stderr, "archc fmt: '%s' has syntax errors; not formatted\n", input);
 		st = ARCHC_EINPUT;
 	} else if (write) {
-		st = archc_fmt_write(f, input);
+		st = archc_fmt_write(f, real);
 	} else {
 		lang_fmt(f, stdout);
 		st = fflush(stdout) == 0 ? ARCHC_OK : ARCHC_EINPUT;
 	}
 	ast_file_free(f);
 	lang_diags_free(&d);
+	free(real);
 	return st;
 }
 

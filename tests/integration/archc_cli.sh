@@ -258,5 +258,20 @@ check "... naming the line endings" grep -q "^cr.arch:1:18: error: a carriage re
 printf 'objective o { maximize accuracy; }\r\n' >crlf.arch
 check "CRLF line endings are fine" status 0 "$ARCHC" check crlf.arch
 
+# fmt -w through a symlink formats the file it names and keeps the link;
+# fmt refuses what is not a regular file (it would read /dev/zero forever).
+mkdir -p sl
+printf 'objective   o {maximize accuracy;}\n' >sl/real.arch
+ln -sf real.arch sl/link.arch
+check "fmt -w through a symlink" status 0 "$ARCHC" fmt -w sl/link.arch
+check "... rewrites the file it names" grep -qx '    maximize accuracy;' sl/real.arch
+check "... and keeps the link" test -L sl/link.arch
+check "fmt refuses a device" status 1 "$ARCHC" fmt /dev/zero
+check "... saying why" grep -qx "archc fmt: cannot read '/dev/zero': not a regular file" err.txt
+# compile -o naming the input would have overwritten the source with the IR.
+cp sl/real.arch same.arch
+check "compile -o the input file itself exits 2" status 2 "$ARCHC" compile same.arch -o ./same.arch
+check "... leaving the source as it was" cmp -s same.arch sl/real.arch
+
 echo "1..$n"
 [ "$fails" -eq 0 ]
