@@ -179,6 +179,13 @@ typedef struct ir_stage {
 	int g_depth; /* gene index, -1 when the depth is fixed at count */
 } ir_stage;
 
+/* Limits of a space, checked by the compiler and by the runtime
+ * (sn_space_check): genes, values of one gene, layers, kernel size. */
+#define IR_MAX_GENES 256
+#define IR_MAX_GENE_VALUES 255
+#define IR_MAX_LAYERS 512
+#define IR_MAX_KERNEL 11
+
 typedef struct ir_space {
 	char *name;
 	int in_channels;  /* image channels, or features for tabular input */

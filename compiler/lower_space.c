@@ -449,6 +449,17 @@ int cc_lower_space(cc_ctx *c, cc_sym *sym)
 			   dc->name);
 	if (b.s->in_channels)
 		cc_read_head(&b, dc, k[S_HEAD]);
+	/* what the runtime can cut subnets from (sn_space_check) */
+	if (c->d->nerrors == errors &&
+	    (b.s->ngenes > IR_MAX_GENES || b.s->nlayers > IR_MAX_LAYERS))
+		lang_error(c->d, dc->name_loc,
+			   "space '%s' has %d genes and %d layers; at most %d genes and %d layers",
+			   dc->name, b.s->ngenes, b.s->nlayers, IR_MAX_GENES, IR_MAX_LAYERS);
+	for (int i = 0; c->d->nerrors == errors && i < b.s->ngenes; i++)
+		if (b.s->genes[i].nvalues > IR_MAX_GENE_VALUES)
+			lang_error(c->d, dc->name_loc,
+				   "space '%s': gene %s has %d values; at most %d", dc->name,
+				   b.s->genes[i].name, b.s->genes[i].nvalues, IR_MAX_GENE_VALUES);
 	if (c->d->nerrors == errors && cc_space_subnets(b.s) < 2)
 		lang_warning(c->d, dc->name_loc,
 			     "space '%s' has only one subnet: there is nothing to search (give a choice such as 'depth in 1..3')",

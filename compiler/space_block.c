@@ -81,7 +81,7 @@ static int cc_read_param(cc_ctx *c, cc_tmpl *t, int p, const ast_arg *a, int ela
 	}
 	switch (p) {
 	case P_KERNEL:
-		if (cc_read_dom(c, a, elastic, 1, 31, &t->kernel) < 0)
+		if (cc_read_dom(c, a, elastic, 1, IR_MAX_KERNEL, &t->kernel) < 0)
 			return -1;
 		for (int i = 0; i < t->kernel.n; i++)
 			if (t->kernel.v[i] % 2 == 0) {

@@ -123,10 +123,10 @@ int sn_space_check(const ir_space *s, int nclasses, char *err, size_t errlen)
 		}
 		int conv = l->kind == IR_BLOCK_CONV || l->kind == IR_BLOCK_MBCONV ||
 			   l->kind == IR_BLOCK_RESIDUAL;
-		if (conv && (l->kernel < 1 || l->kernel % 2 == 0 || l->kernel > 11 ||
+		if (conv && (l->kernel < 1 || l->kernel % 2 == 0 || l->kernel > IR_MAX_KERNEL ||
 			     gene_max(s, l->g_kernel, l->kernel) != l->kernel)) {
-			seterr(err, errlen, "space %s: layer %d has kernel %d (odd, <= 11, the gene's largest)",
-			       name, i, l->kernel);
+			seterr(err, errlen, "space %s: layer %d has kernel %d (odd, <= %d, the gene's largest)",
+			       name, i, l->kernel, IR_MAX_KERNEL);
 			return -1;
 		}
 		if (l->g_kernel >= 0)

@@ -41,9 +41,9 @@
 #include "runtime/rng.h"
 
 /* Limits of the spaces the runtime accepts (sn_space_check). */
-#define SN_MAX_GENES 256
-#define SN_MAX_VALUES 255
-#define SN_MAX_LAYERS 512
+#define SN_MAX_GENES IR_MAX_GENES
+#define SN_MAX_VALUES IR_MAX_GENE_VALUES
+#define SN_MAX_LAYERS IR_MAX_LAYERS
 /* Bytes a formatted gene string may need, NUL included. */
 #define SN_GENE_STRLEN (SN_MAX_GENES * 24 + 16)
 
