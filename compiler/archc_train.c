@@ -116,8 +116,7 @@ static int train_main(const train_args *a, ir_module *m, int ti)
 	char err[1024];
 	sn_subnet sub;
 	if (a->subnet && sn_subnet_parse_spec(space, a->subnet, &sub, err, sizeof err) != 0) {
-		fprintf(stderr, "archc train: --subnet: %s\n", err);
-		return ARCHC_EINPUT;
+		return archc_usage_error(&archc_cmd_train, "--subnet: %s", err);
 	}
 	uint8_t key[16];
 	rt_train_key(m, ti, a->subnet ? &sub : NULL, key);

@@ -51,7 +51,7 @@ check "no --task with two tasks exits 1" status 1 $TRAIN --state s0
 check "... and lists the tasks" grep -q "choose one with --task (a, b)" err.txt
 check "an unknown task exits 1" status 1 $TRAIN --state s0 --task zz
 check "... and lists the tasks" grep -q "has no task 'zz' (it has: a, b)" err.txt
-check "a bad --subnet exits 1" status 1 $TRAIN --state s0 --task a --subnet r99
+check "a bad --subnet exits 2, as in eval and export" status 2 $TRAIN --state s0 --task a --subnet r99
 check "... saying why" grep -q "^archc train: --subnet: " err.txt
 check "a bad --threads exits 2" status 2 "$ARCHC" train tiny.arch --state s0 --task a --threads -1
 check "... with its range" grep -q "^archc train: --threads '-1' is not an integer from 0 to 1024$" err.txt
