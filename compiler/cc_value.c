@@ -78,8 +78,11 @@ int cc_int(cc_ctx *c, const ast_expr *e, const char *what, long min, long max, i
 	if (cc_plain_number(c, e, what, "an integer") < 0)
 		return -1;
 	if (!e->is_integer) {
-		lang_error(c->d, e->loc, "'%s' must be a whole number, got %s", what,
-			   e->text ? e->text : "a fraction");
+		/* 1.5K is 1500, but 1.1K is not exactly 1100 in floating point:
+		 * whole numbers are written as such */
+		lang_error(c->d, e->loc,
+			   "'%s' must be a whole number written without a fraction or exponent "
+			   "(such as 1500 or 2K), got %s", what, e->text ? e->text : "a fraction");
 		return -1;
 	}
 	if (e->number < (double)min || e->number > (double)max) {
