@@ -220,6 +220,14 @@ static int cc_target_read(cc_ctx *c, const ast_decl *dc)
 		if (k < 0 || cc_constraint_unit(c, (ir_metric)k, s->value, &v) < 0)
 			continue;
 		ir_constraint nc = {(ir_metric)k, cc_cmp_of(s->op), v};
+		/* each metric is at least 0, accuracy at most 100% */
+		cc_bound range = {.lo = 0, .has_lo = 1, .hi = 1, .has_hi = k == IR_METRIC_ACCURACY};
+		if (cc_disjoint(range, cc_bound_of(nc.cmp, nc.value))) {
+			lang_error(c->d, s->loc, "no subnet has %s %s %s: %s is %s", s->key,
+				   ir_cmp_names[nc.cmp], s->value->text, s->key,
+				   k == IR_METRIC_ACCURACY ? "between 0 and 100%" : "never below 0");
+			continue;
+		}
 		int bad = 0;
 		for (int j = 0; j < t->nconstraints && !bad; j++) {
 			const ir_constraint *p = &t->constraints[j];
