@@ -22,7 +22,7 @@
  * (about 0.3 points of binomial noise at 5,000), which caps the tau any
  * predictor can reach against it.  So the held-out architectures are also
  * measured on the test split, and the report adds their tau against the
- * accuracy over holdout and test together (three times the images) and
+ * accuracy over holdout and test together (all their images) and
  * the tau between the holdout and the test accuracy of the same
  * architectures: how well one measurement ranks the other, which shows
  * how much of a predictor's distance from tau = 1 is the labels' noise.
