@@ -206,7 +206,7 @@ static void test_constructs(void **state)
 			  "  block = mbconv(shared expand in {2, 3}, out = 24, 4, shared 5);\n"
 			  "  nested { inner { x = 1; } }\n"
 			  "  target = t; dataset = d; task = k; objective = o; from = x;\n"
-			  "  data = d where label == 3 where split = \"train\";\n"
+			  "  data = d where split = \"train\";\n"
 			  "  neg = -4;\n"
 			  "}\n");
 	assert_int_equal(p->d.n, 0);
@@ -246,13 +246,23 @@ static void test_constructs(void **state)
 	static const char *const keys[] = { "target", "dataset", "task", "objective", "from" };
 	for (int i = 0; i < 5; i++)
 		assert_string_equal(d->body[13 + i]->key, keys[i]);
-	/* `where` chains to the left. */
 	const ast_expr *w = d->body[18]->value;
 	assert_int_equal(w->kind, AST_EXPR_WHERE);
 	assert_string_equal(w->string, "split");
-	assert_int_equal(w->lo->kind, AST_EXPR_WHERE);
-	assert_int_equal(w->lo->op, AST_OP_EQ);
+	assert_int_equal(w->lo->kind, AST_EXPR_IDENT);
+	assert_int_equal(w->op, AST_OP_ASSIGN);
 	assert_int_equal(d->body[19]->value->number, -4);
+	parsed_free(p);
+	/* A filter of a filter is refused at its 'where', once for a chain,
+	 * and the first filter kept (not nested: the tree would grow with
+	 * each 'where'). */
+	p = parse("task t { data = d where label == 3 where a == 1 where b == 2; }");
+	assert_int_equal(p->d.nerrors, 1);
+	assert_int_equal(p->d.items[0].loc.first_column, 36);
+	w = p->f->decls[0]->body[0]->value;
+	assert_int_equal(w->kind, AST_EXPR_WHERE);
+	assert_string_equal(w->string, "label");
+	assert_int_equal(w->lo->kind, AST_EXPR_IDENT);
 	parsed_free(p);
 }
 
