@@ -106,7 +106,12 @@ check "its answer says so" grep -q "^source     search$" out.txt
 check "and meets the spec" awk '$1 == "macs" && $2 > 50000 { exit 1 } $1 == "params" && $2 < 4000 { exit 1 }' out.txt
 cp out.txt searched.txt
 "$ARCHC" search tiny.arch --constraint 'macs<=50K' --constraint 'params>=4000' $S >again.txt 2>&1
-check "searching it again gives the same subnet and metrics" cmp -s again.txt searched.txt
+# Its source is the archive when the searched subnet joined it, or a search
+# again when archive members dominate it (a lower bound on a cost), which
+# depends on the latency table's timings: only the source may differ.
+grep -v '^source ' again.txt >again.nosrc
+grep -v '^source ' searched.txt >searched.nosrc
+check "searching it again gives the same subnet and metrics" cmp -s again.nosrc searched.nosrc
 printf 'not a predictor' >"$STATE/supernets/$key/predictor"
 check "a predictor this build cannot read is rebuilt with the archive" status 0 "$ARCHC" search tiny.arch --target small $S
 check "saying why" grep -q "task t's archive is rebuilt: $STATE/supernets/$key/predictor" err.txt
