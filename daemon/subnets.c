@@ -36,8 +36,6 @@ dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *spec
 	s->metrics = metrics;
 	atomic_init(&s->cancel, 0);
 	atomic_init(&s->max_answers, 10000);
-	for (int i = 0; i < STRIPES; i++)
-		pthread_mutex_init(&s->stripe[i], NULL);
 	pthread_mutex_init(&s->env_lock, NULL);
 	return s;
 }
@@ -68,11 +66,8 @@ void dm_subnets_free(dm_subnets *s)
 	rt_answer_free(s->env);
 	if (s->env_spec != NULL)
 		dm_specs_release(s->env_spec);
-	if (s->answers != NULL && s->byid != NULL) {
-		for (int i = 0; i < STRIPES; i++)
-			pthread_mutex_destroy(&s->stripe[i]);
+	if (s->answers != NULL && s->byid != NULL)
 		pthread_mutex_destroy(&s->env_lock);
-	}
 	free(s);
 }
 
@@ -198,8 +193,9 @@ static void keep_record(const dm_subnets *s, const uint8_t key[16], const char *
 /* An environment for p's task: the kept one when it is of the same
  * supernet (refreshed from the state dir), else a new one.  *owner is the
  * spec whose module it borrows, held (p->spare's hold for a new one).
- * Returns NULL with a message in p->err.  Call with the supernet's stripe
- * locked: no other job then uses an environment of this supernet. */
+ * Returns NULL with a message in p->err.  Call from a job of the
+ * supernet's lane: no other job then uses an environment of this
+ * supernet. */
 rt_answer_env *dm_subnets_env_checkout(dm_subnets *s, pending *p, const dm_spec **owner)
 {
 	const uint8_t *key = p->spec->m->tasks[p->task].supernet_key;
@@ -251,6 +247,16 @@ void dm_subnets_env_checkin(dm_subnets *s, const pending *p, rt_answer_env *e,
 		dm_specs_release(old_spec);
 }
 
+uint64_t dm_subnets_lane(const uint8_t key[16])
+{
+	/* the key is a hash already: two supernets sharing a lane (one
+	 * chance in 2^64) would only wait for each other */
+	uint64_t lane = 0;
+	for (int i = 0; i < 8; i++)
+		lane = lane << 8 | key[i];
+	return lane != 0 ? lane : 1;
+}
+
 /* An archive build's progress: a line for each phase as it starts. */
 typedef struct build_progress {
 	const char *spec, *task;
@@ -273,8 +279,6 @@ static void work_answer(void *arg)
 	dm_subnets *s = p->s;
 	const ir_module *m = p->spec->m;
 	const ir_task *task = &m->tasks[p->task];
-	pthread_mutex_t *lock = &s->stripe[task->supernet_key[0] % STRIPES];
-	pthread_mutex_lock(lock);
 	rt_answer a = { .tightest = -1 };
 	const dm_spec *owner = NULL;
 	rt_answer_env *e = dm_subnets_env_checkout(s, p, &owner);
@@ -334,7 +338,6 @@ static void work_answer(void *arg)
 		dm_specs_release(p->spare);
 		p->spare = NULL;
 	}
-	pthread_mutex_unlock(lock);
 }
 
 static void unlink_pending(dm_subnets *s, pending *p)
@@ -774,7 +777,9 @@ void dm_subnets_post(dm_subnets *s, dm_call *c)
 	w->call = c;
 	w->next = NULL;
 	p->waiters = w;
-	int rc = dm_workers_submit(s->workers, work_answer, done_answer, p);
+	int rc = dm_workers_submit_lane(s->workers,
+					dm_subnets_lane(p->spec->m->tasks[p->task].supernet_key),
+					work_answer, done_answer, p);
 	if (rc != 0) {
 		p->waiters = NULL;
 		if (rc == -1) {

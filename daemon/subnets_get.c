@@ -136,8 +136,6 @@ static void work_weights(void *arg)
 	pending *p = arg;
 	const ir_module *m = p->spec->m;
 	const ir_task *task = &m->tasks[p->task];
-	pthread_mutex_t *lock = &p->s->stripe[task->supernet_key[0] % STRIPES];
-	pthread_mutex_lock(lock);
 	p->rc = RT_ANSWER_ERROR;
 	rt_model *model = NULL;
 	rt_answer_env *e = NULL;
@@ -162,7 +160,6 @@ static void work_weights(void *arg)
 		dm_specs_release(p->spare);
 		p->spare = NULL;
 	}
-	pthread_mutex_unlock(lock);
 }
 
 static void done_weights(void *arg)
@@ -224,7 +221,8 @@ void dm_subnets_file(dm_subnets *s, dm_call *c, const char *id, dm_subnets_forma
 	w->call = c;
 	w->next = NULL;
 	p->waiters = w;
-	int rc = dm_workers_submit(s->workers, work_weights, done_weights, p);
+	int rc = dm_workers_submit_lane(s->workers, dm_subnets_lane(sp->m->tasks[t].supernet_key),
+					work_weights, done_weights, p);
 	if (rc != 0) {
 		free(w);
 		p->waiters = NULL;

@@ -15,8 +15,6 @@
 #include "runtime/answer.h"
 #include "runtime/statedir.h"
 
-/* Computations on supernets whose keys share a stripe run one at a time. */
-#define STRIPES 16
 /* Cached answers; past this the cache starts afresh (the archive still
  * answers, through a worker). */
 #define MAX_CACHED 10000
@@ -73,7 +71,6 @@ struct dm_subnets {
 	json_t *byid;    /* subnet id -> subnet */
 	pending *inflight;
 	loaded *archives;
-	pthread_mutex_t stripe[STRIPES];
 	/* the environment the last job used, supernet and data loaded */
 	pthread_mutex_t env_lock;
 	rt_answer_env *env;
@@ -92,8 +89,8 @@ int dm_subnets_record_path(const char *root, const char *id, const char *suffix,
  * An environment for p's task: the kept one when it is of the same
  * supernet (refreshed from the state dir), else a new one.  *owner is the
  * spec whose module it borrows, held (p->spare's hold for a new one).
- * Returns NULL with a message in p->err.  Call with the supernet's stripe
- * locked.
+ * Returns NULL with a message in p->err.  Call from a job of the
+ * supernet's lane (dm_subnets_lane).
  */
 rt_answer_env *dm_subnets_env_checkout(dm_subnets *s, pending *p, const dm_spec **owner);
 
@@ -138,6 +135,14 @@ int dm_subnets_records_prune(const char *root, const uint8_t key[16], unsigned m
  * (a damaged file is logged and ignored).  Reads a small file: loop thread,
  * only for requests not in the memory cache. */
 json_t *dm_subnets_answer_load(const char *root, const uint8_t key[16], const char *reqkey);
+
+/*
+ * The worker lane (dm_workers_submit_lane) of the jobs on a supernet: its
+ * answers, archive builds and weights run one at a time, since they share
+ * the supernet's files and its kept environment, while a free thread
+ * takes other supernets' jobs and uploads meanwhile.
+ */
+uint64_t dm_subnets_lane(const uint8_t key[16]);
 
 /* Releases p's holds and frees it (loop thread). */
 void dm_subnets_pending_free(pending *p);

@@ -1,6 +1,8 @@
 /*
  * workers.c — a fixed pool of threads behind a queue, results posted back
- * to the event loop through a pipe (see workers.h).
+ * to the event loop through a pipe (see workers.h).  A thread takes the
+ * first queued job whose lane no running job holds; the lanes held are at
+ * most one per thread, so the scan is short.
  */
 #include "daemon/workers.h"
 
@@ -18,6 +20,7 @@
 
 typedef struct job {
 	struct job *next;
+	uint64_t lane; /* 0: none */
 	dm_work_fn *work;
 	dm_done_fn *done;
 	void *arg;
@@ -42,6 +45,8 @@ struct dm_workers {
 	int wake_pending; /* a byte is in the pipe; guarded by lock */
 	unsigned running; /* guarded by lock */
 	uint64_t completed; /* guarded by lock */
+	uint64_t *busy; /* the lanes of running jobs, nbusy of nthreads; guarded by lock */
+	unsigned nbusy;
 
 	/* Loop thread only. */
 	unsigned max_queued;
@@ -74,14 +79,44 @@ static job *list_pop(job_list *l)
 	return j;
 }
 
+static int lane_busy(const dm_workers *w, uint64_t lane)
+{
+	for (unsigned i = 0; i < w->nbusy; i++)
+		if (w->busy[i] == lane)
+			return 1;
+	return 0;
+}
+
+/* Unlinks and returns the first queued job free to run (its lane, if any,
+ * taken), or NULL when there is none; call with lock held. */
+static job *take_runnable(dm_workers *w)
+{
+	job *prev = NULL;
+	for (job *j = w->todo.head; j != NULL; prev = j, j = j->next) {
+		if (j->lane != 0 && lane_busy(w, j->lane))
+			continue;
+		if (prev != NULL)
+			prev->next = j->next;
+		else
+			w->todo.head = j->next;
+		if (w->todo.tail == j)
+			w->todo.tail = prev;
+		w->todo.n--;
+		if (j->lane != 0)
+			w->busy[w->nbusy++] = j->lane;
+		return j;
+	}
+	return NULL;
+}
+
 static void *worker_main(void *arg)
 {
 	dm_workers *w = arg;
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (w->todo.n == 0 && !w->stopping)
+		job *j;
+		while ((j = take_runnable(w)) == NULL && !(w->stopping && w->todo.n == 0))
 			pthread_cond_wait(&w->cond, &w->lock);
-		job *j = list_pop(&w->todo);
 		if (j == NULL)
 			break; /* stopping and nothing left */
 		w->running++;
@@ -90,6 +125,17 @@ static void *worker_main(void *arg)
 		j->work(j->arg);
 
 		pthread_mutex_lock(&w->lock);
+		if (j->lane != 0) {
+			for (unsigned i = 0; i < w->nbusy; i++)
+				if (w->busy[i] == j->lane) {
+					w->busy[i] = w->busy[--w->nbusy];
+					break;
+				}
+		}
+		/* the lane's next job may wait; when stopping, threads asleep
+		 * on an empty queue are to leave */
+		if ((j->lane != 0 && w->todo.n > 0) || w->stopping)
+			pthread_cond_broadcast(&w->cond);
 		list_push(&w->finished, j);
 		w->completed++;
 		if (!w->wake_pending) {
@@ -167,7 +213,9 @@ dm_workers *dm_workers_new(struct event_base *base, unsigned nthreads, unsigned 
 	pthread_cond_init(&w->cond, NULL);
 	w->wake_ev = event_new(base, w->wake_rd, EV_READ | EV_PERSIST, on_wake, w);
 	w->threads = calloc(nthreads, sizeof *w->threads);
-	if (w->wake_ev == NULL || w->threads == NULL || event_add(w->wake_ev, NULL) != 0) {
+	w->busy = calloc(nthreads > 0 ? nthreads : 1, sizeof *w->busy);
+	if (w->wake_ev == NULL || w->threads == NULL || w->busy == NULL ||
+	    event_add(w->wake_ev, NULL) != 0) {
 		snprintf(err, errlen, "out of memory");
 		dm_workers_free(w);
 		return NULL;
@@ -186,6 +234,12 @@ dm_workers *dm_workers_new(struct event_base *base, unsigned nthreads, unsigned 
 
 int dm_workers_submit(dm_workers *w, dm_work_fn *work, dm_done_fn *done, void *arg)
 {
+	return dm_workers_submit_lane(w, 0, work, done, arg);
+}
+
+int dm_workers_submit_lane(dm_workers *w, uint64_t lane, dm_work_fn *work, dm_done_fn *done,
+			   void *arg)
+{
 	pthread_mutex_lock(&w->lock);
 	unsigned queued = w->todo.n;
 	int stopping = w->stopping;
@@ -197,6 +251,7 @@ int dm_workers_submit(dm_workers *w, dm_work_fn *work, dm_done_fn *done, void *a
 	job *j = malloc(sizeof *j);
 	if (j == NULL)
 		return -2;
+	j->lane = lane;
 	j->work = work;
 	j->done = done;
 	j->arg = arg;
@@ -243,5 +298,6 @@ void dm_workers_free(dm_workers *w)
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
 	free(w->threads);
+	free(w->busy);
 	free(w);
 }

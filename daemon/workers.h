@@ -36,6 +36,16 @@ dm_workers *dm_workers_new(struct event_base *base, unsigned nthreads, unsigned 
  */
 int dm_workers_submit(dm_workers *w, dm_work_fn *work, dm_done_fn *done, void *arg);
 
+/*
+ * Queues a job in a lane (0: none, as dm_workers_submit): jobs of one lane
+ * run one at a time, in the order submitted, while a thread free takes
+ * the next job of another lane, so a job that must wait for its lane
+ * never holds a thread.  The queue limit counts them as any other.
+ * Returns as dm_workers_submit.  Loop thread only.
+ */
+int dm_workers_submit_lane(dm_workers *w, uint64_t lane, dm_work_fn *work, dm_done_fn *done,
+			   void *arg);
+
 /* Changes the queue limit (SIGHUP). */
 void dm_workers_set_max_queued(dm_workers *w, unsigned max_queued);
 

@@ -10,8 +10,9 @@
 # spec answered by a targeted search, and after kill -9 a restart that
 # answers identically; the test accuracy (the one `archc eval --split test`
 # measures from the weights) kept in the archive, a version 1 archive
-# migrated, and SIGTERM during an archive build exiting 0 at once, saving
-# nothing of it.  Prints TAP lines, and timings as comments.
+# migrated, SIGTERM during an archive build exiting 0 at once, saving
+# nothing of it, and an upload compiled on the second thread while one
+# runs a supernet's build and that supernet's next spec waits for it.  Prints TAP lines, and timings as comments.
 set -u
 . "$(dirname "$0")/lib.sh"
 lib_init archd_subnets
@@ -245,6 +246,36 @@ echo "# the waiting GET: $(head -n 1 pipelined.txt)"
 check "and the waiting GET is answered" grep -q '^HTTP/1.1 [0-9]' pipelined.txt
 check "the log says the build was cancelled" grep -q "task t3's archive build cancelled" log
 check "no half-built archive is saved" test "$(ls "$STATE"/supernets/*/archive | wc -l)" -eq "$narch"
+
+# --- a supernet's jobs wait in its lane, not on a thread -----------------------------------
+# Two threads: t3's archive build on one; a second spec of t3 waits for it
+# (the jobs of a supernet run one at a time) without taking the other
+# thread, so an upload compiles meanwhile.  (The second spec used to block
+# that thread inside the job, and the upload waited for the whole build.)
+start --threads 2
+curl -s -o bg3.json -w '%{http_code}' --unix-socket "$SOCK" -H 'Content-Type: application/json' \
+	--data-binary "{\"spec\":\"$SPEC\",\"task\":\"t3\",\"target\":\"small\"}" \
+	http://archd/v1/subnets >bg3.txt &
+BG=$!
+i=0
+while [ "$(grep -c "task t3's archive: sample" log)" -lt 2 ] && [ $i -lt 1200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+curl -s -o bg4.json -w '%{http_code}' --unix-socket "$SOCK" -H 'Content-Type: application/json' \
+	--data-binary "{\"spec\":\"$SPEC\",\"task\":\"t3\",\"constraints\":{\"macs\":\"<=40K\"}}" \
+	http://archd/v1/subnets >bg4.txt &
+BG4=$!
+sleep 0.3
+{ cat tiny.arch; echo "target lanes { macs <= 20K; }"; } >tiny_lanes.arch
+req POST /v1/specs --max-time 30 --data-binary @tiny_lanes.arch
+check "an upload compiles while a supernet's build runs and its next spec waits" \
+	sh -c "test $code = 201 && kill -0 $BG 2>/dev/null && kill -0 $BG4 2>/dev/null"
+echo "# upload beside a build and a spec waiting for it: $secs s"
+stop_term
+wait $BG $BG4
+check "SIGTERM then: exit 0, both specs of t3 503 shutting_down" sh -c "test $st -eq 0 && test \"\$(cat bg3.txt bg4.txt)\" = 503503"
+check "no half-built archive is saved then either" test "$(ls "$STATE"/supernets/*/archive | wc -l)" -eq "$narch"
 start
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "after it, the archives built before answer as before" cmp -s out.json first.json

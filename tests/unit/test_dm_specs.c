@@ -12,10 +12,12 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -93,6 +95,89 @@ static void test_workers(void **state)
 	assert_true(last.done && last.done_on_loop);
 	event_base_free(base);
 	pthread_mutex_destroy(&gate);
+}
+
+static void nap(void)
+{
+	nanosleep(&(struct timespec){0, 1000000}, NULL);
+}
+
+/* A job that notes when it started and finished on a shared clock, held
+ * while its gate is closed. */
+typedef struct ljob {
+	atomic_int *clock, *gate;
+	atomic_int started, finished; /* ticks of the clock; 0: not yet */
+	int done;
+} ljob;
+
+static void ljob_work(void *arg)
+{
+	ljob *j = arg;
+	atomic_store(&j->started, atomic_fetch_add(j->clock, 1) + 1);
+	while (j->gate != NULL && atomic_load(j->gate))
+		nap();
+	atomic_store(&j->finished, atomic_fetch_add(j->clock, 1) + 1);
+}
+
+static void ljob_done(void *arg)
+{
+	((ljob *)arg)->done = 1;
+}
+
+/* Jobs of a lane run one at a time and in order; a job waiting for its
+ * lane leaves the thread to the next lane's (archd's answers on one
+ * supernet once held a thread while another answer's archive build ran,
+ * and uploads waited behind them). */
+static void test_worker_lanes(void **state)
+{
+	(void)state;
+	struct event_base *base = event_base_new();
+	char err[256];
+	dm_workers *w = dm_workers_new(base, 2, 8, err, sizeof err);
+	assert_non_null(w);
+	atomic_int clock = 0, gate = 1;
+	ljob a = {.clock = &clock, .gate = &gate}, b = {.clock = &clock},
+	     b2 = {.clock = &clock}, c = {.clock = &clock}, plain = {.clock = &clock};
+	assert_int_equal(dm_workers_submit_lane(w, 7, ljob_work, ljob_done, &a), 0);
+	assert_int_equal(dm_workers_submit_lane(w, 7, ljob_work, ljob_done, &b), 0);
+	assert_int_equal(dm_workers_submit_lane(w, 7, ljob_work, ljob_done, &b2), 0);
+	assert_int_equal(dm_workers_submit_lane(w, 9, ljob_work, ljob_done, &c), 0);
+	assert_int_equal(dm_workers_submit(w, ljob_work, ljob_done, &plain), 0);
+	run_until(base, &c.done);
+	run_until(base, &plain.done);
+	/* a still runs; its lane's next jobs wait, and hold no thread */
+	assert_true(atomic_load(&a.started) > 0 && atomic_load(&a.finished) == 0);
+	assert_int_equal(atomic_load(&b.started), 0);
+	assert_int_equal(atomic_load(&b2.started), 0);
+	dm_workers_stats st;
+	dm_workers_stats_get(w, &st);
+	assert_int_equal(st.queued, 2);
+	assert_int_equal(st.running, 1);
+	atomic_store(&gate, 0);
+	run_until(base, &b2.done);
+	assert_true(a.done && b.done);
+	assert_true(atomic_load(&b.started) > atomic_load(&a.finished));
+	assert_true(atomic_load(&b2.started) > atomic_load(&b.finished));
+	/* the queue limit counts jobs waiting for their lane */
+	atomic_store(&gate, 1);
+	ljob held = {.clock = &clock, .gate = &gate}, q[8];
+	assert_int_equal(dm_workers_submit_lane(w, 3, ljob_work, ljob_done, &held), 0);
+	while (atomic_load(&held.started) == 0)
+		nap();
+	for (int i = 0; i < 8; i++) {
+		q[i] = (ljob){.clock = &clock};
+		assert_int_equal(dm_workers_submit_lane(w, 3, ljob_work, ljob_done, &q[i]), 0);
+	}
+	ljob refused = {.clock = &clock};
+	assert_int_equal(dm_workers_submit(w, ljob_work, ljob_done, &refused), -1);
+	/* stopping runs the lane's waiting jobs too, each done on the loop */
+	atomic_store(&gate, 0);
+	dm_workers_free(w);
+	for (int i = 0; i < 8; i++)
+		assert_true(q[i].done && atomic_load(&q[i].started) > atomic_load(&held.finished));
+	assert_true(held.done);
+	assert_false(refused.done);
+	event_base_free(base);
 }
 
 /* --- the spec cache ------------------------------------------------------------- */
@@ -357,6 +442,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_workers),
+		cmocka_unit_test(test_worker_lanes),
 		cmocka_unit_test_setup_teardown(test_compile_store_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_compile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compile_errors, setup, teardown),
