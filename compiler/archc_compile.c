@@ -130,7 +130,8 @@ const archc_cmd archc_cmd_check = {
 	"\n"
 	"Checks FILE.arch and its imports and prints every error, warning and\n"
 	"note to standard error as FILE:LINE:COL: error: MESSAGE, with the source\n"
-	"line and carets.  Exits 1 when there are errors (warnings alone exit 0).\n",
+	"line (120 bytes of it around the column when longer) and carets.  Exits 1\n"
+	"when there are errors (warnings alone exit 0).\n",
 	archc_check_run,
 };
 

@@ -227,24 +227,42 @@ static void print_one(const lang_diag *g, line_cursor *cur, FILE *out)
 	int width = 4;
 	for (int v = l->first_line; v >= 100000; v /= 10)
 		width++;
-	fprintf(out, " %*d | ", width, l->first_line);
-	for (size_t i = start; i < end; i++) {
+	/* A long line (a generated or minified file) is shown as a window of
+	 * SHOWN bytes around the column, cut ends marked "...". */
+	enum { SHOWN = 120, BEFORE = 40 };
+	size_t len = end - start;
+	size_t first = l->first_column < 1 ? 1 : (size_t)l->first_column;
+	size_t last = l->last_line == l->first_line && l->last_column > 0 ? (size_t)l->last_column
+									    : len;
+	if (last < first)
+		last = first;
+	size_t from = 0, to = len;
+	if (len > SHOWN) {
+		from = first - 1 > BEFORE ? first - 1 - BEFORE : 0;
+		if (from > len - SHOWN)
+			from = len - SHOWN;
+		to = from + SHOWN;
+		/* not inside a UTF-8 sequence at either end */
+		while (from > 0 && ((unsigned char)l->src->text[start + from] & 0xC0) == 0x80)
+			from--;
+		while (to < len && ((unsigned char)l->src->text[start + to] & 0xC0) == 0x80)
+			to++;
+	}
+	fprintf(out, " %*d | %s", width, l->first_line, from > 0 ? "..." : "");
+	for (size_t i = start + from; i < start + to; i++) {
 		unsigned char ch = (unsigned char)l->src->text[i];
 		/* Control bytes (tabs above all) become a space so that the carets
 		 * below, which count bytes, stay aligned. */
 		fputc(ch < 0x20 || ch == 0x7f ? ' ' : ch, out);
 	}
-	fputc('\n', out);
-	int len = (int)(end - start);
-	int first = l->first_column < 1 ? 1 : l->first_column;
-	int last = l->last_line == l->first_line ? l->last_column : len;
-	if (last < first)
-		last = first;
-	fprintf(out, " %*s | ", width, "");
-	for (int i = 1; i < first; i++)
+	fprintf(out, "%s\n", to < len ? "..." : "");
+	if (last > to)
+		last = to > first ? to : first;
+	fprintf(out, " %*s | %s", width, "", from > 0 ? "   " : "");
+	for (size_t i = from + 1; i < first; i++)
 		fputc(' ', out);
 	fputc('^', out);
-	for (int i = first + 1; i <= last; i++)
+	for (size_t i = first + 1; i <= last; i++)
 		fputc('~', out);
 	fputc('\n', out);
 }
