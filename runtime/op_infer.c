@@ -130,42 +130,51 @@ RT_INLINE_FMA void pw_tile(const rt_pw_p *p, const float *x, const float *w, con
 	}
 }
 
-/* The instances: MR rows or one, 16 or 8 whole columns, or a partial strip. */
-RT_KERNEL_FMA static void pw_6x16(const rt_pw_p *p, const float *x, const float *w,
-				  const float *bias, float *y, int i0, int j0)
-{
-	pw_tile(p, x, w, bias, y, i0, j0, PW_MR, VW, VW);
-}
+/*
+ * The instances: R = 1..MR rows, 16 or 8 whole columns or a partial strip.
+ * A panel's last rows (fewer than MR) go in one call, their sums side by
+ * side: a row alone is one chain of dependent multiply-adds per vector,
+ * at a third of the rate.
+ */
+typedef void pw_fn(const rt_pw_p *p, const float *x, const float *w, const float *bias, float *y,
+		   int i0, int j0, int nlo, int nhi);
 
-RT_KERNEL_FMA static void pw_1x16(const rt_pw_p *p, const float *x, const float *w,
-				  const float *bias, float *y, int i0, int j0)
-{
-	pw_tile(p, x, w, bias, y, i0, j0, 1, VW, VW);
-}
+#define PW_FNS(R)                                                                                \
+	RT_KERNEL_FMA static void pw_##R##x16(const rt_pw_p *p, const float *x, const float *w,  \
+					      const float *bias, float *y, int i0, int j0,       \
+					      int nlo, int nhi)                                  \
+	{                                                                                        \
+		(void)nlo;                                                                       \
+		(void)nhi;                                                                       \
+		pw_tile(p, x, w, bias, y, i0, j0, R, VW, VW);                                    \
+	}                                                                                        \
+	RT_KERNEL_FMA static void pw_##R##x8(const rt_pw_p *p, const float *x, const float *w,   \
+					     const float *bias, float *y, int i0, int j0, int nlo, \
+					     int nhi)                                            \
+	{                                                                                        \
+		(void)nlo;                                                                       \
+		(void)nhi;                                                                       \
+		pw_tile(p, x, w, bias, y, i0, j0, R, VW, 0);                                     \
+	}                                                                                        \
+	RT_KERNEL_FMA static void pw_##R##xn(const rt_pw_p *p, const float *x, const float *w,   \
+					     const float *bias, float *y, int i0, int j0, int nlo, \
+					     int nhi)                                            \
+	{                                                                                        \
+		pw_tile(p, x, w, bias, y, i0, j0, R, nlo, nhi);                                  \
+	}
+PW_FNS(1)
+PW_FNS(2)
+PW_FNS(3)
+PW_FNS(4)
+PW_FNS(5)
+PW_FNS(6)
 
-RT_KERNEL_FMA static void pw_6x8(const rt_pw_p *p, const float *x, const float *w,
-				 const float *bias, float *y, int i0, int j0)
-{
-	pw_tile(p, x, w, bias, y, i0, j0, PW_MR, VW, 0);
-}
-
-RT_KERNEL_FMA static void pw_1x8(const rt_pw_p *p, const float *x, const float *w,
-				 const float *bias, float *y, int i0, int j0)
-{
-	pw_tile(p, x, w, bias, y, i0, j0, 1, VW, 0);
-}
-
-RT_KERNEL_FMA static void pw_6xn(const rt_pw_p *p, const float *x, const float *w,
-				 const float *bias, float *y, int i0, int j0, int nlo, int nhi)
-{
-	pw_tile(p, x, w, bias, y, i0, j0, PW_MR, nlo, nhi);
-}
-
-RT_KERNEL_FMA static void pw_1xn(const rt_pw_p *p, const float *x, const float *w,
-				 const float *bias, float *y, int i0, int j0, int nlo, int nhi)
-{
-	pw_tile(p, x, w, bias, y, i0, j0, 1, nlo, nhi);
-}
+/* [rows][16 columns, 8, a partial strip] */
+static pw_fn *const pw_fns[PW_MR + 1][3] = {
+	{NULL, NULL, NULL},	      {pw_1x16, pw_1x8, pw_1xn}, {pw_2x16, pw_2x8, pw_2xn},
+	{pw_3x16, pw_3x8, pw_3xn}, {pw_4x16, pw_4x8, pw_4xn}, {pw_5x16, pw_5x8, pw_5xn},
+	{pw_6x16, pw_6x8, pw_6xn},
+};
 
 static void pw_infer_run(const rt_pw_p *p, const float *x, const float *w, const float *bias,
 			 float *y)
@@ -179,23 +188,13 @@ static void pw_infer_run(const rt_pw_p *p, const float *x, const float *w, const
 		for (int j0 = 0; j0 < p->cout; j0 += 2 * VW) {
 			int left = p->cout - j0;
 			int nlo = left < VW ? left : VW, nhi = left - nlo < VW ? left - nlo : VW;
+			int kind = nlo == VW && nhi == VW ? 0 : nlo == VW && nhi == 0 ? 1 : 2;
+			pw_fn *full = pw_fns[PW_MR][kind];
 			int i = i0;
-			if (nlo == VW && nhi == VW) {
-				for (; i + PW_MR <= i1; i += PW_MR)
-					pw_6x16(p, x, w, bias, y, i, j0);
-				for (; i < i1; i++)
-					pw_1x16(p, x, w, bias, y, i, j0);
-			} else if (nlo == VW && nhi == 0) {
-				for (; i + PW_MR <= i1; i += PW_MR)
-					pw_6x8(p, x, w, bias, y, i, j0);
-				for (; i < i1; i++)
-					pw_1x8(p, x, w, bias, y, i, j0);
-			} else {
-				for (; i + PW_MR <= i1; i += PW_MR)
-					pw_6xn(p, x, w, bias, y, i, j0, nlo, nhi);
-				for (; i < i1; i++)
-					pw_1xn(p, x, w, bias, y, i, j0, nlo, nhi);
-			}
+			for (; i + PW_MR <= i1; i += PW_MR)
+				full(p, x, w, bias, y, i, j0, nlo, nhi);
+			if (i < i1)
+				pw_fns[i1 - i][kind](p, x, w, bias, y, i, j0, nlo, nhi);
 		}
 	}
 }
