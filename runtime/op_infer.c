@@ -134,7 +134,7 @@ RT_INLINE_FMA void pw_tile(const rt_pw_p *p, const float *x, const float *w, con
  * The instances: R = 1..MR rows, 16 or 8 whole columns or a partial strip.
  * A panel's last rows (fewer than MR) go in one call, their sums side by
  * side: a row alone is one chain of dependent multiply-adds per vector,
- * at a third of the rate.
+ * at a quarter of the rate (4-cycle latency).
  */
 typedef void pw_fn(const rt_pw_p *p, const float *x, const float *w, const float *bias, float *y,
 		   int i0, int j0, int nlo, int nhi);
