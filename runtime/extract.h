@@ -84,11 +84,15 @@
  *
  * The loader checks, in order: the magic, the version (a newer one is
  * refused), the length against the counts declared, the checksum, the
- * normalisation, then every layer (kinds and activations known, sizes
- * positive and bounded, shapes chaining from the input to nclasses,
- * spatial sizes those of the stride, nweights the sum the layers need);
- * any failure refuses the file with a message naming it.  Files are
- * written atomically (statedir.h).
+ * input (at most RT_MODEL_IMAGE_MAX floats an image), the normalisation,
+ * then every layer (kinds and activations known, sizes positive and
+ * bounded, shapes chaining from the input to nclasses, spatial sizes those
+ * of the stride, nweights the sum the layers need), and last the
+ * workspace one image needs (at most RT_MODEL_IMAGE_MAX floats: the sizes
+ * a file declares are not backed by its length, and no caller should be
+ * asked to allocate tens of gigabytes for a 300-byte file); any failure
+ * refuses the file with a message naming it.  Files are written
+ * atomically (statedir.h).
  *
  * Ownership: rt_model_extract, rt_model_decode and rt_model_load return a
  * model the caller frees with rt_model_free.  A model is immutable once
@@ -110,6 +114,9 @@
 #define RT_MODEL_MAGIC "ARCHDMDL"
 /* Longest gene string a file may hold. */
 #define RT_MODEL_GENES_MAX SN_GENE_STRLEN
+/* Most floats one image's input, and its workspace, may take (256 MiB
+ * each): a 224x224 RGB network needs a few million. */
+#define RT_MODEL_IMAGE_MAX ((size_t)1 << 26)
 
 /* One layer at its active shape; see the header comment for the meaning. */
 typedef struct rt_model_layer {

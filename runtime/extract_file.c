@@ -293,6 +293,10 @@ rt_model *rt_model_decode(const uint8_t *buf, size_t len, const char *name, char
 	if (m->in_channels < 1 || m->in_h < 1 || m->in_w < 1 || m->res < 1 || m->nclasses < 1)
 		return refuse(m, err, errlen, name, "malformed header (input %dx%dx%d, resolution %d, %d classes)",
 			      m->in_h, m->in_w, m->in_channels, m->res, m->nclasses);
+	if ((size_t)m->in_h * m->in_w * m->in_channels > RT_MODEL_IMAGE_MAX)
+		return refuse(m, err, errlen, name,
+			      "an input of %dx%dx%d floats, more than the %zu a model may take",
+			      m->in_h, m->in_w, m->in_channels, RT_MODEL_IMAGE_MAX);
 	m->macs = get_f64(buf + 56);
 	m->params = get_f64(buf + 64);
 	m->genes = malloc((size_t)glen + 1);
@@ -360,6 +364,11 @@ rt_model *rt_model_decode(const uint8_t *buf, size_t len, const char *name, char
 		m->weights[i] = get_f32(p + 4 * i);
 	if (rt_model_fuse(m) < 0)
 		return refuse(m, err, errlen, name, "out of memory");
+	size_t ws = rt_model_workspace(m, 1);
+	if (ws > RT_MODEL_IMAGE_MAX)
+		return refuse(m, err, errlen, name,
+			      "the layers need %zu floats of workspace an image, more than the %zu a model may take",
+			      ws, RT_MODEL_IMAGE_MAX);
 	return m;
 }
 

@@ -7,7 +7,8 @@
  * (weights, layers, input normalisation); and
  * every damaged file (bad magic, newer version, each truncation, trailing
  * bytes, every flipped byte, an inconsistent layer list with a valid
- * checksum, a missing file) is refused with a message naming it.
+ * checksum, a missing file, sizes no caller could allocate) is refused with
+ * a message naming it.
  *
  * The supernets' weights are random, and their batch-norm parameters,
  * statistics and kernel transforms are perturbed away from their initial
@@ -318,6 +319,55 @@ static void test_refusals(void **state)
 	rt_model_free(m);
 }
 
+/* The file of a two-layer model made by hand: a pool over side x side
+ * pixels of one channel (the input in_h x in_w), then fc(1).  *len bytes
+ * at *buf, which the caller frees. */
+static void pool_fc_file(int in_h, int in_w, int side, uint8_t **buf, size_t *len)
+{
+	rt_model_layer layers[2] = {
+		{ .kind = IR_BLOCK_POOL, .act = IR_ACT_NONE, .cin = 1, .cout = 1, .stride = 1,
+		  .h = side, .w = side, .ho = 1, .wo = 1 },
+		{ .kind = IR_BLOCK_FC, .act = IR_ACT_NONE, .cin = 1, .cout = 1, .stride = 1,
+		  .h = 1, .w = 1, .ho = 1, .wo = 1 },
+	};
+	float mean = 0, std = 1, w[2] = { 1, 0 };
+	char genes[] = "r1";
+	rt_model m = { .in_channels = 1, .in_h = in_h, .in_w = in_w, .res = side,
+		       .nclasses = 1, .genes = genes, .in_mean = &mean, .in_std = &std,
+		       .nlayers = 2, .layers = layers, .nweights = 2, .weights = w };
+	assert_int_equal(rt_model_encode(&m, buf, len), 0);
+}
+
+/* The sizes a file declares are not backed by its length: a 300-byte file
+ * may describe a pool over 8192 x 8192 pixels (1 GiB of workspace an
+ * image) or a 65536 x 65536 input, and no tool may be asked to allocate
+ * that (the fuzzer's first find).  Both are refused; a small one loads. */
+static void test_refuses_huge(void **state)
+{
+	(void)state;
+	uint8_t *buf;
+	size_t len;
+	pool_fc_file(8192, 8192, 8192, &buf, &len);
+	refused(buf, len, "the layers need 268435456 floats of workspace an image, more than the 67108864");
+	free(buf);
+	pool_fc_file(65536, 65536, 8, &buf, &len);
+	refused(buf, len, "an input of 65536x65536x1 floats, more than the 67108864");
+	free(buf);
+
+	pool_fc_file(64, 64, 8, &buf, &len);
+	char err[512];
+	rt_model *m = rt_model_decode(buf, len, "sub.model", err, sizeof err);
+	assert_non_null(m);
+	float x[64 * 64] = { 0 }, logit = -1;
+	float *ws = malloc(rt_model_workspace(m, 1) * sizeof(float));
+	assert_non_null(ws);
+	rt_model_forward(m, x, 1, ws, &logit);
+	assert_true(logit == 0.0f);
+	free(ws);
+	rt_model_free(m);
+	free(buf);
+}
+
 /* Random edits of the header and the layer list with the checksum made
  * right again, so they reach the structural checks: every file is refused
  * or, when accepted, describes a network the forward runs without reading
@@ -380,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_equal_resized),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_refuses_huge),
 		cmocka_unit_test(test_mutations),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
