@@ -190,15 +190,15 @@ static ws_part per_image(const rt_model *m)
 		z.act = zmax(z.act, px * c);
 		if (l->kind == IR_BLOCK_CONV) {
 			rt_conv2d_p p = conv_p(1, l->h, l->w, l->cin, l->cout, l->k, l->stride);
-			z.conv = zmax(z.conv, rt_conv2d_workspace(&p));
+			z.conv = zmax(z.conv, rt_conv2d_infer_workspace(&p));
 		} else if (l->kind == IR_BLOCK_RESIDUAL) {
 			rt_conv2d_p p1 = conv_p(1, l->h, l->w, l->cin, l->mid, l->k, l->stride);
 			rt_conv2d_p p2 = conv_p(1, l->ho, l->wo, l->mid, l->cout, l->k, 1);
 			rt_conv2d_p p3 = conv_p(1, l->h, l->w, l->cin, l->cout, 1, l->stride);
 			p3.pad = 0;
-			z.conv = zmax(z.conv, zmax(rt_conv2d_workspace(&p1),
-						   zmax(rt_conv2d_workspace(&p2),
-							rt_conv2d_workspace(&p3))));
+			z.conv = zmax(z.conv, zmax(rt_conv2d_infer_workspace(&p1),
+						   zmax(rt_conv2d_infer_workspace(&p2),
+							rt_conv2d_infer_workspace(&p3))));
 		} else if (l->kind == IR_BLOCK_MBCONV) {
 			rt_dw_infer_p dp = dw_p(l, 1);
 			z.pad = zmax(z.pad, rt_dw_infer_workspace(&dp));

@@ -14,6 +14,10 @@
  *   six broadcast x values.  w is read in place, unpacked: it is the
  *   model's own [cin, cout] row-major matrix, and a 16-column strip of it
  *   stays in L1 while the rows of a panel pass over it.
+ * - Dense k x k convolution (stems, residual blocks): the pointwise tiles
+ *   over one output row at a time, reading a zero-bordered copy of the
+ *   input in place through a table of each tap's offset, so no im2col
+ *   matrix is written (for a stem it cost three times the GEMM).
  * - Depthwise: reads a zero-bordered copy of its input with channels padded
  *   to whole vectors (which the pointwise expand before it writes directly,
  *   by its rows' layout), so every output pixel takes the same
@@ -80,7 +84,7 @@ typedef int32_t v8i __attribute__((vector_size(32)));
  * columns in the first vector, nhi (0..8) in the second.
  */
 RT_INLINE_FMA void pw_tile(const rt_pw_p *p, const float *x, const float *w, const float *bias,
-			   float *y, int i0, int j0, const int MR, int nlo, int nhi)
+			   float *y, int i0, int j0, const int MR, int nlo, int nhi, const int GATHER)
 {
 	v8 acc[PW_MR][2];
 	for (int r = 0; r < MR; r++)
@@ -94,7 +98,7 @@ RT_INLINE_FMA void pw_tile(const rt_pw_p *p, const float *x, const float *w, con
 			w1 = LDN(wp + VW, nhi);
 #pragma GCC unroll 6
 		for (int r = 0; r < MR; r++) {
-			v8 xv = BCAST(xr[(size_t)r * ldx + ci]);
+			v8 xv = BCAST(xr[(size_t)r * ldx + (GATHER ? p->xoff[ci] : ci)]);
 			acc[r][0] += xv * w0;
 			if (nhi > 0)
 				acc[r][1] += xv * w1;
@@ -139,29 +143,22 @@ RT_INLINE_FMA void pw_tile(const rt_pw_p *p, const float *x, const float *w, con
 typedef void pw_fn(const rt_pw_p *p, const float *x, const float *w, const float *bias, float *y,
 		   int i0, int j0, int nlo, int nhi);
 
-#define PW_FNS(R)                                                                                \
-	RT_KERNEL_FMA static void pw_##R##x16(const rt_pw_p *p, const float *x, const float *w,  \
-					      const float *bias, float *y, int i0, int j0,       \
-					      int nlo, int nhi)                                  \
+#define PW_FN(R, NAME, NLO, NHI, GATHER)                                                     \
+	RT_KERNEL_FMA static void pw_##R##NAME(const rt_pw_p *p, const float *x, const float *w, \
+					       const float *bias, float *y, int i0, int j0,     \
+					       int nlo, int nhi)                                \
 	{                                                                                        \
 		(void)nlo;                                                                       \
 		(void)nhi;                                                                       \
-		pw_tile(p, x, w, bias, y, i0, j0, R, VW, VW);                                    \
-	}                                                                                        \
-	RT_KERNEL_FMA static void pw_##R##x8(const rt_pw_p *p, const float *x, const float *w,   \
-					     const float *bias, float *y, int i0, int j0, int nlo, \
-					     int nhi)                                            \
-	{                                                                                        \
-		(void)nlo;                                                                       \
-		(void)nhi;                                                                       \
-		pw_tile(p, x, w, bias, y, i0, j0, R, VW, 0);                                     \
-	}                                                                                        \
-	RT_KERNEL_FMA static void pw_##R##xn(const rt_pw_p *p, const float *x, const float *w,   \
-					     const float *bias, float *y, int i0, int j0, int nlo, \
-					     int nhi)                                            \
-	{                                                                                        \
-		pw_tile(p, x, w, bias, y, i0, j0, R, nlo, nhi);                                  \
+		pw_tile(p, x, w, bias, y, i0, j0, R, NLO, NHI, GATHER);                          \
 	}
+/* 16 or 8 whole columns or a partial strip; with xoff, 16 or any */
+#define PW_FNS(R)                         \
+	PW_FN(R, x16, VW, VW, 0)          \
+	PW_FN(R, x8, VW, 0, 0)            \
+	PW_FN(R, xn, nlo, nhi, 0)         \
+	PW_FN(R, x16g, VW, VW, 1)         \
+	PW_FN(R, xng, nlo, nhi, 1)
 PW_FNS(1)
 PW_FNS(2)
 PW_FNS(3)
@@ -169,17 +166,17 @@ PW_FNS(4)
 PW_FNS(5)
 PW_FNS(6)
 
-/* [rows][16 columns, 8, a partial strip] */
-static pw_fn *const pw_fns[PW_MR + 1][3] = {
-	{NULL, NULL, NULL},	      {pw_1x16, pw_1x8, pw_1xn}, {pw_2x16, pw_2x8, pw_2xn},
-	{pw_3x16, pw_3x8, pw_3xn}, {pw_4x16, pw_4x8, pw_4xn}, {pw_5x16, pw_5x8, pw_5xn},
-	{pw_6x16, pw_6x8, pw_6xn},
+#define PW_ROW(R) {pw_##R##x16, pw_##R##x8, pw_##R##xn, pw_##R##x16g, pw_##R##xng, pw_##R##xng}
+/* [rows][16 columns, 8, a partial strip, then the same with xoff] */
+static pw_fn *const pw_fns[PW_MR + 1][6] = {
+	{NULL}, PW_ROW(1), PW_ROW(2), PW_ROW(3), PW_ROW(4), PW_ROW(5), PW_ROW(6),
 };
 
 static void pw_infer_run(const rt_pw_p *p, const float *x, const float *w, const float *bias,
 			 float *y)
 {
-	if (rt_infer_avx512()) {
+	/* the wide kernels read x's rows as they are */
+	if (p->xoff == NULL && rt_infer_avx512()) {
 		rt_pw_infer_avx512(p, x, w, bias, y);
 		return;
 	}
@@ -189,6 +186,8 @@ static void pw_infer_run(const rt_pw_p *p, const float *x, const float *w, const
 			int left = p->cout - j0;
 			int nlo = left < VW ? left : VW, nhi = left - nlo < VW ? left - nlo : VW;
 			int kind = nlo == VW && nhi == VW ? 0 : nlo == VW && nhi == 0 ? 1 : 2;
+			if (p->xoff != NULL)
+				kind += 3;
 			pw_fn *full = pw_fns[PW_MR][kind];
 			int i = i0;
 			for (; i + PW_MR <= i1; i += PW_MR)
@@ -301,6 +300,51 @@ RT_KERNEL static void im2col(const rt_conv2d_p *p, int ho, int wo, const float *
 				}
 }
 
+/* Convolutions of at most this many taps (k k cin) are read in place;
+ * larger ones through im2col. */
+#define CONV_MAX_TAPS 2048
+
+static int conv_in_place(const rt_conv2d_p *p)
+{
+	return p->k * p->k * p->cin <= CONV_MAX_TAPS;
+}
+
+size_t rt_conv2d_infer_workspace(const rt_conv2d_p *p)
+{
+	if (p->k == 1 && p->stride == 1 && p->pad == 0)
+		return 0;
+	if (!conv_in_place(p))
+		return rt_conv2d_workspace(p);
+	return (size_t)p->n * (size_t)(p->h + 2 * p->pad) * (size_t)(p->w + 2 * p->pad) *
+	       (size_t)p->cin;
+}
+
+/* Output rows (image, oh) [b, e) of a convolution read in place from the
+ * bordered images xp (rows of pw pixels). */
+typedef struct conv_rows {
+	const rt_pw_p *pw; /* one output row; x and y of row 0 */
+	const rt_conv2d_p *p;
+	const float *xp, *w, *bias;
+	float *y;
+	int ho, wo, pwid;
+} conv_rows;
+
+static void conv_rows_run(void *ctx, int64_t b, int64_t e)
+{
+	const conv_rows *c = ctx;
+	const rt_conv2d_p *p = c->p;
+	size_t img = (size_t)(p->h + 2 * p->pad) * c->pwid * p->cin;
+	for (int64_t row = b; row < e; row++) {
+		int n = (int)(row / c->ho), oh = (int)(row % c->ho);
+		rt_pw_p q = *c->pw;
+		if (q.r != NULL)
+			q.r += (size_t)row * c->wo * q.ldr;
+		pw_infer_run(&q,
+			     c->xp + (size_t)n * img + (size_t)oh * p->stride * c->pwid * p->cin,
+			     c->w, c->bias, c->y + (size_t)row * c->wo * q.ldy);
+	}
+}
+
 void rt_conv2d_infer(const rt_conv2d_p *p, rt_act act, const float *r, int ldr, int cr,
 		     const float *x, const float *w, const float *bias, float *y, float *ws)
 {
@@ -321,9 +365,43 @@ void rt_conv2d_infer(const rt_conv2d_p *p, rt_act act, const float *r, int ldr, 
 		rt_pw_infer(&pw, x, w, bias, y);
 		return;
 	}
-	/* x [n, h, w, cin] -> cols [n*ho*wo, k*k*cin] */
-	im2col(p, ho, wo, x, ws);
-	rt_pw_infer(&pw, ws, w, bias, y);
+	if (!conv_in_place(p)) {
+		/* x [n, h, w, cin] -> cols [n*ho*wo, k*k*cin] */
+		im2col(p, ho, wo, x, ws);
+		rt_pw_infer(&pw, ws, w, bias, y);
+		return;
+	}
+	/* x into zero-bordered images, read by output row: tap (ki, kj, ci)
+	 * of output pixel j at j stride cin + xoff[tap] */
+	int pwid = p->w + 2 * p->pad, ph = p->h + 2 * p->pad, cin = p->cin;
+	size_t prow = (size_t)pwid * cin, img = (size_t)ph * prow;
+	for (int n = 0; n < p->n; n++) {
+		float *xi = ws + (size_t)n * img;
+		memset(xi, 0, (size_t)p->pad * prow * sizeof(float));
+		memset(xi + (size_t)(p->pad + p->h) * prow, 0, (size_t)p->pad * prow * sizeof(float));
+		for (int ih = 0; ih < p->h; ih++) {
+			float *row = xi + (size_t)(ih + p->pad) * prow;
+			memset(row, 0, (size_t)p->pad * cin * sizeof(float));
+			memcpy(row + (size_t)p->pad * cin, x + ((size_t)n * p->h + ih) * p->w * cin,
+			       (size_t)p->w * cin * sizeof(float));
+			memset(row + (size_t)(p->pad + p->w) * cin, 0,
+			       (size_t)p->pad * cin * sizeof(float));
+		}
+	}
+	int xoff[CONV_MAX_TAPS];
+	for (int ki = 0, t = 0; ki < p->k; ki++)
+		for (int kj = 0; kj < p->k; kj++)
+			for (int ci = 0; ci < cin; ci++)
+				xoff[t++] = (ki * pwid + kj) * cin + ci;
+	pw.m = wo;
+	pw.ldx = p->stride * cin;
+	pw.xoff = xoff;
+	conv_rows c = {&pw, p, ws, w, bias, y, ho, wo, pwid};
+	int64_t rows = (int64_t)p->n * ho;
+	if (rows >= 2 && (int64_t)rows * wo * kkc * p->cout >= SPLIT_MACS)
+		rt_parallel_split(rows, conv_rows_run, &c);
+	else
+		conv_rows_run(&c, 0, rows);
 }
 
 /* ---- depthwise ------------------------------------------------------------ */

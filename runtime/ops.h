@@ -297,6 +297,9 @@ typedef struct rt_pw_p {
 	 * rt_dw_infer_layout's bordered images). */
 	int grp_w, grp_h;
 	size_t ld_row, ld_img;
+	/* NULL, or column ci of x's row i is at x + i ldx + xoff[ci]: a
+	 * convolution read in place (its im2col left implicit). */
+	const int *xoff;
 } rt_pw_p;
 
 void rt_pw_infer(const rt_pw_p *p, const float *x, const float *w, const float *bias,
@@ -305,10 +308,11 @@ void rt_pw_infer(const rt_pw_p *p, const float *x, const float *w, const float *
 /*
  * y [n, ho, wo, cout] = act(conv(x, w) + bias (+ r)), the weight laid out
  * as for rt_conv2d_forward (ldw >= cout), r as for rt_pw_infer (NULL for
- * none); `ws` holds rt_conv2d_workspace(p) floats.
+ * none); `ws` holds rt_conv2d_infer_workspace(p) floats.
  */
 void rt_conv2d_infer(const rt_conv2d_p *p, rt_act act, const float *r, int ldr, int cr,
 		     const float *x, const float *w, const float *bias, float *y, float *ws);
+size_t rt_conv2d_infer_workspace(const rt_conv2d_p *p);
 
 /*
  * y [n, ho, wo, c] = act(depthwise conv(x) + bias) with odd k, stride 1 or

@@ -166,6 +166,9 @@ static void test_conv2d_infer(void **state)
 		{1, 28, 28, 1, 16, 3, 1, 1, 16},
 		{3, 5, 4, 4, 6, 1, 2, 0, 6},
 		{2, 4, 3, 4, 9, 1, 1, 0, 9},
+		{2, 6, 7, 2, 17, 3, 2, 0, 17},   /* read in place, a partial strip */
+		{1, 5, 5, 240, 9, 3, 1, 1, 9},   /* too many taps: im2col */
+		{1, 9, 8, 5, 24, 5, 1, 2, 32},   /* ldw > cout */
 	};
 	for (int t = 0; t < (int)(sizeof ps / sizeof ps[0]); t++) {
 		rt_conv2d_p p = ps[t];
@@ -179,7 +182,7 @@ static void test_conv2d_infer(void **state)
 		float *b = ug_rand(&rng, (size_t)p.cout, -1, 1);
 		float *r = cr ? ug_rand(&rng, rows * cr, -1, 1) : NULL;
 		float *y = malloc(ny * sizeof(float));
-		float *ws = malloc((rt_conv2d_workspace(&p) + 1) * sizeof(float));
+		float *ws = malloc((rt_conv2d_infer_workspace(&p) + 1) * sizeof(float));
 		rt_conv2d_infer(&p, act, r, cr, cr, x, w, b, y, ws);
 		double *ref = dbuf(ny);
 		for (int n = 0; n < p.n; n++)
