@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "compiler/archc_opt.h"
 #include "compiler/cc.h"
@@ -113,6 +114,38 @@ ir_module *archc_load(const char *path, const char *const *includes, int ninclud
 	lang_diags_free(&d);
 	cc_files_free(o.files);
 	return m;
+}
+
+int archc_output_check(const archc_cmd *cmd, const char *opt, const char *out,
+		       const char *const *inputs, int ninputs)
+{
+	struct stat os, is;
+	if (stat(out, &os) != 0)
+		return ARCHC_OK;
+	if (S_ISDIR(os.st_mode)) {
+		fprintf(stderr, "archc %s: %s '%s' is a directory; name a file\n", cmd->name, opt,
+			out);
+		return ARCHC_EINPUT;
+	}
+	if (!S_ISREG(os.st_mode)) {
+		fprintf(stderr,
+			"archc %s: %s '%s' is not a regular file (a device, FIFO or socket), which "
+			"would be replaced rather than written; name a file\n",
+			cmd->name, opt, out);
+		return ARCHC_EINPUT;
+	}
+	for (int i = 0; i < ninputs; i++) {
+		if (!inputs[i] || stat(inputs[i], &is) != 0)
+			continue;
+		if (is.st_dev == os.st_dev && is.st_ino == os.st_ino) {
+			fprintf(stderr,
+				"archc %s: the output '%s' is the input file '%s'; name another with "
+				"%s\n",
+				cmd->name, out, inputs[i], opt);
+			return ARCHC_EUSAGE;
+		}
+	}
+	return ARCHC_OK;
 }
 
 int main(int argc, char **argv)

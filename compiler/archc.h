@@ -56,4 +56,20 @@ int archc_usage_error(const archc_cmd *cmd, const char *fmt, ...)
  * NULL after errors. */
 ir_module *archc_load(const char *path, const char *const *includes, int nincludes);
 
+/*
+ * Checks `out`, a file the command is about to replace atomically (a
+ * temporary file renamed over it), before any work is done, so that a
+ * refusal costs nothing and leaves everything as it was.  Refuses, after
+ * printing why with `opt` (the option that named it, "-o"):
+ *  - an output that is the same file as one of inputs[0, ninputs) (NULL
+ *    entries are skipped): ARCHC_EUSAGE, as it would replace that input;
+ *  - an existing output that is a directory, or not a regular file (a
+ *    device such as /dev/null, a FIFO, a socket), which the rename would
+ *    fail on or replace: ARCHC_EINPUT.
+ * Returns ARCHC_OK otherwise, also when out does not exist yet (a missing
+ * directory is reported by the writer).
+ */
+int archc_output_check(const archc_cmd *cmd, const char *opt, const char *out,
+		       const char *const *inputs, int ninputs);
+
 #endif

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "compiler/archc_opt.h"
 
@@ -47,14 +46,13 @@ static int archc_compile_run(int argc, char **argv)
 	char *def = output ? NULL : archc_default_output(input);
 	const char *out = output ? output : def;
 	char err[512];
-	struct stat in_st, out_st;
-	if (out && stat(input, &in_st) == 0 && stat(out, &out_st) == 0 &&
-	    in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino) {
-		fprintf(stderr, "archc compile: the output '%s' is the input file; name another with -o\n",
-			out);
-		st = ARCHC_EUSAGE;
-	} else if (!out || ir_binary_save(m, out, err, sizeof err) != 0) {
-		fprintf(stderr, "archc compile: %s\n", out ? err : "out of memory");
+	if (!out) {
+		fputs("archc compile: out of memory\n", stderr);
+		st = ARCHC_EINPUT;
+	} else if ((st = archc_output_check(&archc_cmd_compile, "-o", out, &input, 1)) ==
+			   ARCHC_OK &&
+		   ir_binary_save(m, out, err, sizeof err) != 0) {
+		fprintf(stderr, "archc compile: %s\n", err);
 		st = ARCHC_EINPUT;
 	}
 	free(def);

@@ -202,6 +202,9 @@ static int archc_eval_run(int argc, char **argv)
 	rt_data *data = NULL;
 	sn_supernet *sn = NULL;
 	rt_ckpt_state pos;
+	if (e.output && (st = archc_task_output_check(&archc_cmd_eval, "-o", e.output, &e.a, m, t,
+						      e.state)) != ARCHC_OK)
+		goto out;
 	st = ARCHC_EINPUT;
 	if (rt_threads_init(0, err, (int)sizeof err) < 0) {
 		fprintf(stderr, "archc eval: %s\n", err);

@@ -70,6 +70,30 @@ static int is_model_file(const char *path)
 	return yes;
 }
 
+/* Refuses, before any work, an output that would replace an input or a
+ * file of the state dir, or that cannot be a file (archc_task_output_check;
+ * m is NULL when the input is a model file). */
+static int check_outputs(const export_args *e, const ir_module *m, int t)
+{
+	const char *opt = e->c_out ? "--c" : "--onnx";
+	char path[2][4096];
+	int n = 0;
+	if (e->c_out) {
+		snprintf(path[n++], sizeof path[0], "%s.c", e->c_out);
+		snprintf(path[n++], sizeof path[0], "%s.h", e->c_out);
+	} else {
+		snprintf(path[n++], sizeof path[0], "%s", e->onnx_out);
+	}
+	for (int i = 0; i < n; i++) {
+		int st = m ? archc_task_output_check(&archc_cmd_export, opt, path[i], &e->a, m, t,
+						     e->state)
+			   : archc_output_check(&archc_cmd_export, opt, path[i], &e->a.input, 1);
+		if (st != ARCHC_OK)
+			return st;
+	}
+	return ARCHC_OK;
+}
+
 /* Cuts subnet e->subnet out of the task's trained supernet, recalibrated
  * and with the data set's normalisation; NULL after printing why. */
 static rt_model *cut_model(const export_args *e, int *status)
@@ -90,6 +114,9 @@ static rt_model *cut_model(const export_args *e, int *status)
 		*status = archc_usage_error(&archc_cmd_export, "%s", err);
 		goto out;
 	}
+	if ((*status = check_outputs(e, m, t)) != ARCHC_OK)
+		goto out;
+	*status = ARCHC_EINPUT;
 	int rc = archc_task_supernet(&archc_cmd_export, m, t, e->state, &sn, &data, &pos);
 	if (rc == ARCHC_TASK_UNTRAINED)
 		fprintf(stderr, "  train it first: archc train %s --task %s%s%s\n", e->a.input,
@@ -166,6 +193,9 @@ static int archc_export_run(int argc, char **argv)
 					       e.a.input);
 			goto out;
 		}
+		if ((st = check_outputs(&e, NULL, 0)) != ARCHC_OK)
+			goto out;
+		st = ARCHC_EINPUT;
 		model = rt_model_load(e.a.input, err, sizeof err);
 		if (!model)
 			fprintf(stderr, "archc export: %s\n", err);

@@ -530,7 +530,8 @@ static int archc_plot_run(int argc, char **argv)
 		st = archc_usage_error(&archc_cmd_plot, "-o OUT.svg is required");
 		goto out;
 	}
-	if (!(m = archc_task_load(&archc_cmd_plot, &a, &t, &st)))
+	if (!(m = archc_task_load(&archc_cmd_plot, &a, &t, &st)) ||
+	    (st = archc_task_output_check(&archc_cmd_plot, "-o", output, &a, m, t, state)) != ARCHC_OK)
 		goto out;
 	char root[RT_STATE_PATH_MAX], err[RT_STATE_PATH_MAX + 256];
 	st = ARCHC_EINPUT;

@@ -153,6 +153,37 @@ int archc_task_supernet(const archc_cmd *cmd, const ir_module *m, int t, const c
 	return ARCHC_EINPUT;
 }
 
+int archc_task_output_check(const archc_cmd *cmd, const char *opt, const char *out,
+			    const archc_task_args *a, const ir_module *m, int t, const char *state)
+{
+	int st = archc_output_check(cmd, opt, out, &a->input, 1);
+	if (st != ARCHC_OK)
+		return st;
+	/* The output's directory against the supernet's: every file there
+	 * (checkpoint, archive, predictor, and any new one) is the state
+	 * dir's. */
+	char root[RT_STATE_ROOT_MAX], dir[RT_STATE_PATH_MAX], odir[RT_STATE_PATH_MAX], err[256];
+	const char *slash = strrchr(out, '/');
+	size_t n = slash ? (size_t)(slash - out) : 0;
+	struct stat ds, os;
+	if (n >= sizeof odir || rt_state_root(state, root, sizeof root, err, sizeof err) != 0 ||
+	    rt_state_supernet_dir(root, m->tasks[t].supernet_key, dir, sizeof dir) != 0 ||
+	    stat(dir, &ds) != 0)
+		return ARCHC_OK;
+	if (!slash)
+		snprintf(odir, sizeof odir, ".");
+	else /* "/name" is in "/" */
+		snprintf(odir, sizeof odir, "%.*s", (int)(slash == out ? 1 : n), out);
+	if (stat(odir, &os) == 0 && os.st_dev == ds.st_dev && os.st_ino == ds.st_ino) {
+		fprintf(stderr,
+			"archc %s: the output '%s' is in the state dir, beside task %s's supernet "
+			"(%s); name another with %s\n",
+			cmd->name, out, m->tasks[t].name, dir, opt);
+		return ARCHC_EUSAGE;
+	}
+	return ARCHC_OK;
+}
+
 void archc_task_model_norm(rt_model *model, const rt_data *data, const ir_dataset *ds)
 {
 	float scale = ds->format == IR_FORMAT_IDX ? 255.0f : 1.0f;

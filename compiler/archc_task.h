@@ -94,6 +94,17 @@ int archc_task_supernet(const archc_cmd *cmd, const ir_module *m, int t, const c
 			sn_supernet **sn, rt_data **data, rt_ckpt_state *pos);
 
 /*
+ * Checks an output of a command working on task t of m (archc_output_check
+ * with opt, the option that named it) before any work: refuses the input
+ * file, and any file in the task's supernet directory of the state dir
+ * (`state`, NULL for the default), which holds its checkpoint, archive and
+ * predictor: the commands promise to leave the state dir as it is.  Returns ARCHC_OK, or
+ * the status after printing why.
+ */
+int archc_task_output_check(const archc_cmd *cmd, const char *opt, const char *out,
+			    const archc_task_args *a, const ir_module *m, int t, const char *state);
+
+/*
  * Records in a model cut from task t's supernet how raw values of its data
  * set's files become inputs: IDX bytes are scaled to [0, 1] before the
  * data set's normalisation (data.h), so the raw mean and deviation are 255

@@ -1,0 +1,66 @@
+#!/bin/sh
+# tests/integration/archc_badinput.sh — the commands that touch the state
+# dir and write files (eval, export, plot, compile, search, train) given
+# what a careless or hostile user gives them: outputs that name an input,
+# a file of the state dir, a directory or a FIFO, refused before any work
+# with the reason and everything left as it was; gene strings and
+# constraints with numbers no subnet or metric can have, refused as usage
+# errors instead of answered with something else.  Uses one tiny supernet
+# (lib.sh's tiny_spec, task t) and its archive; a few seconds.  Prints TAP
+# lines.
+set -u
+. "$(dirname "$0")/lib.sh"
+lib_init archc_badinput
+export ARCH_PATH=
+
+status() { # expected status, command...
+	want=$1
+	shift
+	"$@" >out.txt 2>err.txt
+	[ $? -eq "$want" ]
+}
+
+tiny_spec
+train_tiny t
+S="--task t --state $STATE --threads 1"
+P="--task t --state $STATE"
+"$ARCHC" search tiny.arch $S --target small >/dev/null 2>&1
+K=$(ls -d "$STATE"/supernets/*)
+check "the tiny supernet is trained and has an archive" test -s "$K/checkpoint" -a -s "$K/archive"
+cp tiny.arch tiny.orig
+cp -R "$STATE" state.orig
+"$ARCHC" eval tiny.arch --task t --state "$STATE" --subnet min --recal 0 -o m.model >/dev/null 2>&1
+cp m.model m.orig
+mkfifo fifo
+mkdir adir
+unchanged() { cmp -s tiny.arch tiny.orig && cmp -s m.model m.orig && diff -r "$STATE" state.orig >/dev/null && test -p fifo; }
+E="eval tiny.arch --task t --state $STATE --subnet min --recal 0"
+
+# --- outputs that would replace an input or a state file -------------------
+check "eval -o the input file exits 2" status 2 "$ARCHC" $E -o ./tiny.arch
+check "... naming both" grep -q "^archc eval: the output './tiny.arch' is the input file 'tiny.arch'; name another with -o$" err.txt
+check "... and prints no result" test ! -s out.txt
+check "eval -o the checkpoint exits 2" status 2 "$ARCHC" $E -o "$K/checkpoint"
+check "... saying it is in the state dir" grep -q "is in the state dir, beside task t's supernet" err.txt
+check "eval -o a new file beside the checkpoint exits 2" status 2 "$ARCHC" $E -o "$K/mine.model"
+check "eval -o a FIFO exits 1" status 1 "$ARCHC" $E -o fifo
+check "... saying why" grep -q "^archc eval: -o 'fifo' is not a regular file" err.txt
+check "eval -o a directory exits 1 before measuring" status 1 "$ARCHC" $E -o adir
+check "... saying so" grep -q "^archc eval: -o 'adir' is a directory; name a file$" err.txt
+check "... and prints no result" test ! -s out.txt
+check "export --onnx the .arch input exits 2" status 2 "$ARCHC" export tiny.arch --task t --state "$STATE" --subnet min --onnx tiny.arch
+check "export --onnx the model file input exits 2" status 2 "$ARCHC" export m.model --onnx m.model
+check "... naming it" grep -q "^archc export: the output 'm.model' is the input file 'm.model'; name another with --onnx$" err.txt
+cp m.model m.h
+check "export --c whose OUT.h is the input exits 2" status 2 "$ARCHC" export m.h --c m
+check "... and m.h is left as it was" cmp -s m.h m.orig
+check "export --onnx the archive exits 2" status 2 "$ARCHC" export tiny.arch --task t --state "$STATE" --subnet min --onnx "$K/archive"
+check "plot -o the input exits 2" status 2 "$ARCHC" plot tiny.arch $P -o tiny.arch
+check "plot -o the archive exits 2" status 2 "$ARCHC" plot tiny.arch $P -o "$K/archive"
+check "plot -o a FIFO exits 1" status 1 "$ARCHC" plot tiny.arch $P -o fifo
+check "compile -o a FIFO exits 1" status 1 "$ARCHC" compile tiny.arch -o fifo
+check "every refused output left the input, model, FIFO and state dir as they were" unchanged
+check "eval -o a new file still works" status 0 "$ARCHC" $E -o new.model
+check "... and export of it too" status 0 "$ARCHC" export new.model --c newc
+
+lib_done
