@@ -30,11 +30,19 @@ typedef struct rs_job {
 	float *dst;
 } rs_job;
 
+/* Columns whose taps a row pass computes once, not once per row. */
+#define RS_TAPS_MAX 1024
+
 RT_KERNEL static void rs_fwd_rows(void *ctx, int64_t b, int64_t e)
 {
 	const rs_job *j = ctx;
 	const rt_resize_p *p = j->p;
 	int C = p->c;
+	int tx0[RS_TAPS_MAX], tx1[RS_TAPS_MAX];
+	float tl[RS_TAPS_MAX];
+	int kept = p->wo <= RS_TAPS_MAX;
+	for (int ox = 0; kept && ox < p->wo; ox++)
+		resize_taps(p->w, p->wo, ox, &tx0[ox], &tx1[ox], &tl[ox]);
 	for (int64_t r = b; r < e; r++) { /* r = n * ho + oy */
 		int n = (int)(r / p->ho), oy = (int)(r % p->ho);
 		int y0, y1, x0, x1;
@@ -44,7 +52,10 @@ RT_KERNEL static void rs_fwd_rows(void *ctx, int64_t b, int64_t e)
 		const float *r1 = j->src + ((size_t)n * p->h + y1) * p->w * C;
 		float *restrict out = j->dst + (size_t)r * p->wo * C;
 		for (int ox = 0; ox < p->wo; ox++) {
-			resize_taps(p->w, p->wo, ox, &x0, &x1, &lx);
+			if (kept)
+				x0 = tx0[ox], x1 = tx1[ox], lx = tl[ox];
+			else
+				resize_taps(p->w, p->wo, ox, &x0, &x1, &lx);
 			float w00 = (1.0f - ly) * (1.0f - lx), w01 = (1.0f - ly) * lx;
 			float w10 = ly * (1.0f - lx), w11 = ly * lx;
 			const float *restrict a = r0 + (size_t)x0 * C, *restrict bb = r0 + (size_t)x1 * C;
