@@ -292,7 +292,12 @@ int sn_subnet_parse(const ir_space *s, const char *str, sn_subnet *out, char *er
 			char *vend;
 			errno = 0;
 			double v = strtod(q, &vend);
-			if (vend == q || errno || (vend < p + glen && *vend != ',')) {
+			/* Decimal as sn_subnet_format writes it: strtod's "inf" would
+			 * match any value, and " 16", "+16" or "0x10" are not ours. */
+			int plain = *q >= '0' && *q <= '9' && isfinite(v);
+			for (const char *c = q; plain && c < vend; c++)
+				plain = strchr("0123456789.eE+-", *c) != NULL;
+			if (vend == q || errno || !plain || (vend < p + glen && *vend != ',')) {
 				seterr(err, errlen, "gene string '%s': '%.*s' in group '%c' is not a number",
 				       str, (int)(p + glen - q), q, *p);
 				return -1;
@@ -314,6 +319,10 @@ int sn_subnet_parse(const ir_space *s, const char *str, sn_subnet *out, char *er
 			return -1;
 		}
 		p = end ? end + 1 : p + glen;
+		if (end && !*p) {
+			seterr(err, errlen, "gene string '%s' ends with ':'", str);
+			return -1;
+		}
 	}
 	for (int i = 0; i < s->ngenes; i++)
 		if (group[i] >= 0 && !seen[group[i]]) {

@@ -63,4 +63,12 @@ check "every refused output left the input, model, FIFO and state dir as they we
 check "eval -o a new file still works" status 0 "$ARCHC" $E -o new.model
 check "... and export of it too" status 0 "$ARCHC" export new.model --c newc
 
+# --- gene strings --------------------------------------------------------------
+# "inf" matched the first value of any gene: r12 instead of an error.
+check "a gene string with 'inf' exits 2" status 2 "$ARCHC" eval tiny.arch --task t --state "$STATE" --subnet 'rinf:d2:k5,5:e3,3' --recal 0
+check "... naming the value" grep -q "'inf' in group 'r' is not a number" err.txt
+check "a hexadecimal gene exits 2" status 2 "$ARCHC" eval tiny.arch --task t --state "$STATE" --subnet 'r0x10:d2:k5,5:e3,3' --recal 0
+check "a gene string ending in ':' exits 2" status 2 "$ARCHC" train tiny.arch --task t --state "$STATE" --subnet 'r16:d2:k5,5:e3,3:'
+check "... saying so" grep -q "ends with ':'" err.txt
+
 lib_done

@@ -77,6 +77,18 @@ static void test_gene_string(void **state)
 	assert_non_null(strstr(err, "too many"));
 	assert_int_equal(sn_subnet_parse_spec(s, "random:x", &b, err, sizeof err), -1);
 	assert_int_equal(sn_subnet_parse_spec(s, "random:12", &b, err, sizeof err), 0);
+	/* numbers as sn_subnet_format writes them: "inf" matched any value */
+	static const char *const odd[] = {
+		"rinf:d2,2:k5,5,7,7:e3,3,3,3:w6", "r6:d2,2:k5,5,7,7:e3,3,3,3:wnan",
+		"r0x6:d2,2:k5,5,7,7:e3,3,3,3:w6", "r 6:d2,2:k5,5,7,7:e3,3,3,3:w6",
+		"r+6:d2,2:k5,5,7,7:e3,3,3,3:w6",  "r6:d2,2:k5,5,7,7:e3,3,3,3:w6:",
+	};
+	for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		if (sn_subnet_parse(s, odd[i], &b, err, sizeof err) != -1)
+			fail_msg("'%s' was taken", odd[i]);
+	}
+	assert_non_null(strstr(err, "ends with ':'"));
+	assert_int_equal(sn_subnet_parse(s, "r6.0:d2,2:k5,5,7,7:e3,3,3,3:w6", &b, err, sizeof err), 0);
 	tiny_space_free(s);
 }
 
