@@ -78,6 +78,13 @@ int rt_answer_parse_bound(ir_metric metric, const char *text, ir_constraint *out
 		snprintf(err, errlen, "'%s': the number is out of range", text);
 		return -1;
 	}
+	/* Decimal only: strtod would also read "0x10" as 16. */
+	for (const char *c = p; c < end; c++) {
+		if (!strchr("0123456789.eE+-", *c)) {
+			snprintf(err, errlen, "'%s': the number is not decimal", text);
+			return -1;
+		}
+	}
 	const char *u = skip_space(end);
 	size_t ulen = strlen(u);
 	while (ulen && isspace((unsigned char)u[ulen - 1]))
@@ -89,9 +96,21 @@ int rt_answer_parse_bound(ir_metric metric, const char *text, ir_constraint *out
 			break;
 		if (metric == IR_METRIC_LATENCY && ulen == 0)
 			break;
+		double x = v * units[i].scale;
+		/* Every metric is at least 0 and accuracy at most 1, as the
+		 * compiler holds a target's constraints to: a bound nothing
+		 * meets is refused here, not searched for. */
+		double hi = metric == IR_METRIC_ACCURACY ? 1 : INFINITY;
+		if ((cmp == IR_CMP_LT && x <= 0) || (cmp == IR_CMP_GT && x >= hi) ||
+		    ((cmp == IR_CMP_GE || cmp == IR_CMP_EQ) && x > hi)) {
+			snprintf(err, errlen, "'%s' is never met: %s is %s", text,
+				 ir_metric_names[metric],
+				 metric == IR_METRIC_ACCURACY ? "between 0 and 100%" : "never below 0");
+			return -1;
+		}
 		out->metric = metric;
 		out->cmp = (ir_cmp)cmp;
-		out->value = v * units[i].scale;
+		out->value = x;
 		return 0;
 	}
 	static const char *const want[IR_METRIC_COUNT] = {

@@ -71,4 +71,12 @@ check "a hexadecimal gene exits 2" status 2 "$ARCHC" eval tiny.arch --task t --s
 check "a gene string ending in ':' exits 2" status 2 "$ARCHC" train tiny.arch --task t --state "$STATE" --subnet 'r16:d2:k5,5:e3,3:'
 check "... saying so" grep -q "ends with ':'" err.txt
 
+# --- constraints no subnet meets -------------------------------------------------
+# accuracy>=90 (90% meant) used to run a targeted search before failing.
+check "accuracy>=90 without % exits 2" status 2 "$ARCHC" search tiny.arch $S --constraint 'accuracy>=90'
+check "... saying accuracy is at most 100%" grep -q "^archc search: constraint 'accuracy>=90': '>=90' is never met: accuracy is between 0 and 100%$" err.txt
+check "macs<0 exits 2" status 2 "$ARCHC" search tiny.arch $S --constraint 'macs<0'
+check "a hexadecimal bound exits 2" status 2 "$ARCHC" search tiny.arch $S --constraint 'macs<=0x10'
+check "the refused searches left the state dir as it was" unchanged
+
 lib_done

@@ -75,6 +75,16 @@ static void test_errors(void **state)
 	refused("params<=2MiB", "is not a bound on params");
 	refused("macs<=1e999", "out of range");
 	refused("macs<=2M junk", "is not a bound on macs");
+	refused("macs<=0x10", "not decimal");
+	/* bounds no subnet meets, as the compiler refuses them in a target */
+	refused("accuracy>=200%", "never met: accuracy is between 0 and 100%");
+	refused("accuracy>=90", "never met");
+	refused("accuracy>1", "never met");
+	refused("accuracy==1.5", "never met");
+	refused("macs<0", "never met: macs is never below 0");
+	parses("accuracy<=150%", IR_METRIC_ACCURACY, IR_CMP_LE, 1.5);
+	parses("accuracy>=100%", IR_METRIC_ACCURACY, IR_CMP_GE, 1);
+	parses("macs<=0", IR_METRIC_MACS, IR_CMP_LE, 0);
 }
 
 static void test_bound_alone(void **state)
