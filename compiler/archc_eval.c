@@ -48,7 +48,8 @@ static int parse(int argc, char **argv, eval_args *e)
 		{ "--recal", ARCHC_OPT_INT, &e->recal, 0, MAX_RECAL },
 		{ "-o", ARCHC_OPT_STRING, &e->output, 0, 0 },
 		{ "--epochs", ARCHC_OPT_INT, &e->epochs, 1, 100000 },
-		{ "--seed", ARCHC_OPT_INT, &e->seed, 0, INT64_MAX },
+		/* train's range: a seed train refuses names no supernet */
+		{ "--seed", ARCHC_OPT_INT, &e->seed, 0, 2147483647 },
 	};
 	int st = archc_task_parse_opts(&archc_cmd_eval, argc, argv, opts,
 				       (int)(sizeof opts / sizeof opts[0]), &e->a);

@@ -79,4 +79,8 @@ check "macs<0 exits 2" status 2 "$ARCHC" search tiny.arch $S --constraint 'macs<
 check "a hexadecimal bound exits 2" status 2 "$ARCHC" search tiny.arch $S --constraint 'macs<=0x10'
 check "the refused searches left the state dir as it was" unchanged
 
+# --- eval names supernets train can make -----------------------------------------
+check "eval --seed beyond train's range exits 2" status 2 "$ARCHC" eval tiny.arch --task t --state "$STATE" --subnet min --seed 3000000000
+check "... with train's range" grep -q "^archc eval: --seed '3000000000' is not an integer from 0 to 2147483647$" err.txt
+
 lib_done
