@@ -226,9 +226,10 @@ static int parse_member(const ir_space *s, int version, char *line, search_membe
 
 static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
+	const char *why;
+	FILE *f = rt_state_fopen(path, &why);
 	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, why);
 		return NULL;
 	}
 	char *b = NULL;

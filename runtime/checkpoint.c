@@ -132,10 +132,10 @@ static void read_floats(const uint8_t *p, float *x, size_t n)
 	}
 }
 
-/* Reads a whole file; NULL with errno set on failure. */
-static uint8_t *slurp(const char *path, size_t *len)
+/* Reads a whole file; NULL with errno set and *why on failure. */
+static uint8_t *slurp(const char *path, size_t *len, const char **why)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = rt_state_fopen(path, why);
 	if (!f)
 		return NULL;
 	struct stat st;
@@ -152,6 +152,7 @@ static uint8_t *slurp(const char *path, size_t *len)
 		free(buf);
 		fclose(f);
 		errno = e;
+		*why = strerror(e);
 		return NULL;
 	}
 	fclose(f);
@@ -234,11 +235,12 @@ int rt_ckpt_load(const char *path, sn_supernet *sn, const uint8_t key[16],
 		 rt_ckpt_state *st, char *err, size_t errlen)
 {
 	size_t len = 0;
-	uint8_t *buf = slurp(path, &len);
+	const char *why = "";
+	uint8_t *buf = slurp(path, &len, &why);
 	if (!buf) {
 		if (errno == ENOENT)
 			return RT_CKPT_MISSING;
-		seterr(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		seterr(err, errlen, "%s: cannot read: %s", path, why);
 		return RT_CKPT_ERROR;
 	}
 	if (check(path, buf, len, sn, key, err, errlen) != 0) {

@@ -134,9 +134,10 @@ static int parse_sample(const char *line, lat_sample *p)
 /* Reads the whole file (at most `max` bytes) into a NUL-terminated buffer. */
 static char *slurp(const char *path, size_t max, size_t *len, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
+	const char *why;
+	FILE *f = rt_state_fopen(path, &why);
 	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, why);
 		return NULL;
 	}
 	size_t cap = 4096, n = 0;

@@ -279,9 +279,10 @@ pred_model *pred_model_decode(const uint8_t *buf, size_t len, char *err, size_t 
 
 pred_model *pred_model_load(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
+	const char *reason;
+	FILE *f = rt_state_fopen(path, &reason);
 	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, reason);
 		return NULL;
 	}
 	uint8_t *buf = NULL;

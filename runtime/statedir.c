@@ -198,6 +198,29 @@ int rt_state_mkparents(const char *path, char *err, size_t errlen)
 	return rt_state_mkdirs(dir, err, errlen);
 }
 
+FILE *rt_state_fopen(const char *path, const char **why)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	FILE *f = NULL;
+	if (fd >= 0 && fstat(fd, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			errno = EISDIR;
+		else if (!S_ISREG(st.st_mode))
+			errno = EINVAL;
+		else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
+			f = fdopen(fd, "rb");
+	}
+	if (f)
+		return f;
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	errno = e;
+	*why = e == EINVAL ? "not a regular file (a FIFO, device or socket)" : strerror(e);
+	return NULL;
+}
+
 /* --- atomic writes ---------------------------------------------------------- */
 
 static int fsync_parent(const char *path)

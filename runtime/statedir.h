@@ -85,6 +85,15 @@ int rt_state_mkdirs(const char *dir, char *err, size_t errlen);
 /* Creates the parent directories of the file `path` (see rt_state_mkdirs). */
 int rt_state_mkparents(const char *path, char *err, size_t errlen);
 
+/*
+ * Opens `path`, a file of the state dir, for reading ("rb"), refusing
+ * anything but a regular file without blocking: a FIFO left there would
+ * otherwise hang the reader, a device feed it forever.  Returns the
+ * stream, or NULL with errno set (EINVAL for a FIFO, device or socket) and
+ * *why the reason to print after "PATH: ".
+ */
+FILE *rt_state_fopen(const char *path, const char **why);
+
 /* --- atomic writes ---------------------------------------------------------- */
 
 /* A file being written atomically.  Fields are private. */

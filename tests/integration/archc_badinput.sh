@@ -64,6 +64,7 @@ check "eval -o a new file still works" status 0 "$ARCHC" $E -o new.model
 check "... and export of it too" status 0 "$ARCHC" export new.model --c newc
 
 # --- gene strings --------------------------------------------------------------
+cp tiny.orig tiny.arch # in case a check above failed and replaced it
 # "inf" matched the first value of any gene: r12 instead of an error.
 check "a gene string with 'inf' exits 2" status 2 "$ARCHC" eval tiny.arch --task t --state "$STATE" --subnet 'rinf:d2:k5,5:e3,3' --recal 0
 check "... naming the value" grep -q "'inf' in group 'r' is not a number" err.txt
@@ -82,5 +83,21 @@ check "the refused searches left the state dir as it was" unchanged
 # --- eval names supernets train can make -----------------------------------------
 check "eval --seed beyond train's range exits 2" status 2 "$ARCHC" eval tiny.arch --task t --state "$STATE" --subnet min --seed 3000000000
 check "... with train's range" grep -q "^archc eval: --seed '3000000000' is not an integer from 0 to 2147483647$" err.txt
+
+# --- state files that are not files ------------------------------------------------
+# A FIFO in the state dir blocked every reader (fopen waits for a writer).
+cp tiny.orig tiny.arch
+cp -R state.orig fifostate
+F=$(ls -d fifostate/supernets/*)
+rm "$F/archive" "$F/checkpoint"
+mkfifo "$F/archive" "$F/checkpoint"
+check "a FIFO for the archive is refused at once" status 1 timeout 20 "$ARCHC" archive tiny.arch --task t --state fifostate
+check "... naming it" grep -q "$F/archive: not a regular file" err.txt
+check "a FIFO for the checkpoint is refused at once" status 1 timeout 20 "$ARCHC" eval tiny.arch --task t --state fifostate --subnet min
+check "... naming it" grep -q "$F/checkpoint: cannot read: not a regular file" err.txt
+rm "$F/archive"
+mkdir "$F/archive"
+check "a directory for the archive is refused" status 1 "$ARCHC" archive tiny.arch --task t --state fifostate
+check "... as one" grep -q "$F/archive: Is a directory" err.txt
 
 lib_done

@@ -213,6 +213,32 @@ static void test_atomic(void **state)
 	assert_int_equal(count_entries(tmp), 2);
 }
 
+/* Reading a state file: a regular one opens; a FIFO is refused at once
+ * (with no writer, a plain fopen would wait forever), as are a directory
+ * and a missing file, each with errno and a reason. */
+static void test_fopen(void **state)
+{
+	const char *tmp = *state;
+	char path[RT_STATE_PATH_MAX], err[256];
+	const char *why = NULL;
+	snprintf(path, sizeof path, "%s/f", tmp);
+	assert_int_equal(rt_state_write_file(path, "x", 1, 0600, err, sizeof err), 0);
+	FILE *f = rt_state_fopen(path, &why);
+	assert_non_null(f);
+	assert_int_equal(fgetc(f), 'x');
+	fclose(f);
+	snprintf(path, sizeof path, "%s/fifo", tmp);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_null(rt_state_fopen(path, &why));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(why, "not a regular file"));
+	assert_null(rt_state_fopen(tmp, &why));
+	assert_int_equal(errno, EISDIR);
+	snprintf(path, sizeof path, "%s/missing", tmp);
+	assert_null(rt_state_fopen(path, &why));
+	assert_int_equal(errno, ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test_setup_teardown(test_mkdirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fopen, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
