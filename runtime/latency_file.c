@@ -274,7 +274,8 @@ lat_table *lat_table_open(const char *path, const char *cpu, const char *version
 			 path, t->version, version);
 	else if (t && strcmp(t->kernels, id) != 0)
 		snprintf(why, sizeof why,
-			 "%s was measured with another build of the kernels (%s, this build: %s)",
+			 "%s was measured with other kernels or another thread count (%s, this "
+			 "run: %s)",
 			 path, t->kernels, id);
 	else if (t)
 		why[0] = '\0';
