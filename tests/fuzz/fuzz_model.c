@@ -12,7 +12,10 @@
  * encoding.
  *
  * As in fuzz_air, each input is also tried with its trailing XXH3-64
- * recomputed, so that mutations reach the checks behind the checksum.
+ * recomputed, so that mutations reach the checks behind the checksum; and
+ * once more with the weight count and the weights made to fit the layer
+ * list it declares (weights cut or zero-padded, checksum recomputed), so
+ * that an edited layer reaches the forward instead of the count check.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +25,7 @@
 #include <xxhash.h>
 
 #include "runtime/extract.h"
+#include "runtime/extract_priv.h"
 #include "runtime/threads.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -79,6 +83,67 @@ static void check(const uint8_t *data, size_t size)
 	rt_model_free(m);
 }
 
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Header offsets of extract.h's file format. */
+#define HEAD_LEN 76
+#define LAYER_LEN 64
+/* Most weights a refitted file gets: enough for the seeds' shapes. */
+#define REFIT_MAX ((size_t)1 << 18)
+
+/* data with the weight count the layer list needs, the weights after it
+ * cut or zero-padded to that count, and a recomputed checksum; checked.
+ * Skipped when the header or layer list is not all there or needs more
+ * than REFIT_MAX weights. */
+static void check_refitted(const uint8_t *data, size_t size)
+{
+	if (size < HEAD_LEN)
+		return;
+	uint32_t cin = get_u32(data + 32), nlayers = get_u32(data + 52), glen = get_u32(data + 72);
+	if (cin > 65536 || nlayers > 4096 || glen > 65536)
+		return;
+	size_t at = HEAD_LEN + (size_t)glen + 8 * (size_t)cin + LAYER_LEN * (size_t)nlayers;
+	if (size < at)
+		return;
+	size_t need = 0;
+	for (uint32_t i = 0; i < nlayers; i++) {
+		const uint8_t *p = data + at - LAYER_LEN * (size_t)(nlayers - i);
+		uint32_t v[14];
+		for (int j = 0; j < 14; j++)
+			if ((v[j] = get_u32(p + 4 * j)) > 65536)
+				return;
+		rt_model_layer l = { .kind = (ir_block)v[0], .act = (ir_act)v[1], .cin = (int)v[2],
+				     .cout = (int)v[3], .mid = (int)v[4], .se_r = (int)v[5],
+				     .k = (int)v[6], .stride = (int)v[7], .has_expand = (int)v[12],
+				     .shortcut = (int)v[13] };
+		if ((unsigned)l.kind >= IR_BLOCK_COUNT || l.k > 11)
+			return;
+		need += rt_model_layer_size(&l);
+		if (need > REFIT_MAX)
+			return;
+	}
+	size_t len = at + 8 + 4 * need + 8;
+	uint8_t *buf = calloc(1, len);
+	if (!buf)
+		abort();
+	memcpy(buf, data, at);
+	put_u64(buf + at, need);
+	if (size > at + 8)
+		memcpy(buf + at + 8, data + at + 8, size - at - 8 < 4 * need ? size - at - 8 : 4 * need);
+	put_u64(buf + len - 8, XXH3_64bits(buf, len - 8));
+	check(buf, len);
+	free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check(data, size);
@@ -88,10 +153,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!copy)
 		abort();
 	memcpy(copy, data, size);
-	uint64_t h = XXH3_64bits(copy, size - 8);
-	for (int i = 0; i < 8; i++)
-		copy[size - 8 + (size_t)i] = (uint8_t)(h >> (8 * i));
+	put_u64(copy + size - 8, XXH3_64bits(copy, size - 8));
 	check(copy, size);
 	free(copy);
+	check_refitted(data, size);
 	return 0;
 }
