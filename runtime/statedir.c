@@ -6,9 +6,12 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,6 +222,56 @@ FILE *rt_state_fopen(const char *path, const char **why)
 	errno = e;
 	*why = e == EINVAL ? "not a regular file (a FIFO, device or socket)" : strerror(e);
 	return NULL;
+}
+
+/* --- locks --------------------------------------------------------------------- */
+
+int rt_state_lock(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot take the lock: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: cannot take the lock: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		char text[32] = "";
+		ssize_t n = pread(fd, text, sizeof text - 1, 0);
+		long pid = n > 0 ? strtol(text, NULL, 10) : 0;
+		/* a pid left by a holder killed before, not the holder now */
+		if (pid > 0 && (pid_t)pid == pid && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+			pid = 0;
+		if (e == EWOULDBLOCK && pid > 0)
+			snprintf(err, errlen, "%s: in use by process %ld", path, pid);
+		else if (e == EWOULDBLOCK)
+			snprintf(err, errlen, "%s: in use by another process", path);
+		else
+			snprintf(err, errlen, "%s: cannot take the lock: %s", path, strerror(e));
+		close(fd);
+		return -1;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	/* only for the message: a failure here does not matter */
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) != n)
+		errno = 0;
+	return fd;
+}
+
+void rt_state_unlock(int fd)
+{
+	if (fd < 0)
+		return;
+	/* no pid left behind for the next holder's rival to name */
+	if (ftruncate(fd, 0) != 0)
+		errno = 0;
+	close(fd);
 }
 
 /* --- atomic writes ---------------------------------------------------------- */

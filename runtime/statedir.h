@@ -94,6 +94,17 @@ int rt_state_mkparents(const char *path, char *err, size_t errlen);
  */
 FILE *rt_state_fopen(const char *path, const char **why);
 
+/*
+ * Takes the lock file `path` (created if missing, mode 0640) for this
+ * process, without waiting: an exclusive flock(2), released when the
+ * returned descriptor is closed (rt_state_unlock) or the process ends,
+ * kill -9 included.  The holder's pid is written into it for the message
+ * of the next one (and cleared by rt_state_unlock).  Returns the descriptor, or -1 with "PATH: reason" in
+ * err ("in use by process N" when another holds it).
+ */
+int rt_state_lock(const char *path, char *err, size_t errlen);
+void rt_state_unlock(int fd);
+
 /* --- atomic writes ---------------------------------------------------------- */
 
 /* A file being written atomically.  Fields are private. */

@@ -44,6 +44,8 @@ struct rt_trainer {
 	unsigned locked[TR_MAX_PHASES]; /* bit d: dimension d held at its largest */
 
 	char *ckpt_path;
+	int lock_fd; /* ckpt_path.lock, held while the trainer lives; -1: none */
+	int read_only;
 	long ckpt_every;
 	int eval_each;
 	rt_train_cb cb;
@@ -230,6 +232,8 @@ rt_trainer *rt_train_new(const ir_module *m, int task, const rt_train_opts *o, c
 	}
 	t->m = m;
 	t->task = tk;
+	t->lock_fd = -1;
+	t->read_only = o->read_only;
 	t->r = &tk->recipe;
 	t->space = &m->spaces[tk->space];
 	t->ckpt_every = o->checkpoint_every > 0 ? o->checkpoint_every : 0;
@@ -301,8 +305,20 @@ rt_trainer *rt_train_new(const ir_module *m, int task, const rt_train_opts *o, c
 		goto oom;
 
 	if (t->ckpt_path) {
-		if (rt_state_mkparents(t->ckpt_path, err, errlen) != 0)
+		if (!o->read_only && rt_state_mkparents(t->ckpt_path, err, errlen) != 0)
 			goto fail;
+		/* two runs on one checkpoint would overwrite each other's steps */
+		char lock[4096], why[4200];
+		if (snprintf(lock, sizeof lock, "%s.lock", t->ckpt_path) >= (int)sizeof lock) {
+			seterr(err, errlen, "%s: path too long", t->ckpt_path);
+			goto fail;
+		}
+		if (!o->read_only && (t->lock_fd = rt_state_lock(lock, why, sizeof why)) < 0) {
+			seterr(err, errlen, "%s%s", why,
+			       strstr(why, ": in use by") ? " (another run is training this supernet)"
+							 : "");
+			goto fail;
+		}
 		if (o->resume) {
 			int rc = rt_ckpt_load(t->ckpt_path, t->sn, t->key, &t->pos, err, errlen);
 			if (rc == RT_CKPT_ERROR)
@@ -340,6 +356,7 @@ void rt_train_free(rt_trainer *t)
 	rt_data_free(t->own_data);
 	free(t->gene_dim);
 	free(t->ckpt_path);
+	rt_state_unlock(t->lock_fd);
 	free(t->x);
 	free(t->y);
 	free(t->dlogits);
@@ -509,6 +526,10 @@ static int end_epoch(rt_trainer *t, char *err, size_t errlen)
 
 int rt_train_run(rt_trainer *t, char *err, size_t errlen)
 {
+	if (t->read_only) {
+		seterr(err, errlen, "task %s: a read-only trainer does not train", t->task->name);
+		return RT_TRAIN_ERROR;
+	}
 	const int epochs = t->r->epochs;
 	while (t->pos.epoch < epochs) {
 		int e = t->pos.epoch;

@@ -109,6 +109,11 @@ typedef struct rt_train_opts {
 	void *cb_ctx;
 	/* Checked between steps: when non-zero, checkpoint and stop. */
 	const atomic_int *cancel;
+	/* Only read the checkpoint (where a run elsewhere may be writing it):
+	 * no lock taken, rt_train_run refused.  Else `checkpoint`.lock is
+	 * held while the trainer lives, and a second trainer of the same
+	 * checkpoint, in any process, is refused ("in use by process N"). */
+	int read_only;
 } rt_train_opts;
 
 /* Defaults: no checkpoint, threads -1, eval_each_epoch 1, the rest 0. */

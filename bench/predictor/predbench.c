@@ -112,6 +112,7 @@ int main(int argc, char **argv)
 	o.resume = 1;
 	o.threads = threads;
 	o.eval_each_epoch = 0;
+	o.read_only = state != NULL; /* a run may be training it meanwhile */
 	rt_trainer *t = rt_train_new(mod, task, &o, err, sizeof(err));
 	if (!t)
 		die("trainer", err);

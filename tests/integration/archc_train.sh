@@ -109,6 +109,17 @@ while [ $i -lt 600 ] && ! ls s4/supernets/*/checkpoint >/dev/null 2>&1; do
 	sleep 0.05
 	i=$((i + 1))
 done
+# A second run on the same supernet meanwhile (the first may just have
+# ended: then there is nothing to refuse, and the check is skipped).
+status 1 $TRAIN --state s4 --task a --resume
+second=$?
+if kill -0 $pid 2>/dev/null; then
+	check "a second run while one trains the supernet exits 1" test $second -eq 0
+	check "... naming the lock and the running one's pid" grep -q "checkpoint[.]lock: in use by process $pid (another run is training this supernet)" err.txt
+else
+	ok "a second run while one trains the supernet exits 1 # SKIP the first run had ended"
+	ok "... naming the lock and the running one's pid # SKIP"
+fi
 kill -TERM $pid 2>/dev/null
 wait $pid
 check "SIGTERM stops the run with status 1" test $? -eq 1
@@ -116,6 +127,24 @@ check "... saying where, and to --resume" grep -q "interrupted at epoch [0-9]*, 
 check "one subnet trains alone (--subnet)" status 0 $TRAIN --state s4 --task b --subnet min
 check "... and reports its own test accuracy" grep -q "^subnet   test accuracy [0-9.]*%.*r12:d1:k3,3:e2,2" out.txt
 check "... from its own checkpoint" test "$(ls s4/supernets | wc -l)" -eq 2
+
+# --- a held lock -----------------------------------------------------------------------
+# Deterministic: the lock held by flock(1) (no pid in it) while a run starts.
+L="$(dirname "$CK")/checkpoint.lock"
+cp "$CK" good0.ck
+flock -o "$L" sleep 30 &
+fl=$!
+i=0
+while [ $i -lt 100 ] && flock -n "$L" true; do
+	sleep 0.05
+	i=$((i + 1))
+done
+check "a run on a supernet whose lock is held elsewhere exits 1" status 1 $TRAIN --state s1 --task a --resume
+check "... saying the lock is in use" grep -q "$L: in use by another process (another run is training this supernet)" err.txt
+check "... the checkpoint left as it was" cmp -s "$CK" good0.ck
+pkill -P $fl sleep 2>/dev/null
+wait $fl 2>/dev/null
+check "once it is released, the run goes on" status 0 $TRAIN --state s1 --task a --resume
 
 # --- refused checkpoints ---------------------------------------------------------------
 cp "$CK" good.ck

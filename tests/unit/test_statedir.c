@@ -12,10 +12,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime/statedir.h"
@@ -239,6 +241,58 @@ static void test_fopen(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* A lock is held until closed, by this process or any other (a child
+ * here): the second taker is refused at once with the holder's pid; a
+ * lock whose holder is gone, kill -9 included, is free. */
+static void test_lock(void **state)
+{
+	const char *tmp = *state;
+	char path[RT_STATE_PATH_MAX], err[512], want[64];
+	snprintf(path, sizeof path, "%s/x.lock", tmp);
+	int fd = rt_state_lock(path, err, sizeof err);
+	assert_true(fd >= 0);
+	/* another open file description, as another process has */
+	assert_int_equal(rt_state_lock(path, err, sizeof err), -1);
+	snprintf(want, sizeof want, "in use by process %ld", (long)getpid());
+	assert_non_null(strstr(err, want));
+	assert_non_null(strstr(err, path));
+	pid_t child = fork();
+	if (child == 0)
+		_exit(rt_state_lock(path, err, sizeof err) < 0 ? 0 : 1);
+	int st;
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	rt_state_unlock(fd);
+	/* a holder killed with its lock held */
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	child = fork();
+	if (child == 0) {
+		if (rt_state_lock(path, err, sizeof err) >= 0 && write(ready[1], "l", 1) == 1)
+			pause();
+		_exit(1);
+	}
+	char c;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(rt_state_lock(path, err, sizeof err), -1);
+	snprintf(want, sizeof want, "in use by process %ld", (long)child);
+	assert_non_null(strstr(err, want));
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	close(ready[0]);
+	close(ready[1]);
+	fd = rt_state_lock(path, err, sizeof err);
+	assert_true(fd >= 0);
+	rt_state_unlock(fd);
+	/* not a regular file */
+	snprintf(path, sizeof path, "%s/fifo.lock", tmp);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(rt_state_lock(path, err, sizeof err), -1);
+	assert_non_null(strstr(err, "not a regular file"));
+	assert_int_equal(rt_state_lock(tmp, err, sizeof err), -1);
+	assert_non_null(strstr(err, tmp));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +301,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mkdirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
