@@ -16,6 +16,7 @@
 #include "compiler/cc.h"
 #include "lang/lang.h"
 #include "runtime/ops.h"
+#include "runtime/statedir.h"
 
 /* Every command of DESIGN §9 in the order `archc --help` lists them; a
  * weak one not linked in is NULL and skipped. */
@@ -78,10 +79,12 @@ int archc_usage_error(const archc_cmd *cmd, const char *fmt, ...)
 	return ARCHC_EUSAGE;
 }
 
-/* Reads up to n bytes from the start of path; returns the count or -1. */
+/* Reads up to n bytes from the start of path; returns the count, or -1
+ * (anything but a regular file: the compiler then says why). */
 static long archc_head(const char *path, uint8_t *buf, size_t n)
 {
-	FILE *f = fopen(path, "rb");
+	const char *why;
+	FILE *f = rt_state_fopen(path, &why);
 	if (!f)
 		return -1;
 	size_t k = fread(buf, 1, n, f);

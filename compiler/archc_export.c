@@ -20,6 +20,7 @@
 #include "runtime/data.h"
 #include "runtime/evaluate.h"
 #include "runtime/export_c.h"
+#include "runtime/statedir.h"
 #include "runtime/export_onnx.h"
 #include "runtime/extract.h"
 #include "runtime/subnet.h"
@@ -57,10 +58,10 @@ static int parse(int argc, char **argv, export_args *e)
 }
 
 /* 1 when `path` starts with the model file magic, 0 when not, -1 with
- * errno set when it cannot be opened. */
-static int is_model_file(const char *path)
+ * *why set when it cannot be opened (a FIFO is refused, not waited on). */
+static int is_model_file(const char *path, const char **why)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = rt_state_fopen(path, why);
 	if (!f)
 		return -1;
 	char magic[8];
@@ -181,9 +182,10 @@ static int archc_export_run(int argc, char **argv)
 		fprintf(stderr, "archc export: %s\n", err);
 		goto out;
 	}
-	int kind = is_model_file(e.a.input);
+	const char *why = NULL;
+	int kind = is_model_file(e.a.input, &why);
 	if (kind < 0) {
-		fprintf(stderr, "archc export: %s: %s\n", e.a.input, strerror(errno));
+		fprintf(stderr, "archc export: %s: %s\n", e.a.input, why);
 		goto out;
 	}
 	if (kind == 1) {

@@ -5,7 +5,8 @@
 # a file of the state dir, a directory or a FIFO, refused before any work
 # with the reason and everything left as it was; gene strings and
 # constraints with numbers no subnet or metric can have, refused as usage
-# errors instead of answered with something else.  Uses one tiny supernet
+# errors instead of answered with something else; inputs that are FIFOs
+# refused instead of waited on.  Uses one tiny supernet
 # (lib.sh's tiny_spec, task t) and its archive; a few seconds.  Prints TAP
 # lines.
 set -u
@@ -99,5 +100,15 @@ rm "$F/archive"
 mkdir "$F/archive"
 check "a directory for the archive is refused" status 1 "$ARCHC" archive tiny.arch --task t --state fifostate
 check "... as one" grep -q "$F/archive: Is a directory" err.txt
+
+# --- inputs that are not files ------------------------------------------------------
+# Sniffing an input's first bytes (.air or .arch; a model file or not)
+# waited on a FIFO for a writer.
+mkfifo in.arch in.model
+check "a FIFO as the .arch input is refused at once" status 1 timeout 20 "$ARCHC" check in.arch
+check "... as not a regular file" grep -q "cannot read 'in.arch': not a regular file" err.txt
+check "so is it by compile" status 1 timeout 20 "$ARCHC" compile in.arch -o in.air
+check "a FIFO as export's model is refused at once" status 1 timeout 20 "$ARCHC" export in.model --onnx in.onnx
+check "... as not a regular file" grep -q "in.model: not a regular file" err.txt
 
 lib_done
