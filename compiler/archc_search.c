@@ -230,6 +230,10 @@ static int run(const search_args *sa, const ir_module *m, int t)
 		st = fflush(stdout) == 0 ? ARCHC_OK : ARCHC_EINPUT;
 	} else if (rc == RT_ANSWER_UNTRAINED) {
 		print_untrained(sa, task, rt_answer_checkpoint_path(e));
+	} else if (rc == RT_ANSWER_PARTIAL) {
+		fprintf(stderr, "archc search: %s\n", err);
+		fprintf(stderr, "  finish it: archc train %s --task %s --resume%s%s\n", sa->a.input,
+			task->name, sa->state ? " --state " : "", sa->state ? sa->state : "");
 	} else if (rc == RT_ANSWER_INFEASIBLE) {
 		print_infeasible(task, s, cons, &r);
 	} else {

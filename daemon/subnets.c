@@ -395,6 +395,20 @@ static void reply_answer(const pending *p, dm_call *c)
 			dm_reply_json(c, 409, b);
 		return;
 	}
+	case RT_ANSWER_PARTIAL: {
+		/* the same code as untrained: POST train resumes it (or names
+		 * the job already training it) */
+		char link[256];
+		snprintf(link, sizeof link, "/v1/specs/%s/tasks/%s/train", p->spec->id_str,
+			 task->name);
+		json_t *b = json_pack("{s:{s:s,s:s++},s:s}", "error", "code", "untrained", "message",
+				      p->err, "; finish it with POST ", link, "train", link);
+		if (b == NULL)
+			dm_reply_error(c, 503, NULL, "out of memory");
+		else
+			dm_reply_json(c, 409, b);
+		return;
+	}
 	case RT_ANSWER_CANCELLED:
 		evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
 		dm_reply_error(c, 503, "shutting_down",

@@ -176,6 +176,8 @@ static void done_weights(void *arg)
 	else if (p->rc == RT_ANSWER_UNTRAINED)
 		dm_reply_error(c, 409, "untrained", "the supernet of task %s is gone from the state dir",
 			       p->spec->m->tasks[p->task].name);
+	else if (p->rc == RT_ANSWER_PARTIAL)
+		dm_reply_error(c, 409, "untrained", "%s", p->err);
 	else
 		dm_reply_error(c, p->rc == 0 ? 503 : 500, NULL, "%s",
 			       p->rc == 0 ? "out of memory" : p->err);

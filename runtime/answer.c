@@ -221,9 +221,20 @@ static int load_heavy(rt_answer_env *e, rt_answer_progress_fn progress, void *pc
 			return RT_ANSWER_ERROR;
 		rt_ckpt_state pos;
 		int rc = rt_ckpt_load(e->ckpt, e->sn, e->task->supernet_key, &pos, err, errlen);
+		if (rc == 0 && pos.epoch < e->task->recipe.epochs) {
+			/* weights mid-way through training: an archive measured on
+			 * them would answer for the finished supernet ever after */
+			snprintf(err, errlen,
+				 "task %s's supernet is trained to epoch %d of %d (%s): finish its "
+				 "training first",
+				 e->task->name, pos.epoch, e->task->recipe.epochs, e->ckpt);
+			sn_supernet_free(e->sn);
+			e->sn = NULL;
+			return RT_ANSWER_PARTIAL;
+		}
+		if (rc == RT_CKPT_MISSING)
+			snprintf(err, errlen, "%s disappeared while loading", e->ckpt);
 		if (rc != 0) {
-			if (rc == RT_CKPT_MISSING)
-				snprintf(err, errlen, "%s disappeared while loading", e->ckpt);
 			sn_supernet_free(e->sn);
 			e->sn = NULL;
 			return rc == RT_CKPT_MISSING ? RT_ANSWER_UNTRAINED : RT_ANSWER_ERROR;
@@ -526,7 +537,7 @@ int rt_answer_build(rt_answer_env *e, rt_answer_progress_fn progress, void *ctx,
 	a = NULL;
 	rc = 0;
 out:
-	if (rc != 0 && rc != RT_ANSWER_UNTRAINED) {
+	if (rc != 0 && rc != RT_ANSWER_UNTRAINED && rc != RT_ANSWER_PARTIAL) {
 		/* a half-built predictor is not one the saved archive goes with */
 		pred_model_free(e->pred);
 		e->pred = NULL;

@@ -45,7 +45,11 @@ enum {
 	RT_ANSWER_NO_ARCHIVE = -3, /* the archive has not been built */
 	RT_ANSWER_INFEASIBLE = -4, /* nothing meets the spec: see rt_answer */
 	RT_ANSWER_CANCELLED = -5,  /* *cancel became nonzero */
-	RT_ANSWER_NEED_SEARCH = -6 /* no member meets it and search was not allowed */
+	RT_ANSWER_NEED_SEARCH = -6, /* no member meets it and search was not allowed */
+	RT_ANSWER_PARTIAL = -7     /* the checkpoint is mid-way through training (err
+				    * says where): nothing is measured on it, or an
+				    * archive of it would answer for the finished
+				    * supernet ever after */
 };
 
 /* The task's `search { }` settings, defaults filled in by the compiler. */
@@ -110,7 +114,7 @@ typedef void (*rt_answer_progress_fn)(void *ctx, const char *phase, int done, in
 /*
  * Builds the archive as described above, replacing any the environment
  * holds.  progress may be NULL; cancel (may be NULL; set from another
- * thread) is polled between measurements.  Returns 0, RT_ANSWER_UNTRAINED,
+ * thread) is polled between measurements.  Returns 0, RT_ANSWER_UNTRAINED, RT_ANSWER_PARTIAL,
  * RT_ANSWER_CANCELLED (nothing saved: the archive and predictor already in
  * the state dir, if any, stay as they were), or RT_ANSWER_ERROR with a
  * message in err.
@@ -136,7 +140,7 @@ typedef struct rt_answer {
  * accuracy is not known yet (an archive of version 1) has it measured and
  * kept in the archive, which is saved.  RT_ANSWER_INFEASIBLE fills *out with the
  * nearest subnet and its tightest constraint.  Also RT_ANSWER_NO_ARCHIVE,
- * RT_ANSWER_NEED_SEARCH (allow_search 0), RT_ANSWER_UNTRAINED, and
+ * RT_ANSWER_NEED_SEARCH (allow_search 0), RT_ANSWER_UNTRAINED, RT_ANSWER_PARTIAL and
  * RT_ANSWER_ERROR with a message in err.
  */
 int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constraint *cons,
@@ -146,7 +150,7 @@ int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constrain
  * The subnet as a standalone model (extract.h): batch norm recalibrated
  * as for its measurement, the data set's input normalisation recorded.
  * Returns a new model (rt_model_free), or NULL with *status set to
- * RT_ANSWER_UNTRAINED or RT_ANSWER_ERROR (message in err).
+ * RT_ANSWER_UNTRAINED, RT_ANSWER_PARTIAL or RT_ANSWER_ERROR (message in err).
  */
 struct rt_model *rt_answer_extract(rt_answer_env *e, const sn_subnet *sub, int *status,
 				   char *err, size_t errlen);

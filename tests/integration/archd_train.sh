@@ -3,8 +3,9 @@
 # and run to its checkpoint with progress, a repeated request joining it,
 # cancel (DELETE) keeping the checkpoint and a new job resuming from it,
 # the queue limit, the errors (unknown task, transfer task, unknown job,
-# finished job), `archc train` finding archd's checkpoint, and SIGTERM
-# during a job: checkpoint, exit 0.  Prints TAP lines.
+# finished job), `archc train` finding archd's checkpoint, SIGTERM during a
+# job: checkpoint, exit 0; and that supernet, stopped mid-way, answering no
+# spec (archd and archc search).  Prints TAP lines.
 set -u
 . "$(dirname "$0")/lib.sh"
 lib_init archd_train
@@ -123,4 +124,18 @@ PID=
 after=$(od -An -t u8 -j 64 -N 8 "$(ckpt "$LONG_KEY")" | tr -d ' ')
 check "after checkpointing the job" test "$after" -gt "$before"
 check "saying so" grep -q "$LONG2: stopping (checkpoint, then stop)" log
+
+# --- a supernet mid-way through training answers no spec ----------------------------------
+# An archive measured on its weights would answer for the finished supernet
+# ever after.
+start
+post "{\"spec\":\"$SPEC\",\"task\":\"long\",\"constraints\":{\"macs\":\"<=1G\"}}"
+check "a spec of a supernet stopped mid-way is 409 untrained" test "$code/$(jget error.code)" = 409/untrained
+check "... saying how far it is trained" sh -c 'grep -q "supernet is trained to epoch [0-9]* of 40 " out.json'
+check "... and naming the train endpoint, which resumes it" test "$(jget train)" = "/v1/specs/$SPEC/tasks/long/train"
+check "no archive is built of it" test ! -e "$(dirname "$(ckpt "$LONG_KEY")")/archive"
+stop_term
+"$ARCHC" search tiny.arch --task long --state "$STATE" --constraint 'macs<=1G' >search.out 2>&1
+check "archc search refuses it too (exit 1)" test $? -eq 1
+check "... saying to finish it with --resume" grep -q "finish it: archc train tiny.arch --task long --resume --state" search.out
 lib_done
