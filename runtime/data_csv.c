@@ -23,6 +23,8 @@ typedef struct csv_ctx {
 	const char *line_start;
 	char *err;
 	size_t errlen;
+	int cap;         /* examples out->x and out->y have room for */
+	size_t max_rows; /* most rows of the right width the file can hold */
 } csv_ctx;
 
 static int is_digit(char c)
@@ -98,22 +100,32 @@ static int parse_cell(csv_ctx *c, const char *s, const char *end, double *v)
 	return 0;
 }
 
-static int grow(rt_data_raw *out, int *cap, size_t nfeat)
+/* Makes room for more examples: doubling, but never past the rows the file
+ * can hold, so that a wide row costs memory only when the file has it (the
+ * row width comes from the data set, not from the file). */
+static int grow(csv_ctx *c, rt_data_raw *out, size_t nfeat)
 {
-	int ncap = *cap ? *cap * 2 : 256;
-	float *x = realloc(out->x, (size_t)ncap * nfeat * sizeof(float));
+	size_t ncap = c->cap ? 2 * (size_t)c->cap : 256;
+	if (ncap > c->max_rows)
+		ncap = c->max_rows;
+	if (ncap <= (size_t)c->cap) /* this row is malformed, but it is stored until known */
+		ncap = (size_t)c->cap + 1;
+	if (ncap > 0x7fffffff)
+		ncap = 0x7fffffff;
+	float *x = realloc(out->x, ncap * nfeat * sizeof(float));
 	if (!x)
 		return -1;
 	out->x = x;
-	int *y = realloc(out->y, (size_t)ncap * sizeof(int));
+	int *y = realloc(out->y, ncap * sizeof(int));
 	if (!y)
 		return -1;
 	out->y = y;
-	*cap = ncap;
+	c->cap = (int)ncap;
 	return 0;
 }
 
-/* Parses one non-blank row [s, end) into example out->n. */
+/* Parses one non-blank row [s, end) into example out->n, making room for
+ * it. */
 static int parse_row(csv_ctx *c, const ir_dataset *d, const char *s, const char *end,
 		     int ncols, int label_col, rt_data_raw *out)
 {
@@ -125,6 +137,10 @@ static int parse_row(csv_ctx *c, const ir_dataset *d, const char *s, const char 
 			 "%s:%d: %d columns, expected %d (%d features of %dx%dx%d and a label)",
 			 c->path, c->line, cols, ncols, ncols - 1, d->height, d->width,
 			 d->channels);
+		return -1;
+	}
+	if (out->n == c->cap && grow(c, out, (size_t)(ncols - 1)) != 0) {
+		snprintf(c->err, c->errlen, "%s:%d: out of memory", c->path, c->line);
 		return -1;
 	}
 	float *x = out->x + (size_t)out->n * (size_t)(ncols - 1);
@@ -181,8 +197,11 @@ int rt_data_read_csv(const ir_dataset *d, const char *path, rt_data_raw *out,
 		free(buf);
 		return -1;
 	}
-	csv_ctx c = {.path = path, .err = err, .errlen = errlen};
-	int cap = 0, rc = -1;
+	/* A row is ncols cells of a character or more, the commas between them
+	 * and a newline (but the last). */
+	csv_ctx c = {.path = path, .err = err, .errlen = errlen,
+		     .max_rows = (len + 1) / (2 * (size_t)ncols)};
+	int rc = -1;
 	const char *p = (const char *)buf, *eof = (const char *)buf + len;
 	while (p < eof) {
 		const char *nl = memchr(p, '\n', (size_t)(eof - p));
@@ -193,10 +212,6 @@ int rt_data_read_csv(const ir_dataset *d, const char *path, rt_data_raw *out,
 		while (q < end && (*q == ' ' || *q == '\t' || *q == '\r'))
 			q++;
 		if (c.line > d->skip_rows && q < end) {
-			if (out->n == cap && grow(out, &cap, nfeat) != 0) {
-				snprintf(err, errlen, "%s:%d: out of memory", path, c.line);
-				goto done;
-			}
 			if (parse_row(&c, d, p, end, ncols, label_col, out) != 0)
 				goto done;
 		}
