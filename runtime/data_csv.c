@@ -199,7 +199,9 @@ int rt_data_read_csv(const ir_dataset *d, const char *path, rt_data_raw *out,
 	}
 	/* A row is ncols cells of a character or more, the commas between them
 	 * and a newline (but the last). */
-	csv_ctx c = {.path = path, .err = err, .errlen = errlen,
+	csv_ctx c = {.path = path,
+		     .err = err,
+		     .errlen = errlen,
 		     .max_rows = (len + 1) / (2 * (size_t)ncols)};
 	int rc = -1;
 	const char *p = (const char *)buf, *eof = (const char *)buf + len;

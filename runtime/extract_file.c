@@ -366,9 +366,10 @@ rt_model *rt_model_decode(const uint8_t *buf, size_t len, const char *name, char
 		return refuse(m, err, errlen, name, "out of memory");
 	size_t ws = rt_model_workspace(m, 1);
 	if (ws > RT_MODEL_IMAGE_MAX)
-		return refuse(m, err, errlen, name,
-			      "the layers need %zu floats of workspace an image, more than the %zu a model may take",
-			      ws, RT_MODEL_IMAGE_MAX);
+		return refuse(
+			m, err, errlen, name,
+			"the layers need %zu floats of workspace an image, more than the %zu a model may take",
+			ws, RT_MODEL_IMAGE_MAX);
 	return m;
 }
 

@@ -32,10 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char path[256];
 static int fd = -1;
 
-static void remove_file(void)
-{
-	unlink(path);
-}
+static void remove_file(void) { unlink(path); }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -100,8 +97,8 @@ static int descriptor(const char *s, const char *end, ir_dataset *d, int *cls)
 /* The checks on a loaded data set. */
 static void check_loaded(const ir_dataset *d, const rt_data *data)
 {
-	if (data->channels != d->channels || data->height != d->height ||
-	    data->width != d->width || data->nclasses != d->nclasses ||
+	if (data->channels != d->channels || data->height != d->height || data->width != d->width ||
+	    data->nclasses != d->nclasses ||
 	    data->example_size != (size_t)d->channels * d->height * d->width)
 		abort();
 	for (int s = 0; s < RT_SPLIT_COUNT; s++) {
@@ -142,13 +139,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *s = (const char *)data, *nl = memchr(s, '\n', size);
 	if (!nl)
 		return 0;
-	ir_dataset d = { .name = "fuzz", .format = IR_FORMAT_CSV, .seed = 7 };
+	ir_dataset d = {.name = "fuzz", .format = IR_FORMAT_CSV, .seed = 7};
 	int cls[MAXCLASSES];
 	if (descriptor(s, nl, &d, cls) != 0)
 		return 0;
 	size_t len = size - (size_t)(nl + 1 - s);
-	if (ftruncate(fd, 0) != 0 ||
-	    (len && pwrite(fd, nl + 1, len, 0) != (ssize_t)len))
+	if (ftruncate(fd, 0) != 0 || (len && pwrite(fd, nl + 1, len, 0) != (ssize_t)len))
 		abort();
 	d.train_images = path;
 

@@ -71,7 +71,8 @@ static void check(const uint8_t *data, size_t size)
 	}
 	run(m, 1);
 	/* a batch too, where that is cheap: the decoder allows 256 MiB an image */
-	if (rt_model_workspace(m, 1) + (size_t)m->in_h * m->in_w * m->in_channels < ((size_t)1 << 20))
+	if (rt_model_workspace(m, 1) + (size_t)m->in_h * m->in_w * m->in_channels <
+	    ((size_t)1 << 20))
 		run(m, 2);
 	uint8_t *buf;
 	size_t len;
@@ -121,10 +122,16 @@ static void check_refitted(const uint8_t *data, size_t size)
 		for (int j = 0; j < 14; j++)
 			if ((v[j] = get_u32(p + 4 * j)) > 65536)
 				return;
-		rt_model_layer l = { .kind = (ir_block)v[0], .act = (ir_act)v[1], .cin = (int)v[2],
-				     .cout = (int)v[3], .mid = (int)v[4], .se_r = (int)v[5],
-				     .k = (int)v[6], .stride = (int)v[7], .has_expand = (int)v[12],
-				     .shortcut = (int)v[13] };
+		rt_model_layer l = {.kind = (ir_block)v[0],
+				    .act = (ir_act)v[1],
+				    .cin = (int)v[2],
+				    .cout = (int)v[3],
+				    .mid = (int)v[4],
+				    .se_r = (int)v[5],
+				    .k = (int)v[6],
+				    .stride = (int)v[7],
+				    .has_expand = (int)v[12],
+				    .shortcut = (int)v[13]};
 		if ((unsigned)l.kind >= IR_BLOCK_COUNT || l.k > 11)
 			return;
 		need += rt_model_layer_size(&l);
@@ -138,7 +145,8 @@ static void check_refitted(const uint8_t *data, size_t size)
 	memcpy(buf, data, at);
 	put_u64(buf + at, need);
 	if (size > at + 8)
-		memcpy(buf + at + 8, data + at + 8, size - at - 8 < 4 * need ? size - at - 8 : 4 * need);
+		memcpy(buf + at + 8, data + at + 8,
+		       size - at - 8 < 4 * need ? size - at - 8 : 4 * need);
 	put_u64(buf + len - 8, XXH3_64bits(buf, len - 8));
 	check(buf, len);
 	free(buf);
