@@ -87,7 +87,8 @@
  * input (at most RT_MODEL_IMAGE_MAX floats an image), the normalisation,
  * then every layer (kinds and activations known, sizes positive and
  * bounded, shapes chaining from the input to nclasses, spatial sizes those
- * of the stride, nweights the sum the layers need), and last the
+ * of the stride, nweights the sum the layers need), every weight finite and
+ * every folded one too (no negative batch-norm variance), and last the
  * workspace one image needs (at most RT_MODEL_IMAGE_MAX floats: the sizes
  * a file declares are not backed by its length, and no caller should be
  * asked to allocate tens of gigabytes for a 300-byte file); any failure

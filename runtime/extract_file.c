@@ -360,10 +360,19 @@ rt_model *rt_model_decode(const uint8_t *buf, size_t len, const char *name, char
 		return refuse(m, err, errlen, name, "%llu weights stored, the layers need %zu",
 			      (unsigned long long)nweights, m->nweights);
 	const uint8_t *p = buf + at + 8;
-	for (size_t i = 0; i < m->nweights; i++)
+	for (size_t i = 0; i < m->nweights; i++) {
 		m->weights[i] = get_f32(p + 4 * i);
+		if (!isfinite(m->weights[i]))
+			return refuse(m, err, errlen, name,
+				      "weight %zu of %zu is not finite (%g): the model gives no logits",
+				      i, m->nweights, (double)m->weights[i]);
+	}
 	if (rt_model_fuse(m) < 0)
 		return refuse(m, err, errlen, name, "out of memory");
+	if (!rt_model_fused_finite(m))
+		return refuse(m, err, errlen, name,
+			      "a batch norm with a negative variance, or weights too large, folds to "
+			      "values that are not finite");
 	size_t ws = rt_model_workspace(m, 1);
 	if (ws > RT_MODEL_IMAGE_MAX)
 		return refuse(
@@ -390,9 +399,10 @@ int rt_model_save(const rt_model *m, const char *path, char *err, size_t errlen)
 
 rt_model *rt_model_load(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
+	const char *why;
+	FILE *f = rt_state_fopen(path, &why); /* a FIFO is refused, not waited on */
 	if (!f) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		seterr(err, errlen, "%s: %s", path, why);
 		return NULL;
 	}
 	struct stat st;

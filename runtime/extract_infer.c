@@ -55,6 +55,7 @@ typedef struct ws_part {
 struct rt_model_fused {
 	fused_layer *layer;
 	float *buf;
+	size_t nbuf;
 	ws_part per_image;
 };
 
@@ -234,9 +235,19 @@ int rt_model_fuse(rt_model *m)
 	assert(at == n);
 	f->layer = fl;
 	f->buf = buf;
+	f->nbuf = n;
 	f->per_image = per_image(m);
 	m->fused = f;
 	return 0;
+}
+
+int rt_model_fused_finite(const rt_model *m)
+{
+	const rt_model_fused *f = m->fused;
+	for (size_t i = 0; i < f->nbuf; i++)
+		if (!isfinite(f->buf[i]))
+			return 0;
+	return 1;
 }
 
 void rt_model_fused_free(rt_model_fused *f)

@@ -24,6 +24,10 @@ size_t rt_model_layout(rt_model *m);
  */
 int rt_model_fuse(rt_model *m);
 
+/* 1 when every folded weight and bias of m->fused is finite (a NaN or
+ * infinite weight, or a batch-norm variance below -eps, makes some not). */
+int rt_model_fused_finite(const rt_model *m);
+
 /* Frees what rt_model_fuse built; NULL is fine. */
 void rt_model_fused_free(rt_model_fused *f);
 

@@ -368,6 +368,46 @@ static void test_refuses_huge(void **state)
 	free(buf);
 }
 
+/* A NaN or infinite weight, or a batch-norm variance below zero (which
+ * folds to NaN), is refused: such a model gives no logits, only NaN. */
+static void test_refuses_nonfinite(void **state)
+{
+	(void)state;
+	uint8_t *buf;
+	size_t len;
+	rt_model *m = sample_model(&buf, &len);
+	size_t w0 = len - 8 - 4 * m->nweights; /* the first weight's bytes */
+	const rt_model_layer *stem = &m->layers[0];
+	assert_int_equal(stem->kind, IR_BLOCK_CONV);
+	/* its batch norm's variances follow W [k k cin, cout], gamma, beta, mean */
+	size_t var0 = stem->off + (size_t)stem->k * stem->k * stem->cin * stem->cout +
+		      3 * (size_t)stem->cout;
+	uint8_t *bad = malloc(len);
+	assert_non_null(bad);
+	static const uint8_t nan_le[4] = { 0x00, 0x00, 0xc0, 0x7f }, inf_le[4] = { 0, 0, 0x80, 0x7f },
+			     minus_one_le[4] = { 0x00, 0x00, 0x80, 0xbf };
+	memcpy(bad, buf, len);
+	memcpy(bad + w0 + 4 * 5, nan_le, 4);
+	reseal(bad, len);
+	refused(bad, len, "weight 5 of ");
+	memcpy(bad, buf, len);
+	memcpy(bad + w0 + 4 * (m->nweights - 1), inf_le, 4);
+	reseal(bad, len);
+	refused(bad, len, "is not finite (inf)");
+	memcpy(bad, buf, len);
+	memcpy(bad + w0 + 4 * var0, minus_one_le, 4);
+	reseal(bad, len);
+	refused(bad, len, "a batch norm with a negative variance");
+	/* the file as written still loads */
+	char err[256];
+	rt_model *back = rt_model_decode(buf, len, "sub.model", err, sizeof err);
+	assert_non_null(back);
+	rt_model_free(back);
+	free(bad);
+	free(buf);
+	rt_model_free(m);
+}
+
 /* Random edits of the header and the layer list with the checksum made
  * right again, so they reach the structural checks: every file is refused
  * or, when accepted, describes a network the forward runs without reading
@@ -431,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_refuses_huge),
+		cmocka_unit_test(test_refuses_nonfinite),
 		cmocka_unit_test(test_mutations),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
