@@ -163,6 +163,8 @@ static int train_main(const train_args *a, ir_module *m, int ti)
 	if (rt_train_resumed(t))
 		fprintf(stderr, "archc train: resuming from %s: epoch %d, step %d (global step %lld)\n",
 			ckpt, pos.epoch + 1, pos.step, (long long)pos.global_step);
+	if (rt_train_note(t)[0] != '\0')
+		fprintf(stderr, "archc train: %s\n", rt_train_note(t));
 	fprintf(stderr, "archc train: checkpoints to %s\n", ckpt);
 	rt_progress_init(&prog, stderr, -1, task->recipe.epochs, rt_train_steps_per_epoch(t));
 

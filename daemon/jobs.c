@@ -74,6 +74,7 @@ struct dm_jobs {
 	uint64_t seq, done, cancelled, failed, rejected;
 	pthread_t thread;
 	int have_thread;
+	atomic_uint fresh; /* jobs that started a supernet from scratch */
 };
 
 static double now_s(void)
@@ -192,8 +193,13 @@ static dm_job_state run_job(dm_jobs *js, job *jb, char *err, size_t errlen)
 	rt_trainer *t = rt_train_new(jb->spec->m, jb->task, &o, err, errlen);
 	if (t == NULL)
 		return DM_JOB_FAILED;
-	if (rt_train_resumed(t))
+	if (rt_train_resumed(t)) {
 		dm_log(DM_LOG_INFO, "%s: resuming from %s", jb->id, path);
+	} else {
+		if (rt_train_note(t)[0] != '\0')
+			dm_log(DM_LOG_INFO, "%s: %s", jb->id, rt_train_note(t));
+		atomic_fetch_add(&js->fresh, 1);
+	}
 	int r = atomic_load(&jb->cancel) ? RT_TRAIN_CANCELLED : rt_train_run(t, err, errlen);
 	rt_train_free(t);
 	return r == RT_TRAIN_DONE ? DM_JOB_DONE : r == RT_TRAIN_CANCELLED ? DM_JOB_CANCELLED : DM_JOB_FAILED;
@@ -444,6 +450,11 @@ unsigned dm_jobs_active(dm_jobs *js)
 	unsigned n = js->nqueued + (js->running != NULL);
 	pthread_mutex_unlock(&js->lock);
 	return n;
+}
+
+unsigned dm_jobs_fresh_runs(dm_jobs *js)
+{
+	return atomic_load(&js->fresh);
 }
 
 void dm_jobs_stats_get(dm_jobs *js, dm_jobs_stats *st)

@@ -100,4 +100,10 @@ void dm_jobs_stop(dm_jobs *j);
  * NULL is fine. */
 void dm_jobs_free(dm_jobs *j);
 
+/* Jobs so far that trained a supernet from scratch (its files measured on
+ * earlier weights removed: rt_train_note); any thread.  The loop compares
+ * it with the count it last saw to drop what it holds of those supernets
+ * (dm_subnets_forget). */
+unsigned dm_jobs_fresh_runs(dm_jobs *js);
+
 #endif

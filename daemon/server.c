@@ -65,6 +65,17 @@ static void method_not_allowed(dm_call *c, const char *allow)
 		       method_name(evhttp_request_get_command(c->req)), dm_route_names[c->route], allow);
 }
 
+/* A supernet trained afresh by a job since the last look: what the
+ * subnets module holds of its earlier weights goes (dm_subnets_forget). */
+static void forget_retrained(dm_server *srv)
+{
+	unsigned fresh = dm_jobs_fresh_runs(srv->jobs);
+	if (fresh == srv->fresh_seen)
+		return;
+	srv->fresh_seen = fresh;
+	dm_subnets_forget(srv->subnets);
+}
+
 static void dispatch(dm_server *srv, dm_call *c)
 {
 	struct evhttp_request *req = c->req;
@@ -118,6 +129,8 @@ static void dispatch(dm_server *srv, dm_call *c)
 				return dm_route_job_delete(srv, c, seg[2]);
 			return method_not_allowed(c, "GET, DELETE");
 		}
+		if (n >= 2 && strcmp(seg[1], "subnets") == 0)
+			forget_retrained(srv);
 		if (n == 2 && strcmp(seg[1], "subnets") == 0) {
 			dm_call_set_route(c, DM_ROUTE_SUBNETS);
 			if (m != EVHTTP_REQ_POST)
@@ -348,6 +361,9 @@ void dm_server_reload(dm_server *srv, dm_settings *s)
 	old->listen_port = port;
 	old->threads = threads;
 	apply_limits(srv);
+	/* a supernet retrained outside archd (archc train): nothing held
+	 * from its earlier weights answers after the reload */
+	dm_subnets_forget(srv->subnets);
 	dm_log(DM_LOG_INFO, "reloaded the settings%s%s", old->config_path ? " from " : "",
 	       old->config_path ? old->config_path : "");
 }

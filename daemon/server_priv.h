@@ -52,6 +52,7 @@ struct dm_server {
 	dm_specs *specs;
 	dm_jobs *jobs;
 	dm_subnets *subnets;
+	unsigned fresh_seen; /* dm_jobs_fresh_runs when the subnets last forgot */
 	unsigned inflight; /* calls not yet answered */
 	int draining;
 	struct event *drain_ev;

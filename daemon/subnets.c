@@ -35,6 +35,7 @@ dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *spec
 	s->specs = specs;
 	s->metrics = metrics;
 	atomic_init(&s->cancel, 0);
+	atomic_init(&s->gen, 0);
 	atomic_init(&s->max_answers, 10000);
 	pthread_mutex_init(&s->env_lock, NULL);
 	return s;
@@ -48,6 +49,30 @@ void dm_subnets_set_max_answers(dm_subnets *s, unsigned max)
 void dm_subnets_stop(dm_subnets *s)
 {
 	atomic_store(&s->cancel, 1);
+}
+
+void dm_subnets_forget(dm_subnets *s)
+{
+	atomic_fetch_add(&s->gen, 1);
+	for (loaded *l = s->archives, *next; l != NULL; l = next) {
+		next = l->next;
+		search_archive_free(l->archive);
+		dm_specs_release(l->spec);
+		free(l);
+	}
+	s->archives = NULL;
+	json_object_clear(s->answers);
+	json_object_clear(s->raw);
+	json_object_clear(s->byid);
+	pthread_mutex_lock(&s->env_lock);
+	rt_answer_env *e = s->env;
+	const dm_spec *owner = s->env_spec;
+	s->env = NULL;
+	s->env_spec = NULL;
+	pthread_mutex_unlock(&s->env_lock);
+	rt_answer_free(e);
+	if (owner != NULL)
+		dm_specs_release(owner);
 }
 
 void dm_subnets_free(dm_subnets *s)
@@ -230,7 +255,7 @@ void dm_subnets_env_checkin(dm_subnets *s, const pending *p, rt_answer_env *e,
 {
 	if (e == NULL)
 		return;
-	if (p->rc == RT_ANSWER_ERROR) {
+	if (p->rc == RT_ANSWER_ERROR || p->gen != atomic_load(&s->gen)) {
 		rt_answer_free(e);
 		dm_specs_release(owner);
 		return;
@@ -473,9 +498,11 @@ static void done_answer(void *arg)
 	pending *p = arg;
 	dm_subnets *s = p->s;
 	unlink_pending(s, p);
-	if (p->archive != NULL)
+	/* asked before a supernet was trained afresh: answered, not kept */
+	int current = p->gen == atomic_load(&s->gen);
+	if (p->archive != NULL && current)
 		keep_archive(s, p);
-	if (p->rc == 0)
+	if (p->rc == 0 && current)
 		cache_answer(s, p->key, p->body);
 	for (waiter *w = p->waiters, *next; w != NULL; w = next) {
 		next = w->next;
@@ -791,6 +818,7 @@ void dm_subnets_post(dm_subnets *s, dm_call *c)
 	w->call = c;
 	w->next = NULL;
 	p->waiters = w;
+	p->gen = atomic_load(&s->gen);
 	int rc = dm_workers_submit_lane(s->workers,
 					dm_subnets_lane(p->spec->m->tasks[p->task].supernet_key),
 					work_answer, done_answer, p);

@@ -55,6 +55,14 @@ void dm_subnets_set_max_answers(dm_subnets *s, unsigned max);
  * measurement (nothing of it saved; its callers get 503). */
 void dm_subnets_stop(dm_subnets *s);
 
+/*
+ * Drops every answer, subnet and archive held in memory and the kept
+ * environment (the files stay): after a supernet was trained afresh, what
+ * was measured on its earlier weights must not answer.  Jobs running now
+ * do not keep their environment.  Loop thread.
+ */
+void dm_subnets_forget(dm_subnets *s);
+
 /* Frees it; call after dm_workers_free has finished every job.  NULL is
  * fine. */
 void dm_subnets_free(dm_subnets *s);

@@ -223,6 +223,7 @@ void dm_subnets_file(dm_subnets *s, dm_call *c, const char *id, dm_subnets_forma
 	w->call = c;
 	w->next = NULL;
 	p->waiters = w;
+	p->gen = atomic_load(&s->gen);
 	int rc = dm_workers_submit_lane(s->workers, dm_subnets_lane(sp->m->tasks[t].supernet_key),
 					work_weights, done_weights, p);
 	if (rc != 0) {

@@ -44,6 +44,7 @@ typedef struct pending {
 	dm_subnets_format format;
 	char genes[SN_GENE_STRLEN];
 	char model_path[RT_STATE_PATH_MAX];
+	unsigned gen; /* dm_subnets.gen when queued */
 	/* results, from the worker */
 	int rc;
 	json_t *body;
@@ -77,6 +78,7 @@ struct dm_subnets {
 	const dm_spec *env_spec; /* held: env borrows its module */
 	uint8_t env_key[16];
 	atomic_int cancel; /* set by dm_subnets_stop: archive builds give up */
+	atomic_uint gen;   /* dm_subnets_forget calls: an older job keeps no environment */
 	atomic_uint max_answers; /* kept on disk per supernet (dm_subnets_answers_prune) */
 };
 

@@ -4,6 +4,7 @@
 #include "runtime/statedir.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -272,6 +273,59 @@ void rt_state_unlock(int fd)
 	if (ftruncate(fd, 0) != 0)
 		errno = 0;
 	close(fd);
+}
+
+/* --- a supernet trained afresh ---------------------------------------------------- */
+
+/* Removes dir/name when it is there; 1 when removed, 0 when absent, -1
+ * (named in note) when it could not be. */
+static int forget_file(const char *dir, const char *name, char *note, size_t notelen)
+{
+	char path[RT_STATE_PATH_MAX];
+	if (fmt_path(path, sizeof path, "%s/%s", dir, name) != 0)
+		return 0;
+	if (unlink(path) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	if (note[0] == '\0')
+		snprintf(note, notelen, "%s: not removed: %s", path, strerror(errno));
+	return -1;
+}
+
+static int forget_records(const char *dir, const char *sub, char *note, size_t notelen)
+{
+	char path[RT_STATE_PATH_MAX];
+	if (fmt_path(path, sizeof path, "%s/%s", dir, sub) != 0)
+		return 0;
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		if (!rt_state_name_ok(e->d_name) ||
+		    !((len > 5 && strcmp(e->d_name + len - 5, ".json") == 0) ||
+		      (len > 6 && strcmp(e->d_name + len - 6, ".model") == 0)))
+			continue;
+		if (forget_file(path, e->d_name, note, notelen) > 0)
+			n++;
+	}
+	closedir(d);
+	rmdir(path); /* only when nothing else is left in it */
+	return n;
+}
+
+int rt_state_supernet_forget(const char *dir, char *note, size_t notelen)
+{
+	note[0] = '\0';
+	int n = 0;
+	n += forget_file(dir, "archive", note, notelen) > 0;
+	n += forget_file(dir, "predictor", note, notelen) > 0;
+	n += forget_records(dir, "answers", note, notelen);
+	n += forget_records(dir, "subnets", note, notelen);
+	return n;
 }
 
 /* --- atomic writes ---------------------------------------------------------- */

@@ -46,6 +46,7 @@ struct rt_trainer {
 	char *ckpt_path;
 	int lock_fd; /* ckpt_path.lock, held while the trainer lives; -1: none */
 	int read_only;
+	char note[6144]; /* rt_train_note */
 	long ckpt_every;
 	int eval_each;
 	rt_train_cb cb;
@@ -207,6 +208,27 @@ static int sample_step(rt_trainer *t, int p, sn_subnet *out)
 
 /* --- construction ------------------------------------------------------------- */
 
+/* A run from scratch: what was measured on the weights of an earlier
+ * training of this supernet (its checkpoint gone) would answer for the new
+ * ones; it goes, and the note says so. */
+static void forget_measured(rt_trainer *t)
+{
+	char dir[4096], why[1024];
+	const char *slash = strrchr(t->ckpt_path, '/');
+	int n = snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - t->ckpt_path) : 1,
+			 slash ? t->ckpt_path : ".");
+	if (n < 0 || (size_t)n >= sizeof dir)
+		return;
+	int removed = rt_state_supernet_forget(dir, why, sizeof why);
+	if (removed > 0)
+		snprintf(t->note, sizeof t->note,
+			 "%s: trained afresh, so the %d files measured on its earlier weights "
+			 "(archive, predictor, subnet records) were removed%s%s",
+			 dir, removed, why[0] ? "; " : "", why);
+	else if (why[0])
+		snprintf(t->note, sizeof t->note, "%s", why);
+}
+
 rt_trainer *rt_train_new(const ir_module *m, int task, const rt_train_opts *o, char *err,
 			 size_t errlen)
 {
@@ -338,6 +360,8 @@ rt_trainer *rt_train_new(const ir_module *m, int task, const rt_train_opts *o, c
 				t->resumed = 1;
 			}
 		}
+		if (!t->resumed && !o->read_only)
+			forget_measured(t);
 	}
 	return t;
 oom:
@@ -583,6 +607,11 @@ int rt_train_run(rt_trainer *t, char *err, size_t errlen)
 }
 
 /* --- accessors ------------------------------------------------------------------- */
+
+const char *rt_train_note(const rt_trainer *t)
+{
+	return t->note;
+}
 
 int rt_train_resumed(const rt_trainer *t) { return t->resumed; }
 sn_supernet *rt_train_supernet(rt_trainer *t) { return t->sn; }

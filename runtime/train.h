@@ -165,6 +165,10 @@ int rt_train_eval(rt_trainer *t, const sn_subnet *sub, rt_split split, double *a
 /* 1 when the position was loaded from a checkpoint; *pos the position the
  * trainer stands at (after a run, the end). */
 int rt_train_resumed(const rt_trainer *t);
+/* What rt_train_new did to the state dir besides the checkpoint, for the
+ * user ("" for nothing): a run from scratch removes what was measured on
+ * an earlier training's weights (rt_state_supernet_forget). */
+const char *rt_train_note(const rt_trainer *t);
 void rt_train_position(const rt_trainer *t, rt_ckpt_state *pos);
 
 /* The trainer's parts (owned by it). */

@@ -296,6 +296,32 @@ post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"constraints\":{\"macs\":\"<=45K\"}}"
 check "a worker's answer with max_answers = 1" test "$code" = 200
 check "leaves one subnet record, its own" sh -c "test \$(ls '$R' | grep -c '[.]json\$') -eq 1 && test -e '$R/$(jget id | cut -d- -f2).json'"
 stop_term
+
+# --- a supernet trained afresh ---------------------------------------------------------------
+# Its checkpoint deleted and trained again by a job: the archive, predictor,
+# records and answers measured on the earlier weights go, and so does what
+# archd holds of them in memory; the same spec is measured anew.
+start
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
+check "before: the spec is answered (from memory or the kept answer)" test "$code" = 200
+builds=$(grep -c "task t has no archive yet" log)
+rm "$STATE/supernets/$key/checkpoint"
+req POST "/v1/specs/$SPEC/tasks/t/train"
+JOB=$(jget id)
+i=0
+while [ $i -lt 600 ]; do
+	req GET "/v1/jobs/$JOB"
+	case "$(jget state)" in done | failed | cancelled) break ;; esac
+	sleep 0.1
+	i=$((i + 1))
+done
+check "the supernet is trained again by a job" test "$(jget state)" = done
+check "which removed what was measured on the earlier weights" sh -c "test ! -e '$STATE/supernets/$key/archive' && test ! -e '$STATE/supernets/$key/predictor' && ! ls '$STATE/supernets/$key/answers/'*.json >/dev/null 2>&1"
+check "... saying so in the log" grep -q "$JOB: .*: trained afresh, so the [0-9]* files measured on its earlier weights" log
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
+check "the same spec is measured anew on the new weights (an archive built)" sh -c "test $code = 200 && test \$(grep -c 'task t has no archive yet' log) -gt $builds"
+check "and the archive is saved again" test -s "$STATE/supernets/$key/archive"
+stop_term
 check "the daemon logged no error" sh -c '! grep -q "error" log'
 check "and no sanitizer report" sh -c '! grep -q "Sanitizer" log'
 lib_done

@@ -293,6 +293,41 @@ static void test_lock(void **state)
 	assert_non_null(strstr(err, tmp));
 }
 
+/* What was measured on a supernet's weights goes; its checkpoint and
+ * anything else stay. */
+static void test_supernet_forget(void **state)
+{
+	const char *tmp = *state;
+	char path[RT_STATE_PATH_MAX], err[256], note[512];
+	static const char *const gone[] = {"archive", "predictor", "answers/0123456789abcdef.json",
+					   "subnets/0123456789abcdef.json",
+					   "subnets/0123456789abcdef.model"};
+	static const char *const kept[] = {"checkpoint", "checkpoint.lock", "subnets/notes.txt"};
+	for (size_t i = 0; i < sizeof gone / sizeof *gone; i++) {
+		snprintf(path, sizeof path, "%s/%s", tmp, gone[i]);
+		assert_int_equal(rt_state_mkparents(path, err, sizeof err), 0);
+		assert_int_equal(rt_state_write_file(path, "x", 1, 0600, err, sizeof err), 0);
+	}
+	for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
+		snprintf(path, sizeof path, "%s/%s", tmp, kept[i]);
+		assert_int_equal(rt_state_write_file(path, "x", 1, 0600, err, sizeof err), 0);
+	}
+	assert_int_equal(rt_state_supernet_forget(tmp, note, sizeof note), 5);
+	assert_string_equal(note, "");
+	struct stat st;
+	for (size_t i = 0; i < sizeof gone / sizeof *gone; i++) {
+		snprintf(path, sizeof path, "%s/%s", tmp, gone[i]);
+		assert_int_equal(stat(path, &st), -1);
+	}
+	for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
+		snprintf(path, sizeof path, "%s/%s", tmp, kept[i]);
+		assert_int_equal(stat(path, &st), 0);
+	}
+	snprintf(path, sizeof path, "%s/answers", tmp);
+	assert_int_equal(stat(path, &st), -1); /* emptied, so removed */
+	assert_int_equal(rt_state_supernet_forget(tmp, note, sizeof note), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +337,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_atomic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_supernet_forget, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
