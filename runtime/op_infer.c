@@ -430,10 +430,11 @@ static int dw_padded_width(const rt_dw_infer_p *p)
  * taps are summed in (ki, kj) order.
  */
 RT_INLINE_FMA void dw_block_at(const rt_dw_infer_p *p, const float *x0, size_t rs, int cp,
-			       const float *w, v8 b, float *yrow, int c0, int nb, int ow, int wo,
-			       const int K, const int S, const int OB)
+			       const float *w, const float *bias, float *yrow, int c0, int nb,
+			       int ow, int wo, const int K, const int S, const int OB)
 {
 	int C = p->c;
+	v8 b = LD(bias + c0); /* a pointer, not a vector argument (GCC's -Wpsabi note) */
 	v8 acc[DW_OB];
 	for (int o = 0; o < OB; o++)
 		acc[o] = b;
@@ -474,12 +475,11 @@ RT_INLINE_FMA void dw_row(const rt_dw_infer_p *p, const float *xp, int pw, const
 	const float *x0 = xp + (size_t)oh * S * rs;
 	for (int c0 = 0; c0 < cp; c0 += VW) {
 		int nb = C - c0 < VW ? C - c0 : VW;
-		v8 b = LD(bias + c0);
 		for (int ow = 0; ow < wo; ow += dw_block(ow, wo)) {
 			if (dw_block(ow, wo) == DW_OB)
-				dw_block_at(p, x0, rs, cp, w, b, yrow, c0, nb, ow, wo, K, S, DW_OB);
+				dw_block_at(p, x0, rs, cp, w, bias, yrow, c0, nb, ow, wo, K, S, DW_OB);
 			else
-				dw_block_at(p, x0, rs, cp, w, b, yrow, c0, nb, ow, wo, K, S,
+				dw_block_at(p, x0, rs, cp, w, bias, yrow, c0, nb, ow, wo, K, S,
 					    DW_OB / 2);
 		}
 	}
