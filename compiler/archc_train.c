@@ -142,6 +142,7 @@ static int train_main(const train_args *a, ir_module *m, int ti)
 	rt_train_opts o;
 	rt_train_opts_init(&o);
 	o.checkpoint = ckpt;
+	o.state_dir = 1;
 	o.resume = a->resume;
 	o.checkpoint_every = a->every >= 0 ? a->every : TRAIN_CKPT_EVERY;
 	o.subnet = a->subnet ? &sub : NULL;

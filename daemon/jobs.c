@@ -185,6 +185,7 @@ static dm_job_state run_job(dm_jobs *js, job *jb, char *err, size_t errlen)
 	rt_train_opts o;
 	rt_train_opts_init(&o);
 	o.checkpoint = path;
+	o.state_dir = 1;
 	o.resume = 1;
 	o.checkpoint_every = JOB_CKPT_EVERY;
 	o.cb = on_event;

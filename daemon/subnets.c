@@ -53,7 +53,6 @@ void dm_subnets_stop(dm_subnets *s)
 
 void dm_subnets_forget(dm_subnets *s)
 {
-	atomic_fetch_add(&s->gen, 1);
 	for (loaded *l = s->archives, *next; l != NULL; l = next) {
 		next = l->next;
 		search_archive_free(l->archive);
@@ -65,6 +64,7 @@ void dm_subnets_forget(dm_subnets *s)
 	json_object_clear(s->raw);
 	json_object_clear(s->byid);
 	pthread_mutex_lock(&s->env_lock);
+	atomic_fetch_add(&s->gen, 1); /* under the lock: a checkin sees it or is undone here */
 	rt_answer_env *e = s->env;
 	const dm_spec *owner = s->env_spec;
 	s->env = NULL;
@@ -255,12 +255,18 @@ void dm_subnets_env_checkin(dm_subnets *s, const pending *p, rt_answer_env *e,
 {
 	if (e == NULL)
 		return;
-	if (p->rc == RT_ANSWER_ERROR || p->gen != atomic_load(&s->gen)) {
+	if (p->rc == RT_ANSWER_ERROR) {
 		rt_answer_free(e);
 		dm_specs_release(owner);
 		return;
 	}
 	pthread_mutex_lock(&s->env_lock);
+	if (p->gen != atomic_load(&s->gen)) { /* dm_subnets_forget since: not kept */
+		pthread_mutex_unlock(&s->env_lock);
+		rt_answer_free(e);
+		dm_specs_release(owner);
+		return;
+	}
 	rt_answer_env *old = s->env;
 	const dm_spec *old_spec = s->env_spec;
 	s->env = e;
@@ -331,12 +337,15 @@ static void work_answer(void *arg)
 						       sizeof p->err);
 		}
 	}
+	/* measured on weights a run training the supernet afresh has since
+	 * replaced (its files removed): answered, but nothing written back */
+	int current = e != NULL && rt_answer_current(e);
 	if (p->rc == 0 || p->rc == RT_ANSWER_INFEASIBLE) {
 		p->body = subnet_json(p->spec, p->task, &a);
 		if (p->body == NULL) {
 			p->rc = RT_ANSWER_ERROR;
 			snprintf(p->err, sizeof p->err, "out of memory");
-		} else if (p->rc == 0) {
+		} else if (p->rc == 0 && current) {
 			char *text = dm_subnets_answer_text(p->key, p->body);
 			dm_subnets_answer_write(s->root, task->supernet_key, p->key, text,
 						atomic_load(&s->max_answers));
@@ -352,11 +361,16 @@ static void work_answer(void *arg)
 				 task->name, ir_metric_names[c->metric], ir_cmp_names[c->cmp], c->value);
 		}
 	}
-	if (e != NULL && (p->rc == 0 || p->rc == RT_ANSWER_INFEASIBLE)) {
+	if (current && (p->rc == 0 || p->rc == RT_ANSWER_INFEASIBLE)) {
 		/* the loop's own copy, to answer the next specs there */
 		char ignored[512];
+		p->stamp = *rt_answer_stamp_of(e);
 		p->archive = search_archive_load(&m->spaces[task->space], rt_answer_archive_path(e),
 						 ignored, sizeof ignored);
+		if (p->archive != NULL && !rt_answer_current(e)) {
+			search_archive_free(p->archive);
+			p->archive = NULL;
+		}
 	}
 	dm_subnets_env_checkin(s, p, e, owner);
 	if (p->spare != NULL) {
@@ -490,6 +504,7 @@ static void keep_archive(dm_subnets *s, pending *p)
 		l->spec = p->spec;
 	}
 	l->archive = p->archive;
+	l->stamp = p->stamp;
 	p->archive = NULL;
 }
 
@@ -676,6 +691,7 @@ static json_t *read_body(dm_call *c, pending *p)
  * loop gave. */
 typedef struct record_job {
 	dm_subnets *s;
+	rt_answer_stamp stamp; /* the checkpoint the archive answering went with */
 	char *text;   /* the record */
 	char *answer; /* the answer's file */
 	char *reqkey;
@@ -686,6 +702,12 @@ typedef struct record_job {
 static void work_record(void *arg)
 {
 	record_job *r = arg;
+	char ckpt[RT_STATE_PATH_MAX];
+	/* queued behind a long job while a run began training the supernet
+	 * afresh (its files removed): not written back */
+	if (rt_state_checkpoint_path(r->s->root, r->key, ckpt, sizeof ckpt) != 0 ||
+	    !rt_answer_stamp_current(ckpt, &r->stamp))
+		return;
 	dm_subnets_answer_write(r->s->root, r->key, r->reqkey, r->answer,
 				atomic_load(&r->s->max_answers));
 	keep_record(r->s, r->key, r->id, r->text);
@@ -730,6 +752,7 @@ static int answer_on_loop(dm_subnets *s, dm_call *c, const pending *p)
 	    (r->reqkey = strdup(p->key)) != NULL &&
 	    (r->answer = dm_subnets_answer_text(p->key, body)) != NULL) {
 		r->s = s;
+		r->stamp = l->stamp;
 		memcpy(r->key, key, 16);
 		snprintf(r->id, sizeof r->id, "%s", json_string_value(json_object_get(body, "id")));
 		if (dm_workers_submit(s->workers, work_record, done_record, r) == 0)

@@ -49,6 +49,7 @@ typedef struct pending {
 	int rc;
 	json_t *body;
 	search_archive *archive; /* the task's archive after the answer */
+	rt_answer_stamp stamp;   /* the checkpoint it goes with */
 	uint8_t *bytes;
 	size_t nbytes;
 	char err[1024];
@@ -60,6 +61,7 @@ typedef struct loaded {
 	uint8_t key[16];
 	const dm_spec *spec; /* held: the archive borrows its space */
 	search_archive *archive;
+	rt_answer_stamp stamp; /* the checkpoint it goes with */
 } loaded;
 
 struct dm_subnets {

@@ -40,6 +40,8 @@ struct rt_answer_env {
 	char note[RT_STATE_PATH_MAX + 160]; /* an older archive read, "" else */
 	search_archive *archive; /* NULL until built or loaded */
 	pred_model *pred;
+	rt_answer_stamp seen; /* the checkpoint when the archive was read */
+	rt_answer_stamp sn_stamp; /* the checkpoint sn was loaded from */
 	/* loaded on demand */
 	sn_supernet *sn;
 	rt_data *data;
@@ -126,11 +128,61 @@ fail:
 	return NULL;
 }
 
+void rt_answer_stamp_read(const char *ckpt_path, rt_answer_stamp *out)
+{
+	struct stat st;
+	memset(out, 0, sizeof *out);
+	if (stat(ckpt_path, &st) != 0)
+		return;
+	out->present = 1;
+	out->dev = (unsigned long long)st.st_dev;
+	out->ino = (unsigned long long)st.st_ino;
+	out->size = (unsigned long long)st.st_size;
+	out->mtime_s = (long long)st.st_mtim.tv_sec;
+	out->mtime_ns = (long long)st.st_mtim.tv_nsec;
+}
+
+static int stamp_same(const rt_answer_stamp *a, const rt_answer_stamp *b)
+{
+	return a->present == b->present && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns;
+}
+
+const rt_answer_stamp *rt_answer_stamp_of(const rt_answer_env *e)
+{
+	return &e->seen;
+}
+
+int rt_answer_stamp_current(const char *ckpt_path, const rt_answer_stamp *s)
+{
+	rt_answer_stamp now;
+	rt_answer_stamp_read(ckpt_path, &now);
+	return stamp_same(&now, s);
+}
+
+int rt_answer_current(const rt_answer_env *e)
+{
+	rt_answer_stamp now;
+	rt_answer_stamp_read(e->ckpt, &now);
+	return stamp_same(&now, &e->seen) && (!e->sn || stamp_same(&now, &e->sn_stamp));
+}
+
+/* The error for a result measured on weights a new run has replaced. */
+static int changed(const rt_answer_env *e, char *err, size_t errlen)
+{
+	snprintf(err, errlen,
+		 "task %s's checkpoint %s changed while its subnets were measured (the supernet "
+		 "is being trained again): nothing saved; ask again",
+		 e->task->name, e->ckpt);
+	return RT_ANSWER_ERROR;
+}
+
 int rt_answer_refresh(rt_answer_env *e, char *err, size_t errlen)
 {
 	struct stat st;
 	search_archive *a = NULL;
 	pred_model *p = NULL;
+	rt_answer_stamp_read(e->ckpt, &e->seen);
 	if (stat(e->archive_path, &st) == 0 &&
 	    !(a = search_archive_load(e->space, e->archive_path, err, errlen)))
 		return -1;
@@ -208,6 +260,11 @@ static void on_lut(void *ctx, int done, int total)
 static int load_heavy(rt_answer_env *e, rt_answer_progress_fn progress, void *pctx, char *err,
 		      size_t errlen)
 {
+	/* weights of a checkpoint since replaced (a kept environment) go */
+	if (e->sn && !rt_answer_stamp_current(e->ckpt, &e->sn_stamp)) {
+		sn_supernet_free(e->sn);
+		e->sn = NULL;
+	}
 	if (e->sn && e->data && e->lut)
 		return 0;
 	if (!rt_answer_trained(e))
@@ -220,7 +277,15 @@ static int load_heavy(rt_answer_env *e, rt_answer_progress_fn progress, void *pc
 		if (!e->sn)
 			return RT_ANSWER_ERROR;
 		rt_ckpt_state pos;
+		rt_answer_stamp before;
+		rt_answer_stamp_read(e->ckpt, &before);
 		int rc = rt_ckpt_load(e->ckpt, e->sn, e->task->supernet_key, &pos, err, errlen);
+		rt_answer_stamp_read(e->ckpt, &e->sn_stamp);
+		if (rc == 0 && !stamp_same(&before, &e->sn_stamp)) {
+			sn_supernet_free(e->sn);
+			e->sn = NULL;
+			return changed(e, err, errlen);
+		}
 		if (rc == 0 && pos.epoch < e->task->recipe.epochs) {
 			/* weights mid-way through training: an archive measured on
 			 * them would answer for the finished supernet ever after */
@@ -528,6 +593,10 @@ int rt_answer_build(rt_answer_env *e, rt_answer_progress_fn progress, void *ctx,
 		if (progress)
 			progress(ctx, "test", i + 1, search_archive_size(a));
 	}
+	if (!stamp_same(&e->sn_stamp, &e->seen) || !rt_answer_current(e)) {
+		rc = changed(e, err, errlen);
+		goto out;
+	}
 	if (rt_state_mkparents(e->archive_path, err, errlen) != 0 ||
 	    pred_model_save(e->pred, e->pred_path, err, errlen) != 0 ||
 	    search_archive_save(a, e->archive_path, err, errlen) != 0)
@@ -598,6 +667,8 @@ static int fill_test(rt_answer_env *e, rt_answer *out, char *err, size_t errlen)
 	if (i < 0 || isnan(out->m.test))
 		return 0;
 	search_archive_set_test(e->archive, i, out->m.test);
+	if (!rt_answer_current(e))
+		return changed(e, err, errlen);
 	if (search_archive_save(e->archive, e->archive_path, err, errlen) != 0)
 		return RT_ANSWER_ERROR;
 	e->note[0] = '\0';
@@ -654,6 +725,10 @@ int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constrain
 	if (measure(e, &r->subs[best >= 0 ? best : nearest], plan, &m, err, errlen) != 0 ||
 	    measure_test(e, &m.sub, &m.test, err, errlen) != 0)
 		goto out;
+	if (!rt_answer_current(e)) {
+		rc = changed(e, err, errlen);
+		goto out;
+	}
 	int added = search_archive_add(e->archive, &m);
 	if (added < 0) {
 		snprintf(err, errlen, "out of memory");

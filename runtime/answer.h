@@ -81,6 +81,30 @@ void rt_answer_free(rt_answer_env *e);
 
 /* 1 when the task's supernet has a checkpoint in the state dir. */
 int rt_answer_trained(const rt_answer_env *e);
+
+/*
+ * Which checkpoint file an environment's archive and weights go with: its
+ * identity when they were read (a checkpoint is saved by renaming a new
+ * file over the old, so each save is a new inode).  When a run trains the
+ * supernet afresh (rt_state_supernet_forget removes the files measured on
+ * the old weights), whatever a reader still holds of the old ones must not
+ * be written back: writers check rt_answer_stamp_current first.
+ */
+typedef struct rt_answer_stamp {
+	int present;
+	unsigned long long dev, ino, size;
+	long long mtime_s, mtime_ns;
+} rt_answer_stamp;
+
+/* The checkpoint's stamp now (present 0 when there is none). */
+void rt_answer_stamp_read(const char *ckpt_path, rt_answer_stamp *out);
+/* The stamp e's archive was read with (rt_answer_open, rt_answer_refresh). */
+const rt_answer_stamp *rt_answer_stamp_of(const rt_answer_env *e);
+/* 1 when the checkpoint is still the one of `s`. */
+int rt_answer_stamp_current(const char *ckpt_path, const rt_answer_stamp *s);
+/* 1 when e's archive and loaded weights still go with the checkpoint; when
+ * 0, save nothing measured through e. */
+int rt_answer_current(const rt_answer_env *e);
 /* The checkpoint path looked for (valid while e lives). */
 const char *rt_answer_checkpoint_path(const rt_answer_env *e);
 /* The archive, or NULL before it is built (valid until the next call that

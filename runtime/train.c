@@ -360,7 +360,7 @@ rt_trainer *rt_train_new(const ir_module *m, int task, const rt_train_opts *o, c
 				t->resumed = 1;
 			}
 		}
-		if (!t->resumed && !o->read_only)
+		if (!t->resumed && !o->read_only && o->state_dir)
 			forget_measured(t);
 	}
 	return t;

@@ -114,6 +114,11 @@ typedef struct rt_train_opts {
 	 * held while the trainer lives, and a second trainer of the same
 	 * checkpoint, in any process, is refused ("in use by process N"). */
 	int read_only;
+	/* `checkpoint` is a state dir's supernets/<key>/checkpoint: a run
+	 * from scratch removes what was measured on earlier weights beside it
+	 * (rt_state_supernet_forget; rt_train_note says so).  0 touches
+	 * nothing but the checkpoint and its lock. */
+	int state_dir;
 } rt_train_opts;
 
 /* Defaults: no checkpoint, threads -1, eval_each_epoch 1, the rest 0. */

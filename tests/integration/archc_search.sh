@@ -7,7 +7,9 @@
 # the same answer again without rebuilding, explicit constraints with
 # units, --json, an objective, an infeasible spec naming its tightest
 # constraint and nearest subnet, a spec answered by a targeted search (the
-# same subnet when asked again), an unreadable predictor rebuilt, and a corrupted archive refused.  Prints TAP
+# same subnet when asked again), an unreadable predictor rebuilt, a
+# corrupted archive refused, and a build overtaken by a new training of its
+# supernet saving nothing.  Prints TAP
 # lines, and timings as comments.
 set -u
 ARCHC=${ARCHC:-$ARCHD_BUILDDIR/archc}
@@ -124,4 +126,37 @@ check "and it is rewritten" sh -c '! grep -q "^kernels 0123456789abcdef$" "$0"' 
 printf 'X' | dd of="$STATE/supernets/$key/archive" bs=1 seek=40 conv=notrunc 2>/dev/null
 check "a corrupted archive is refused" status 1 "$ARCHC" search tiny.arch --target small $S
 check "naming the file" grep -q "$STATE/supernets/$key/archive" err.txt
+
+# --- the supernet trained afresh while its archive is built ------------------------------
+# The build measures the old weights; what it measured must not be saved
+# over the new ones.
+sed -e '/^task t {/,$d' tiny.arch >slow.arch
+cat >>slow.arch <<'A'
+task s {
+    data = fm_tiny;
+    space = tiny;
+    train { epochs = 1; batch = 50; sampler = sandwich(2); calib = 200; }
+    search { predictor = rbf; samples = 5000; population = 6; generations = 2; }
+}
+A
+"$ARCHC" train slow.arch --task s $S >/dev/null 2>&1
+SK=$(dirname "$(ls "$STATE"/supernets/*/checkpoint | while read -r c; do [ "$(dirname "$c")" != "$STATE/supernets/$key" ] && echo "$c"; done | head -n 1)")
+"$ARCHC" search slow.arch --task s --constraint 'macs<=1G' $S >slow.out 2>slow.err &
+bg=$!
+i=0
+while ! grep -q "building the archive of task s: sample" slow.err 2>/dev/null && [ $i -lt 400 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+rm "$SK/checkpoint"
+"$ARCHC" train slow.arch --task s $S >/dev/null 2>&1
+wait $bg
+st=$?
+if [ $st -eq 0 ] && ! grep -q "changed while" slow.err; then
+	ok "a build overtaken by a new training saves nothing # SKIP the build ended first"
+	ok "... saying why # SKIP"
+else
+	check "a build overtaken by a new training saves nothing (exit 1, no archive)" sh -c "test $st -eq 1 && test ! -e '$SK/archive' && test ! -e '$SK/predictor'"
+	check "... saying why" grep -q "checkpoint .* changed while its subnets were measured (the supernet is being trained again): nothing saved; ask again" slow.err
+fi
 echo "1..$n"

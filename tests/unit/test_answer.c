@@ -12,9 +12,13 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/answer.h"
+#include "runtime/statedir.h"
 #include "util_arch.h"
 
 static void parses(const char *text, ir_metric metric, ir_cmp cmp, double value)
@@ -138,6 +142,33 @@ static void test_settings(void **state)
 	ir_module_free(m);
 }
 
+/* A checkpoint's stamp changes with every save (a new file renamed over
+ * it), with its removal and its return; it holds while nothing happens. */
+static void test_stamp(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_answer.XXXXXX", path[256], err[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/checkpoint", dir);
+	rt_answer_stamp none, one;
+	rt_answer_stamp_read(path, &none);
+	assert_int_equal(none.present, 0);
+	assert_true(rt_answer_stamp_current(path, &none));
+	assert_int_equal(rt_state_write_file(path, "weights", 7, 0600, err, sizeof err), 0);
+	assert_false(rt_answer_stamp_current(path, &none));
+	rt_answer_stamp_read(path, &one);
+	assert_int_equal(one.present, 1);
+	assert_true(rt_answer_stamp_current(path, &one));
+	/* the same bytes saved again: another file */
+	assert_int_equal(rt_state_write_file(path, "weights", 7, 0600, err, sizeof err), 0);
+	assert_false(rt_answer_stamp_current(path, &one));
+	rt_answer_stamp_read(path, &one);
+	assert_int_equal(unlink(path), 0);
+	assert_false(rt_answer_stamp_current(path, &one));
+	assert_true(rt_answer_stamp_current(path, &none));
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_bound_alone),
 		cmocka_unit_test(test_settings),
+		cmocka_unit_test(test_stamp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
