@@ -448,6 +448,10 @@ static void reply_answer(const pending *p, dm_call *c)
 			dm_reply_json(c, 409, b);
 		return;
 	}
+	case RT_ANSWER_CHANGED:
+		evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
+		dm_reply_error(c, 503, "retrained", "%s", p->err);
+		return;
 	case RT_ANSWER_CANCELLED:
 		evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
 		dm_reply_error(c, 503, "shutting_down",

@@ -178,7 +178,10 @@ static void done_weights(void *arg)
 			       p->spec->m->tasks[p->task].name);
 	else if (p->rc == RT_ANSWER_PARTIAL)
 		dm_reply_error(c, 409, "untrained", "%s", p->err);
-	else
+	else if (p->rc == RT_ANSWER_CHANGED) {
+		evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
+		dm_reply_error(c, 503, "retrained", "%s", p->err);
+	} else
 		dm_reply_error(c, p->rc == 0 ? 503 : 500, NULL, "%s",
 			       p->rc == 0 ? "out of memory" : p->err);
 	if (out != NULL)

@@ -174,7 +174,7 @@ static int changed(const rt_answer_env *e, char *err, size_t errlen)
 		 "task %s's checkpoint %s changed while its subnets were measured (the supernet "
 		 "is being trained again): nothing saved; ask again",
 		 e->task->name, e->ckpt);
-	return RT_ANSWER_ERROR;
+	return RT_ANSWER_CHANGED;
 }
 
 int rt_answer_refresh(rt_answer_env *e, char *err, size_t errlen)

@@ -46,10 +46,12 @@ enum {
 	RT_ANSWER_INFEASIBLE = -4, /* nothing meets the spec: see rt_answer */
 	RT_ANSWER_CANCELLED = -5,  /* *cancel became nonzero */
 	RT_ANSWER_NEED_SEARCH = -6, /* no member meets it and search was not allowed */
-	RT_ANSWER_PARTIAL = -7     /* the checkpoint is mid-way through training (err
+	RT_ANSWER_PARTIAL = -7,    /* the checkpoint is mid-way through training (err
 				    * says where): nothing is measured on it, or an
 				    * archive of it would answer for the finished
 				    * supernet ever after */
+	RT_ANSWER_CHANGED = -8     /* the checkpoint was replaced while measuring (a
+				    * new training): nothing saved; ask again */
 };
 
 /* The task's `search { }` settings, defaults filled in by the compiler. */
