@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -420,6 +421,12 @@ static int write_out(const char *dir, const char *name, const void *data, size_t
 		fprintf(stderr, "%s: %s/%s: path too long\n", me, dir, name);
 		return ARCHC_EINPUT;
 	}
+	/* the rename would replace a FIFO or device there with a file */
+	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "%s: -o %s: %s is not a regular file; not replaced\n", me, dir, path);
+		return ARCHC_EINPUT;
+	}
 	if (rt_state_write_file(path, data, len, 0644, err, sizeof err) != 0) {
 		fprintf(stderr, "%s: %s\n", me, err);
 		return ARCHC_EINPUT;
@@ -457,14 +464,33 @@ static int fetch(const rq_client *c, const char *what, const char *link, int opt
 	return rc;
 }
 
+/* -o DIR, made and checked before archd is asked (an answer may take
+ * minutes): a directory, the fixed outputs in it regular files or none,
+ * none of them the input.  0 or an exit status. */
+static int check_outdir(const request_args *ra)
+{
+	char err[512], path[4096];
+	if (rt_state_mkdirs(ra->outdir, err, sizeof err) != 0) {
+		fprintf(stderr, "%s: -o %s: %s\n", me, ra->outdir, err);
+		return ARCHC_EINPUT;
+	}
+	static const char *const names[] = { "subnet.json", "subnet.model", "subnet.onnx" };
+	const char *inputs[] = { ra->a.input };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (snprintf(path, sizeof path, "%s/%s", ra->outdir, names[i]) >= (int)sizeof path) {
+			fprintf(stderr, "%s: -o %s: path too long\n", me, ra->outdir);
+			return ARCHC_EINPUT;
+		}
+		int st = archc_output_check(&archc_cmd_request, "-o", path, inputs, 1);
+		if (st != ARCHC_OK)
+			return st;
+	}
+	return 0;
+}
+
 /* With -o DIR: the answer, its model file, ONNX and C (where served). */
 static int download(const rq_client *c, const char *dir, const json_t *s, const char *answer)
 {
-	char err[512];
-	if (rt_state_mkdirs(dir, err, sizeof err) != 0) {
-		fprintf(stderr, "%s: -o %s: %s\n", me, dir, err);
-		return ARCHC_EINPUT;
-	}
 	const json_t *links = json_object_get(s, "links");
 	const char *weights = json_string_value(json_object_get(links, "weights"));
 	const char *onnx = json_string_value(json_object_get(links, "onnx"));
@@ -627,6 +653,10 @@ static int run(const request_args *ra, const ir_module *m, int t)
 	char spec[64];
 	json_t *subnet = NULL;
 	char *answer = NULL;
+	if (ra->outdir && (st = check_outdir(ra)) != 0) {
+		json_decref(cons);
+		return st;
+	}
 	st = upload(&c, ra, m, spec, sizeof spec);
 	if (st == 0)
 		st = ask(&c, ra, m, t, spec, cons, &subnet, &answer);

@@ -40,6 +40,14 @@ check "an unknown target exits 1, naming it" sh -c "test $st -eq 1 && grep -q \"
 rq tiny.arch --task t --target small
 check "no daemon on the socket exits 3" test "$st" -eq 3
 check "saying it cannot connect there" grep -q "cannot connect to archd at $SOCK" err.txt
+# -o is checked before archd is asked (an answer may take minutes).
+echo x >notadir
+rq tiny.arch --task t --target small -o notadir
+check "-o naming a file exits 1 before asking archd" sh -c "test $st -eq 1 && grep -q -- '-o notadir' err.txt && ! grep -q 'cannot connect' err.txt"
+mkdir -p fifodir && mkfifo fifodir/subnet.model
+rq tiny.arch --task t --target small -o fifodir
+check "-o DIR holding a FIFO where an output goes exits 1 before asking" sh -c "test $st -eq 1 && grep -q 'fifodir/subnet.model' err.txt && ! grep -q 'cannot connect' err.txt"
+check "... leaving the FIFO" test -p fifodir/subnet.model
 # A server that accepts and never answers.
 "$PY" -c 'import socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); held = []
