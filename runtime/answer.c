@@ -593,7 +593,7 @@ int rt_answer_build(rt_answer_env *e, rt_answer_progress_fn progress, void *ctx,
 		if (progress)
 			progress(ctx, "test", i + 1, search_archive_size(a));
 	}
-	if (!stamp_same(&e->sn_stamp, &e->seen) || !rt_answer_current(e)) {
+	if (!rt_answer_current(e)) {
 		rc = changed(e, err, errlen);
 		goto out;
 	}
