@@ -51,7 +51,8 @@ void dm_subnets_stop(dm_subnets *s)
 	atomic_store(&s->cancel, 1);
 }
 
-void dm_subnets_forget(dm_subnets *s)
+/* Frees the archives held on the loop. */
+static void free_archives(dm_subnets *s)
 {
 	for (loaded *l = s->archives, *next; l != NULL; l = next) {
 		next = l->next;
@@ -60,6 +61,11 @@ void dm_subnets_forget(dm_subnets *s)
 		free(l);
 	}
 	s->archives = NULL;
+}
+
+void dm_subnets_forget(dm_subnets *s)
+{
+	free_archives(s);
 	json_object_clear(s->answers);
 	json_object_clear(s->raw);
 	json_object_clear(s->byid);
@@ -79,12 +85,7 @@ void dm_subnets_free(dm_subnets *s)
 {
 	if (s == NULL)
 		return;
-	for (loaded *l = s->archives, *next; l != NULL; l = next) {
-		next = l->next;
-		search_archive_free(l->archive);
-		dm_specs_release(l->spec);
-		free(l);
-	}
+	free_archives(s);
 	json_decref(s->answers);
 	json_decref(s->byid);
 	json_decref(s->raw);

@@ -275,6 +275,27 @@ void rt_state_unlock(int fd)
 	close(fd);
 }
 
+/* The directory of the file `path` into dir: "." or "/" at the top; -1
+ * with errno ENAMETOOLONG when it does not fit. */
+static int parent_dir(const char *path, char dir[RT_STATE_PATH_MAX])
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		strcpy(dir, ".");
+	} else if (slash == path) {
+		strcpy(dir, "/");
+	} else {
+		size_t n = (size_t)(slash - path);
+		if (n >= RT_STATE_PATH_MAX) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+	}
+	return 0;
+}
+
 /* --- a supernet trained afresh ---------------------------------------------------- */
 
 /* Removes dir/name when it is there; 1 when removed, 0 when absent, -1
@@ -317,9 +338,14 @@ static int forget_records(const char *dir, const char *sub, char *note, size_t n
 	return n;
 }
 
-int rt_state_supernet_forget(const char *dir, char *note, size_t notelen)
+int rt_state_supernet_forget(const char *ckpt_path, char *note, size_t notelen)
 {
 	note[0] = '\0';
+	char dir[RT_STATE_PATH_MAX];
+	if (parent_dir(ckpt_path, dir) != 0) {
+		snprintf(note, notelen, "%s: path too long", ckpt_path);
+		return 0;
+	}
 	int n = 0;
 	n += forget_file(dir, "archive", note, notelen) > 0;
 	n += forget_file(dir, "predictor", note, notelen) > 0;
@@ -332,21 +358,9 @@ int rt_state_supernet_forget(const char *dir, char *note, size_t notelen)
 
 static int fsync_parent(const char *path)
 {
-	const char *slash = strrchr(path, '/');
 	char dir[RT_STATE_PATH_MAX];
-	if (!slash) {
-		strcpy(dir, ".");
-	} else if (slash == path) {
-		strcpy(dir, "/");
-	} else {
-		size_t n = (size_t)(slash - path);
-		if (n >= sizeof dir) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-	}
+	if (parent_dir(path, dir) != 0)
+		return -1;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return -1;

@@ -106,15 +106,15 @@ int rt_state_lock(const char *path, char *err, size_t errlen);
 void rt_state_unlock(int fd);
 
 /*
- * Removes what was measured on a supernet's weights from its directory
- * `dir` (supernets/<key>): the archive, the predictor, and the subnet
+ * Removes what was measured on a supernet's weights from the directory of
+ * its checkpoint `ckpt_path` (supernets/<key>): the archive, the predictor, and the subnet
  * records (subnets/, with their cached .model weights) and kept answers
  * (answers/) archd wrote, for a supernet trained afresh: they describe
  * weights that are gone.  Other files are left alone; a file that cannot
  * be removed is named in `note` (the rest still go).  Returns the number
  * of files removed.
  */
-int rt_state_supernet_forget(const char *dir, char *note, size_t notelen);
+int rt_state_supernet_forget(const char *ckpt_path, char *note, size_t notelen);
 
 /* --- atomic writes ---------------------------------------------------------- */
 

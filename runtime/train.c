@@ -213,18 +213,13 @@ static int sample_step(rt_trainer *t, int p, sn_subnet *out)
  * ones; it goes, and the note says so. */
 static void forget_measured(rt_trainer *t)
 {
-	char dir[4096], why[1024];
-	const char *slash = strrchr(t->ckpt_path, '/');
-	int n = snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - t->ckpt_path) : 1,
-			 slash ? t->ckpt_path : ".");
-	if (n < 0 || (size_t)n >= sizeof dir)
-		return;
-	int removed = rt_state_supernet_forget(dir, why, sizeof why);
+	char why[1024];
+	int removed = rt_state_supernet_forget(t->ckpt_path, why, sizeof why);
 	if (removed > 0)
 		snprintf(t->note, sizeof t->note,
 			 "%s: trained afresh, so the %d files measured on its earlier weights "
-			 "(archive, predictor, subnet records) were removed%s%s",
-			 dir, removed, why[0] ? "; " : "", why);
+			 "(archive, predictor, subnet records) beside it were removed%s%s",
+			 t->ckpt_path, removed, why[0] ? "; " : "", why);
 	else if (why[0])
 		snprintf(t->note, sizeof t->note, "%s", why);
 }

@@ -312,7 +312,9 @@ static void test_supernet_forget(void **state)
 		snprintf(path, sizeof path, "%s/%s", tmp, kept[i]);
 		assert_int_equal(rt_state_write_file(path, "x", 1, 0600, err, sizeof err), 0);
 	}
-	assert_int_equal(rt_state_supernet_forget(tmp, note, sizeof note), 5);
+	char ckpt[RT_STATE_PATH_MAX];
+	snprintf(ckpt, sizeof ckpt, "%s/checkpoint", tmp);
+	assert_int_equal(rt_state_supernet_forget(ckpt, note, sizeof note), 5);
 	assert_string_equal(note, "");
 	struct stat st;
 	for (size_t i = 0; i < sizeof gone / sizeof *gone; i++) {
@@ -325,7 +327,7 @@ static void test_supernet_forget(void **state)
 	}
 	snprintf(path, sizeof path, "%s/answers", tmp);
 	assert_int_equal(stat(path, &st), -1); /* emptied, so removed */
-	assert_int_equal(rt_state_supernet_forget(tmp, note, sizeof note), 0);
+	assert_int_equal(rt_state_supernet_forget(ckpt, note, sizeof note), 0);
 }
 
 int main(void)
