@@ -107,8 +107,9 @@ void rt_state_unlock(int fd);
 
 /*
  * Removes what was measured on a supernet's weights from the directory of
- * its checkpoint `ckpt_path` (supernets/<key>): the archive, the predictor, and the subnet
- * records (subnets/, with their cached .model weights) and kept answers
+ * its checkpoint `ckpt_path` (supernets/<key>): the archive, the
+ * predictor, and the subnet records (subnets/, with their cached .model
+ * weights) and kept answers
  * (answers/) archd wrote, for a supernet trained afresh: they describe
  * weights that are gone.  Other files are left alone; a file that cannot
  * be removed is named in `note` (the rest still go).  Returns the number
