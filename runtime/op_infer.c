@@ -22,8 +22,9 @@
  *   to whole vectors (which the pointwise expand before it writes directly,
  *   by its rows' layout), so every output pixel takes the same
  *   path: eight neighbouring outputs at a time (eight independent sums)
- *   share each weight and input load, and kernels 3, 5 and 7 at strides
- *   1 and 2 are instantiated with constant sizes, which unrolls the taps.
+ *   share each weight and input load (a row's last 9-12 outputs go as
+ *   one block of twelve), and kernels 3, 5 and 7 at strides 1 and 2 are
+ *   instantiated with constant sizes, which unrolls the taps.
  *
  * On a CPU with AVX-512 the pointwise and depthwise kernels hand over to
  * their 16-float versions (op_infer_avx512.c), which give the same bits.
@@ -81,10 +82,13 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 
 /*
  * Rows [i0, i0 + MR) and columns [j0, j0 + nlo + nhi) of y: nlo (1..8)
- * columns in the first vector, nhi (0..8) in the second.
+ * columns in the first vector, nhi (0..8) in the second.  *at is where
+ * row i0 is stored, and is left at row i0 + MR (the caller's next tile):
+ * finding a row of a bordered image takes three divisions.
  */
 RT_INLINE_FMA void pw_tile(const rt_pw_p *p, const float *x, const float *w, const float *bias,
-			   float *y, int i0, int j0, const int MR, int nlo, int nhi, const int GATHER)
+			   float *y, pw_rows *at, int i0, int j0, const int MR, int nlo, int nhi,
+			   const int GATHER)
 {
 	v8 acc[PW_MR][2];
 	for (int r = 0; r < MR; r++)
@@ -118,20 +122,24 @@ RT_INLINE_FMA void pw_tile(const rt_pw_p *p, const float *x, const float *w, con
 		left -= VW;
 		rhi = left < 0 ? 0 : (left < nhi ? left : nhi);
 	}
-	pw_rows at = pw_rows_at(p, i0);
-	for (int r = 0; r < MR; r++, pw_rows_next(p, &at)) {
-		float *yr = y + at.off + j0;
+	/* a copy the stores cannot alias (a memcpy store may write anything,
+	 * so p's fields would be read again after each) */
+	const rt_pw_p q = *p;
+	pw_rows pos = *at;
+	for (int r = 0; r < MR; r++, pw_rows_next(&q, &pos)) {
+		float *yr = y + pos.off + j0;
 		v8 v0 = acc[r][0] + b0, v1 = acc[r][1] + b1;
 		if (rlo > 0) {
-			const float *rr = p->r + (size_t)(i0 + r) * p->ldr + j0;
+			const float *rr = q.r + (size_t)(i0 + r) * q.ldr + j0;
 			v0 += LDN(rr, rlo);
 			if (rhi > 0)
 				v1 += LDN(rr + VW, rhi);
 		}
-		STN(yr, ACT(v0, p->act), nlo);
+		STN(yr, ACT(v0, q.act), nlo);
 		if (nhi > 0)
-			STN(yr + VW, ACT(v1, p->act), nhi);
+			STN(yr + VW, ACT(v1, q.act), nhi);
 	}
+	*at = pos;
 }
 
 /*
@@ -141,16 +149,16 @@ RT_INLINE_FMA void pw_tile(const rt_pw_p *p, const float *x, const float *w, con
  * at a quarter of the rate (4-cycle latency).
  */
 typedef void pw_fn(const rt_pw_p *p, const float *x, const float *w, const float *bias, float *y,
-		   int i0, int j0, int nlo, int nhi);
+		   pw_rows *at, int i0, int j0, int nlo, int nhi);
 
 #define PW_FN(R, NAME, NLO, NHI, GATHER)                                                     \
 	RT_KERNEL_FMA static void pw_##R##NAME(const rt_pw_p *p, const float *x, const float *w, \
-					       const float *bias, float *y, int i0, int j0,     \
-					       int nlo, int nhi)                                \
+					       const float *bias, float *y, pw_rows *at, int i0, \
+					       int j0, int nlo, int nhi)                        \
 	{                                                                                        \
 		(void)nlo;                                                                       \
 		(void)nhi;                                                                       \
-		pw_tile(p, x, w, bias, y, i0, j0, R, NLO, NHI, GATHER);                          \
+		pw_tile(p, x, w, bias, y, at, i0, j0, R, NLO, NHI, GATHER);                      \
 	}
 /* 16 or 8 whole columns or a partial strip; with xoff, 16 or any */
 #define PW_FNS(R)                         \
@@ -189,11 +197,12 @@ static void pw_infer_run(const rt_pw_p *p, const float *x, const float *w, const
 			if (p->xoff != NULL)
 				kind += 3;
 			pw_fn *full = pw_fns[PW_MR][kind];
+			pw_rows at = pw_rows_at(p, i0);
 			int i = i0;
 			for (; i + PW_MR <= i1; i += PW_MR)
-				full(p, x, w, bias, y, i, j0, nlo, nhi);
+				full(p, x, w, bias, y, &at, i, j0, nlo, nhi);
 			if (i < i1)
-				pw_fns[i1 - i][kind](p, x, w, bias, y, i, j0, nlo, nhi);
+				pw_fns[i1 - i][kind](p, x, w, bias, y, &at, i, j0, nlo, nhi);
 		}
 	}
 }
@@ -435,7 +444,7 @@ RT_INLINE_FMA void dw_block_at(const rt_dw_infer_p *p, const float *x0, size_t r
 {
 	int C = p->c;
 	v8 b = LD(bias + c0); /* a pointer, not a vector argument (GCC's -Wpsabi note) */
-	v8 acc[DW_OB];
+	v8 acc[DW_OB_WIDE];
 	for (int o = 0; o < OB; o++)
 		acc[o] = b;
 	const float *xr = x0 + (size_t)ow * S * cp + c0, *wr = w + c0;
@@ -450,11 +459,11 @@ RT_INLINE_FMA void dw_block_at(const rt_dw_infer_p *p, const float *x0, size_t r
 #pragma GCC unroll 32
 		for (int j = 0; j < (OB - 1) * S + K; j++, xq += cp) {
 			v8 xv = LD(xq);
-#pragma GCC unroll 8
+#pragma GCC unroll 12
 			for (int o = 0; o < OB; o++) {
 				int kj = j - o * S;
 				if (kj >= 0 && kj < K)
-					acc[o] += xv * wk[kj];
+					acc[o] += xv * (OB > DW_OB ? LD(wr + (size_t)kj * cp) : wk[kj]);
 			}
 		}
 	}
@@ -475,13 +484,18 @@ RT_INLINE_FMA void dw_row(const rt_dw_infer_p *p, const float *xp, int pw, const
 	const float *x0 = xp + (size_t)oh * S * rs;
 	for (int c0 = 0; c0 < cp; c0 += VW) {
 		int nb = C - c0 < VW ? C - c0 : VW;
-		for (int ow = 0; ow < wo; ow += dw_block(ow, wo)) {
-			if (dw_block(ow, wo) == DW_OB)
-				dw_block_at(p, x0, rs, cp, w, bias, yrow, c0, nb, ow, wo, K, S, DW_OB);
-			else
-				dw_block_at(p, x0, rs, cp, w, bias, yrow, c0, nb, ow, wo, K, S,
-					    DW_OB / 2);
-		}
+		int ow = 0;
+		for (; wo - ow > DW_OB_WIDE; ow += DW_OB)
+			dw_block_at(p, x0, rs, cp, w, bias, yrow, c0, nb, ow, wo, K, S, DW_OB);
+		/* the last 1-12 (op_infer_priv.h's DW_OB_WIDE) */
+		if (wo - ow > DW_OB)
+			dw_block_at(p, x0, rs, cp, w, bias, yrow, c0, nb, ow, wo, K, S,
+				    DW_OB_WIDE);
+		else if (wo - ow > DW_OB / 2)
+			dw_block_at(p, x0, rs, cp, w, bias, yrow, c0, nb, ow, wo, K, S, DW_OB);
+		else
+			dw_block_at(p, x0, rs, cp, w, bias, yrow, c0, nb, ow, wo, K, S,
+				    DW_OB / 2);
 	}
 }
 

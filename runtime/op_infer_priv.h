@@ -59,9 +59,12 @@ static inline void pw_rows_next(const rt_pw_p *p, pw_rows *w)
  * independent sums, enough to keep both FMA pipes busy through their
  * latency), and a last block of four where at most four outputs are left.
  * The bordered images' width (rt_dw_infer_layout) follows from it, so both
- * kernel sets use the same.
+ * kernel sets use the same.  The AVX2 kernels take a row's last 9-12
+ * outputs as one block of DW_OB_WIDE (a block of four is four dependent
+ * chains, at half the FMA rate), which ends where the 8 and the 4 would.
  */
 #define DW_OB 8
+#define DW_OB_WIDE 12
 
 /* The size of the block starting at output ow of a row of wo. */
 static inline int dw_block(int ow, int wo) { return wo - ow > DW_OB / 2 ? DW_OB : DW_OB / 2; }

@@ -234,6 +234,13 @@ static void test_dw_infer(void **state)
 		{1, 5, 37, 24, 7, 1, RT_ACT_RELU},
 		{2, 4, 40, 40, 5, 2, RT_ACT_HSWISH},
 		{1, 3, 16, 8, 3, 1, RT_ACT_NONE},
+		/* rows ending in a block of 12 (9-12 outputs left) */
+		{1, 12, 12, 72, 7, 1, RT_ACT_HSWISH},
+		{2, 5, 18, 16, 7, 2, RT_ACT_RELU},
+		{1, 20, 20, 24, 3, 2, RT_ACT_NONE},
+		{1, 3, 10, 8, 3, 1, RT_ACT_RELU},
+		{1, 5, 12, 20, 9, 1, RT_ACT_HSWISH},
+		{1, 4, 44, 8, 5, 2, RT_ACT_RELU},
 	};
 	for (int t = 0; t < (int)(sizeof ps / sizeof ps[0]); t++) {
 		rt_dw_infer_p p = ps[t];
