@@ -315,6 +315,7 @@ static void work_answer(void *arg)
 	const dm_spec *owner = NULL;
 	rt_answer_env *e = dm_subnets_env_checkout(s, p, &owner);
 	p->rc = RT_ANSWER_ERROR;
+	unsigned forgotten = e != NULL ? rt_answer_forgotten(e) : 0;
 	if (e != NULL) {
 		/* explicit: a kept environment may be of another task */
 		ir_objective def;
@@ -338,6 +339,7 @@ static void work_answer(void *arg)
 						       sizeof p->err);
 		}
 	}
+	p->forgot = e != NULL && rt_answer_forgotten(e) != forgotten;
 	/* measured on weights a run training the supernet afresh has since
 	 * replaced (its files removed): answered, but nothing written back */
 	int current = e != NULL && rt_answer_current(e);
@@ -368,7 +370,11 @@ static void work_answer(void *arg)
 		p->stamp = *rt_answer_stamp_of(e);
 		p->archive = search_archive_load(&m->spaces[task->space], rt_answer_archive_path(e),
 						 ignored, sizeof ignored);
-		if (p->archive != NULL && !rt_answer_current(e)) {
+		uint64_t w;
+		if (p->archive != NULL &&
+		    (!rt_answer_current(e) ||
+		     (p->stamp.has_id && search_archive_weights(p->archive, &w) &&
+		      w != p->stamp.id))) {
 			search_archive_free(p->archive);
 			p->archive = NULL;
 		}
@@ -518,6 +524,10 @@ static void done_answer(void *arg)
 	pending *p = arg;
 	dm_subnets *s = p->s;
 	unlink_pending(s, p);
+	/* the build found an archive of other weights and removed what was
+	 * measured on them (rt_answer_forgotten): so goes what memory holds */
+	if (p->forgot)
+		dm_subnets_forget(s);
 	/* asked before a supernet was trained afresh: answered, not kept */
 	int current = p->gen == atomic_load(&s->gen);
 	if (p->archive != NULL && current)

@@ -50,6 +50,7 @@ typedef struct pending {
 	json_t *body;
 	search_archive *archive; /* the task's archive after the answer */
 	rt_answer_stamp stamp;   /* the checkpoint it goes with */
+	int forgot;              /* the build removed files measured on other weights */
 	uint8_t *bytes;
 	size_t nbytes;
 	char err[1024];

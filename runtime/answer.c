@@ -36,12 +36,17 @@ struct rt_answer_env {
 	char root[RT_STATE_PATH_MAX];
 	char ckpt[RT_STATE_PATH_MAX], archive_path[RT_STATE_PATH_MAX];
 	char pred_path[RT_STATE_PATH_MAX];
-	char stale[512]; /* why a saved predictor was not used, "" when it was */
-	char note[RT_STATE_PATH_MAX + 160]; /* an older archive read, "" else */
+	/* why a saved archive or predictor was not used, "" when they were */
+	char stale[2 * RT_STATE_PATH_MAX + 160];
+	char note[RT_STATE_PATH_MAX + 800]; /* rt_answer_note's, "" for none */
 	search_archive *archive; /* NULL until built or loaded */
 	pred_model *pred;
 	rt_answer_stamp seen; /* the checkpoint when the archive was read */
 	rt_answer_stamp sn_stamp; /* the checkpoint sn was loaded from */
+	/* the archive read was measured on other weights: what else was
+	 * (records, kept answers) goes when the new one is saved */
+	int other_weights;
+	unsigned forgotten; /* times that was done (rt_answer_forgotten) */
 	/* loaded on demand */
 	sn_supernet *sn;
 	rt_data *data;
@@ -131,9 +136,13 @@ fail:
 void rt_answer_stamp_read(const char *ckpt_path, rt_answer_stamp *out)
 {
 	struct stat st;
+	uint64_t id;
 	memset(out, 0, sizeof *out);
-	if (stat(ckpt_path, &st) != 0)
+	int rc = rt_ckpt_id(ckpt_path, &id, &st);
+	if (rc < 0)
 		return;
+	out->has_id = rc == 0;
+	out->id = rc == 0 ? id : 0;
 	out->present = 1;
 	out->dev = (unsigned long long)st.st_dev;
 	out->ino = (unsigned long long)st.st_ino;
@@ -145,7 +154,8 @@ void rt_answer_stamp_read(const char *ckpt_path, rt_answer_stamp *out)
 static int stamp_same(const rt_answer_stamp *a, const rt_answer_stamp *b)
 {
 	return a->present == b->present && a->dev == b->dev && a->ino == b->ino &&
-	       a->size == b->size && a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns;
+	       a->size == b->size && a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns &&
+	       a->has_id == b->has_id && a->id == b->id;
 }
 
 const rt_answer_stamp *rt_answer_stamp_of(const rt_answer_env *e)
@@ -193,11 +203,27 @@ int rt_answer_refresh(rt_answer_env *e, char *err, size_t errlen)
 	e->note[0] = '\0';
 	if (stat(e->pred_path, &st) == 0)
 		p = pred_model_load(e->pred_path, e->stale, sizeof e->stale);
-	if (a && search_archive_file_version(a) < SEARCH_ARCHIVE_VERSION)
-		snprintf(e->note, sizeof e->note,
-			 "%s: an archive of version %d, without test accuracies: each is measured "
-			 "when its member is first answered, and the file is rewritten as version %d",
-			 e->archive_path, search_archive_file_version(a), SEARCH_ARCHIVE_VERSION);
+	/* measured on weights that are not the checkpoint's: rebuilt, with
+	 * the predictor fitted on those measurements */
+	uint64_t aw;
+	e->other_weights = 0;
+	if (a && e->seen.has_id && search_archive_weights(a, &aw) && aw != e->seen.id) {
+		snprintf(e->stale, sizeof e->stale,
+			 "%s was measured on other weights (checkpoint %016llx; %s is %016llx)",
+			 e->archive_path, (unsigned long long)aw, e->ckpt,
+			 (unsigned long long)e->seen.id);
+		search_archive_free(a);
+		a = NULL;
+		pred_model_free(p);
+		p = NULL;
+		e->other_weights = 1;
+	}
+	if (a && search_archive_file_version(a) == 1)
+		snprintf(
+			e->note, sizeof e->note,
+			"%s: an archive of version 1, without test accuracies: each is measured "
+			"when its member is first answered, and the file is rewritten as version %d",
+			e->archive_path, SEARCH_ARCHIVE_VERSION);
 	search_archive_free(e->archive);
 	pred_model_free(e->pred);
 	e->archive = a;
@@ -238,6 +264,8 @@ const char *rt_answer_archive_path(const rt_answer_env *e)
 	return e->archive_path;
 }
 
+unsigned rt_answer_forgotten(const rt_answer_env *e) { return e->forgotten; }
+
 const char *rt_answer_note(const rt_answer_env *e)
 {
 	return e->note;
@@ -254,6 +282,16 @@ static void on_lut(void *ctx, int done, int total)
 	lut_progress *p = ctx;
 	if (p->fn)
 		p->fn(p->ctx, "latency", done, total);
+}
+
+/* Saves archive a (e's, or one built to replace it) as measured on the
+ * weights e->sn was loaded with; the caller has checked they are still
+ * the checkpoint's (rt_answer_current). */
+static int save_archive(rt_answer_env *e, search_archive *a, char *err, size_t errlen)
+{
+	if (e->sn && e->sn_stamp.has_id)
+		search_archive_set_weights(a, e->sn_stamp.id);
+	return search_archive_save(a, e->archive_path, err, errlen);
 }
 
 /* Loads the supernet, its data and the latency table unless loaded. */
@@ -597,9 +635,24 @@ int rt_answer_build(rt_answer_env *e, rt_answer_progress_fn progress, void *ctx,
 		rc = changed(e, err, errlen);
 		goto out;
 	}
+	if (e->other_weights) {
+		/* the records and kept answers of the other weights go too */
+		char why[512] = "", dir[RT_STATE_PATH_MAX];
+		int removed = rt_state_supernet_forget(e->ckpt, why, sizeof why);
+		snprintf(dir, sizeof dir, "%s", e->archive_path);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		snprintf(e->note, sizeof e->note,
+			 "removed %d files measured on the other weights from %s (archive, "
+			 "predictor, archd's subnet records and kept answers)%s%s",
+			 removed, dir, why[0] ? "; " : "", why);
+		e->other_weights = 0;
+		e->forgotten++;
+	}
 	if (rt_state_mkparents(e->archive_path, err, errlen) != 0 ||
 	    pred_model_save(e->pred, e->pred_path, err, errlen) != 0 ||
-	    search_archive_save(a, e->archive_path, err, errlen) != 0)
+	    save_archive(e, a, err, errlen) != 0)
 		goto out;
 	search_archive_free(e->archive);
 	e->archive = a;
@@ -669,7 +722,7 @@ static int fill_test(rt_answer_env *e, rt_answer *out, char *err, size_t errlen)
 	search_archive_set_test(e->archive, i, out->m.test);
 	if (!rt_answer_current(e))
 		return changed(e, err, errlen);
-	if (search_archive_save(e->archive, e->archive_path, err, errlen) != 0)
+	if (save_archive(e, e->archive, err, errlen) != 0)
 		return RT_ANSWER_ERROR;
 	e->note[0] = '\0';
 	return 0;
@@ -734,7 +787,7 @@ int rt_answer_spec(rt_answer_env *e, const ir_objective *obj, const ir_constrain
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (added && search_archive_save(e->archive, e->archive_path, err, errlen) != 0)
+	if (added && save_archive(e, e->archive, err, errlen) != 0)
 		goto out;
 	rt_answer near = *out; /* the archive's nearest, when it has members */
 	rc = from_archive(e, obj, cons, ncons, out);

@@ -96,6 +96,8 @@ typedef struct rt_answer_stamp {
 	int present;
 	unsigned long long dev, ino, size;
 	long long mtime_s, mtime_ns;
+	int has_id;
+	uint64_t id; /* rt_ckpt_id: what the archive records as its weights */
 } rt_answer_stamp;
 
 /* The checkpoint's stamp now (present 0 when there is none). */
@@ -114,6 +116,12 @@ const char *rt_answer_checkpoint_path(const rt_answer_env *e);
 const search_archive *rt_answer_archive(const rt_answer_env *e);
 /* The archive's path in the state dir. */
 const char *rt_answer_archive_path(const rt_answer_env *e);
+
+/* How many times a build of e removed what was measured on other weights
+ * than the checkpoint's (its archive, predictor, archd's subnet records and
+ * kept answers: rt_state_supernet_forget), having found an archive that
+ * names other weights; whoever keeps copies of those drops them. */
+unsigned rt_answer_forgotten(const rt_answer_env *e);
 
 /* What the caller should tell its user about the files read: an archive
  * of an older file version (migrated as answers are given), a latency

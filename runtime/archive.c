@@ -21,6 +21,8 @@
 struct search_archive {
 	const ir_space *space;
 	int version; /* of the file it was read from */
+	int has_weights;
+	uint64_t weights; /* rt_ckpt_id of the checkpoint measured on */
 	int n, cap;
 	search_member *m;
 	search_eval *ev; /* ev[i] == m[i].eval, contiguous for search_pick */
@@ -73,6 +75,19 @@ void search_archive_set_test(search_archive *a, int i, double test)
 int search_archive_file_version(const search_archive *a)
 {
 	return a->version;
+}
+
+int search_archive_weights(const search_archive *a, uint64_t *id)
+{
+	if (a->has_weights)
+		*id = a->weights;
+	return a->has_weights;
+}
+
+void search_archive_set_weights(search_archive *a, uint64_t id)
+{
+	a->has_weights = 1;
+	a->weights = id;
 }
 
 /* Metric j of e oriented so that larger is better, NaN as the worst. */
@@ -166,6 +181,11 @@ int search_archive_save(const search_archive *a, const char *path, char *err, si
 	}
 	len += (size_t)snprintf(buf + len, cap - len, "archd-archive %d\nspace %s\n",
 				SEARCH_ARCHIVE_VERSION, a->space->name);
+	if (a->has_weights)
+		len += (size_t)snprintf(buf + len, cap - len, "weights %016" PRIx64 "\n",
+					a->weights);
+	else
+		len += (size_t)snprintf(buf + len, cap - len, "weights unknown\n");
 	for (int i = 0; i < a->n; i++) {
 		const search_member *m = &a->m[i];
 		char genes[SN_GENE_STRLEN];
@@ -197,6 +217,20 @@ static int field(char **p, const char *key, double *out)
 	if (end == *p + kl + 1 || errno == ERANGE || (*end != ' ' && *end != '\0'))
 		return -1;
 	*p = *end == ' ' ? end + 1 : end;
+	return 0;
+}
+
+/* Parses "weights HEX16" or "weights unknown" into a. */
+static int parse_weights(const char *line, search_archive *a)
+{
+	const char *hex = line + 8;
+	if (strncmp(line, "weights ", 8) != 0)
+		return -1;
+	if (strcmp(hex, "unknown") == 0)
+		return 0;
+	if (strlen(hex) != 16 || strspn(hex, "0123456789abcdef") != 16)
+		return -1;
+	search_archive_set_weights(a, strtoull(hex, NULL, 16));
 	return 0;
 }
 
@@ -312,6 +346,10 @@ search_archive *search_archive_load(const ir_space *s, const char *path, char *e
 		} else if (lineno == 2) {
 			if (strncmp(p, "space ", 6) != 0 || strcmp(p + 6, s->name) != 0)
 				why = "an archive of another space";
+		} else if (lineno == 3 && version >= 3) {
+			if (parse_weights(p, a) != 0)
+				why = "malformed weights line (want 'weights' and 16 hex digits, or "
+				      "'weights unknown')";
 		} else {
 			search_member m;
 			memset(&m, 0, sizeof(m));
@@ -322,7 +360,7 @@ search_archive *search_archive_load(const ir_space *s, const char *path, char *e
 		}
 		p = nl + 1;
 	}
-	if (!why && lineno < 2)
+	if (!why && lineno < (version >= 3 ? 3 : 2))
 		why = "header incomplete";
 	free(text);
 	if (why) {

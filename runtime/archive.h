@@ -13,8 +13,9 @@
  *
  * Text form, one member a line, closed by its checksum:
  *
- *   archd-archive 2
+ *   archd-archive 3
  *   space mbnet
+ *   weights 89abcdef01234567
  *   member r28:d2:... acc=0.9012 test=0.8931 pred=0.8950 macs=... params=... latency=... memory=...
  *   xxh3 0123456789abcdef
  *
@@ -22,19 +23,25 @@
  * unknown one is "nan".  Members are in the order they joined.  `acc` is
  * the holdout accuracy the archive ranks by; `test` the test split's,
  * measured once per member for reports (never for choosing), "nan" until
- * measured.  Version 1 files, from before test accuracies were kept, are
- * read with every test accuracy unknown (search_archive_file_version says
- * so) and are written back as version 2; any other version is refused.
+ * measured.  `weights` names the checkpoint the members were measured on
+ * (rt_ckpt_id, 16 hex digits), or is "unknown": accuracies measured on
+ * other weights (a supernet trained again, an archive copied from another
+ * state dir) are then told apart from the current ones.  Version 2 files,
+ * from before the weights were named, are read with them unknown, and
+ * version 1 files, from before test accuracies were kept, with every test
+ * accuracy unknown as well (search_archive_file_version says which); both
+ * are written back as version 3.  Any other version is refused.
  */
 #ifndef ARCHD_RUNTIME_ARCHIVE_H
 #define ARCHD_RUNTIME_ARCHIVE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "runtime/search.h"
 
 /* Bump when the text form changes; the oldest version still read. */
-#define SEARCH_ARCHIVE_VERSION 2
+#define SEARCH_ARCHIVE_VERSION 3
 #define SEARCH_ARCHIVE_VERSION_MIN 1
 
 typedef struct search_member {
@@ -65,6 +72,12 @@ void search_archive_set_test(search_archive *a, int i, double test);
  * for one made by search_archive_new. */
 int search_archive_file_version(const search_archive *a);
 
+/* The checkpoint the members were measured on (rt_ckpt_id): 1 with *id
+ * set, or 0 when unknown (a new archive until set, a file of version 2 or
+ * 1, or one saved with "weights unknown"). */
+int search_archive_weights(const search_archive *a, uint64_t *id);
+void search_archive_set_weights(search_archive *a, uint64_t id);
+
 /*
  * Offers a measured subnet.  Returns 1 when it joined (the members it
  * dominates leave; a member with the same genes is replaced by it, whose
@@ -87,8 +100,10 @@ int search_archive_save(const search_archive *a, const char *path, char *err, si
  * Reads an archive of space s written by search_archive_save (of a version
  * from SEARCH_ARCHIVE_VERSION_MIN to SEARCH_ARCHIVE_VERSION).  Returns it,
  * or NULL with "PATH:LINE: reason" in err: unreadable, a bad header, a
- * version this build does not read or another space, a malformed member
- * (a gene string the space does not parse), a checksum mismatch.
+ * version this build does not read or another space, a malformed weights
+ * line, a malformed member (a gene string the space does not parse), a
+ * checksum mismatch.  Whether its weights are the supernet's is the
+ * caller's to check (rt_answer_refresh).
  */
 search_archive *search_archive_load(const ir_space *s, const char *path, char *err,
 				    size_t errlen);

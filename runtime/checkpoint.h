@@ -30,6 +30,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "runtime/rng.h"
 #include "runtime/supernet.h"
@@ -69,5 +70,17 @@ int rt_ckpt_save(const char *path, sn_supernet *sn, const uint8_t key[16],
  */
 int rt_ckpt_load(const char *path, sn_supernet *sn, const uint8_t key[16],
 		 rt_ckpt_state *st, char *err, size_t errlen);
+
+/*
+ * The checkpoint's identity: its closing XXH3-64 (the last 8 bytes, not
+ * checked here; a damaged file is refused when it is loaded), which every
+ * save changes and a copy keeps.  What was measured on a supernet's weights
+ * records it (archive.h), so results from other weights are told apart.
+ * Returns 0 with *id set; 1 when `path` is there but has none (not a
+ * regular file, shorter than a header); -1 when it cannot be opened (errno
+ * set).  With st non-NULL, *st is the file's status (0 and 1), read from
+ * the same open file as the identity.
+ */
+int rt_ckpt_id(const char *path, uint64_t *id, struct stat *st);
 
 #endif

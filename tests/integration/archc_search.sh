@@ -9,8 +9,8 @@
 # constraint and nearest subnet, a spec answered by a targeted search (the
 # same subnet when asked again), an unreadable predictor rebuilt, a
 # corrupted archive refused, and a build overtaken by a new training of its
-# supernet saving nothing.  Prints TAP
-# lines, and timings as comments.
+# supernet saving nothing, and an archive measured on another supernet's
+# weights rebuilt.  Prints TAP lines, and timings as comments.
 set -u
 ARCHC=${ARCHC:-$ARCHD_BUILDDIR/archc}
 T=$(mktemp -d "${TMPDIR:-/tmp}/archc_search.XXXXXX")
@@ -159,4 +159,33 @@ else
 	check "a build overtaken by a new training saves nothing (exit 1, no archive)" sh -c "test $st -eq 1 && test ! -e '$SK/archive' && test ! -e '$SK/predictor'"
 	check "... saying why" grep -q "checkpoint .* changed while its subnets were measured (the supernet is being trained again): nothing saved; ask again" slow.err
 fi
+
+# --- an archive measured on other weights ----------------------------------------------
+# The archive names the checkpoint it was measured on (its closing XXH3,
+# little-endian in the file's last 8 bytes); one copied in from another
+# supernet of the same space is rebuilt, not answered from.
+ckid() { od -An -tx8 -j $(($(wc -c <"$1") - 8)) -N8 "$1" | tr -d ' '; }
+rm -f "$STATE/supernets/$key/archive"
+check "task t's archive rebuilt" status 0 "$ARCHC" search tiny.arch --target small $S
+cp out.txt rebuilt.txt
+check "names task t's checkpoint as its weights" sh -c 'sed -n 3p "$0" | grep -qx "weights $1"' "$STATE/supernets/$key/archive" "$(ckid "$STATE/supernets/$key/checkpoint")"
+sed -e '/^task t {/,$d' tiny.arch >other.arch
+cat >>other.arch <<'A'
+task u {
+    data = fm_tiny;
+    space = tiny;
+    train { epochs = 2; batch = 50; sampler = sandwich(2); calib = 200; }
+    search { predictor = rbf; samples = 8; population = 6; generations = 2; }
+}
+A
+"$ARCHC" train other.arch --task u $S >/dev/null 2>&1
+UK=$(ls -d "$STATE"/supernets/* | while read -r d; do [ -e "$d/checkpoint" ] && [ "$d" != "$STATE/supernets/$key" ] && [ "$d" != "$SK" ] && echo "$d"; done | head -n 1)
+cp "$STATE/supernets/$key/archive" "$STATE/supernets/$key/predictor" "$UK/"
+mkdir -p "$UK/answers" && echo '{}' >"$UK/answers/0123456789abcdef.json"
+check "a search of task u with task t's archive copied in" status 0 "$ARCHC" search other.arch --task u --constraint 'macs<=1G' $S
+check "rebuilds it, saying why" grep -q "task u's archive is rebuilt: $UK/archive was measured on other weights (checkpoint $(ckid "$STATE/supernets/$key/checkpoint"); $UK/checkpoint is $(ckid "$UK/checkpoint"))" err.txt
+check "the new one names task u's weights" sh -c 'sed -n 3p "$0" | grep -qx "weights $1"' "$UK/archive" "$(ckid "$UK/checkpoint")"
+check "what else was kept of the other weights goes" sh -c 'test ! -e "$0/answers/0123456789abcdef.json" && grep -q "^archc search: removed 3 files measured on the other weights from $0 (archive, predictor" "$1"' "$UK" err.txt
+check "task t's archive is left as it was" status 0 "$ARCHC" search tiny.arch --target small $S
+check "... answering as before" sh -c 'cmp -s out.txt rebuilt.txt && test ! -s err.txt'
 echo "1..$n"

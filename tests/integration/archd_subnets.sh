@@ -73,7 +73,7 @@ check "it has a gene string" sh -c "jget() { :; }; grep -q '\"genes\":\"r1[26]:d
 check "an architecture of active layers" "$PY" -c 'import json; a = json.load(open("out.json"))["architecture"]; assert a[0]["kind"] == "conv" and a[-1]["kind"] == "fc" and len(a) >= 4'
 check "measured and predicted accuracy, latency" "$PY" -c 'import json; m = json.load(open("out.json"))["metrics"]; assert 0.2 < m["accuracy"] <= 1 and 0 < m["predicted_accuracy"] < 1.5 and m["latency"] > 0 and m["memory"] > 0 and m["params"] > 0'
 check "and the test split's accuracy" "$PY" -c 'import json; m = json.load(open("out.json"))["metrics"]; assert 0.2 < m["test_accuracy"] <= 1'
-check "every archive member's test accuracy is kept in the archive" sh -c "head -n 1 '$STATE/supernets/$key/archive' | grep -qx 'archd-archive 2' && ! grep '^member' '$STATE/supernets/$key/archive' | grep -qv ' test=0[.][0-9]'"
+check "every archive member's test accuracy is kept in the archive" sh -c "head -n 1 '$STATE/supernets/$key/archive' | grep -qx 'archd-archive 3' && ! grep '^member' '$STATE/supernets/$key/archive' | grep -qv ' test=0[.][0-9]'"
 check "links to itself and its weights" test "$(jget links.weights)" = "/v1/subnets/$ID/weights"
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "the same request repeats identically" cmp -s out.json first.json
@@ -165,7 +165,8 @@ stop_term
 check "SIGTERM with answers cached and an environment kept: exit 0" test "$st" -eq 0
 
 # --- an archive of version 1 (no test accuracies) ------------------------------------------
-# Rewritten as the older daemon left it: no test fields, version 1, its checksum.
+# Rewritten as the older daemon left it: no test fields nor weights,
+# version 1, its checksum.
 cat >xxh3.c <<'C'
 #include <stdio.h>
 #include <xxhash.h>
@@ -179,7 +180,7 @@ int main(void)
 C
 cc -o xxh3 xxh3.c -lxxhash
 A="$STATE/supernets/$key/archive"
-sed -e '$d' -e '1s/ 2$/ 1/' -e 's/ test=[^ ]*//' "$A" >v1.txt
+sed -e '$d' -e '1s/ 3$/ 1/' -e '/^weights /d' -e 's/ test=[^ ]*//' "$A" >v1.txt
 echo "xxh3 $(./xxh3 <v1.txt)" >>v1.txt
 cp v1.txt "$A"
 # An older archd kept no answers either.
@@ -188,7 +189,7 @@ start
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "a version 1 archive answers as before, the test accuracy measured again" cmp -s out.json first.json
 check "saying the archive is of version 1" grep -q "an archive of version 1, without test accuracies" log
-check "and it is rewritten as version 2 with that member's test accuracy" sh -c "head -n 1 '$A' | grep -qx 'archd-archive 2' && grep -q '^member $(jget genes) acc=[^ ]* test=0[.]' '$A'"
+check "and it is rewritten as version 3 with that member's test accuracy" sh -c "head -n 1 '$A' | grep -qx 'archd-archive 3' && grep -q '^member $(jget genes) acc=[^ ]* test=0[.]' '$A'"
 
 # --- SIGTERM while an archive is built ---------------------------------------------------
 train_tiny t3
@@ -321,6 +322,24 @@ check "... saying so in the log" grep -q "$JOB: .*: trained afresh, so the [0-9]
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "the same spec is measured anew on the new weights (an archive built)" sh -c "test $code = 200 && test \$(grep -c 'task t has no archive yet' log) -gt $builds"
 check "and the archive is saved again" test -s "$STATE/supernets/$key/archive"
+stop_term
+
+# --- an archive measured on other weights ----------------------------------------------
+# t2's archive (the same space) copied over t's: a worker finds it names
+# another checkpoint, rebuilds it, and removes what else was measured on
+# those weights (here a kept answer).
+ckid() { od -An -tx8 -j $(($(wc -c <"$1") - 8)) -N8 "$1" | tr -d ' '; }
+K2=$(for d in "$STATE"/supernets/*; do [ -e "$d/archive" ] && [ "$d" != "$STATE/supernets/$key" ] && echo "$d"; done | head -n 1)
+cp "$K2/archive" "$K2/predictor" "$STATE/supernets/$key/"
+echo '{}' >"$STATE/supernets/$key/answers/0123456789abcdef.json"
+start
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"constraints\":{\"macs\":\"<=33K\"}}"
+check "an archive of other weights: the spec is answered" test "$code" = 200
+check "by an archive built anew, the log saying why" grep -q "task t's archive is rebuilt: $STATE/supernets/$key/archive was measured on other weights (checkpoint $(ckid "$K2/checkpoint");" log
+check "which names t's weights" sh -c 'sed -n 3p "$0" | grep -qx "weights $1"' "$STATE/supernets/$key/archive" "$(ckid "$STATE/supernets/$key/checkpoint")"
+check "what was kept of the other weights goes" sh -c "test ! -e '$STATE/supernets/$key/answers/0123456789abcdef.json' && grep -q 'removed [0-9]* files measured on the other weights' log"
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
+check "and the daemon answers on" test "$code" = 200
 stop_term
 check "the daemon logged no error" sh -c '! grep -q "error" log'
 check "and no sanitizer report" sh -c '! grep -q "Sanitizer" log'

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime/answer.h"
@@ -163,9 +164,28 @@ static void test_stamp(void **state)
 	assert_int_equal(rt_state_write_file(path, "weights", 7, 0600, err, sizeof err), 0);
 	assert_false(rt_answer_stamp_current(path, &one));
 	rt_answer_stamp_read(path, &one);
+	assert_int_equal(one.has_id, 0); /* shorter than a checkpoint's header */
 	assert_int_equal(unlink(path), 0);
 	assert_false(rt_answer_stamp_current(path, &one));
 	assert_true(rt_answer_stamp_current(path, &none));
+	/* a checkpoint's identity: its closing XXH3, little-endian */
+	unsigned char ck[96] = {0};
+	for (int i = 0; i < 8; i++)
+		ck[88 + i] = (unsigned char)(0x10 * i + 1);
+	assert_int_equal(rt_state_write_file(path, ck, sizeof ck, 0600, err, sizeof err), 0);
+	rt_answer_stamp_read(path, &one);
+	assert_int_equal(one.has_id, 1);
+	assert_true(one.id == 0x7161514131211101ULL);
+	rt_answer_stamp two = one;
+	two.id ^= 1; /* the same file otherwise: another checkpoint */
+	assert_false(rt_answer_stamp_current(path, &two));
+	assert_int_equal(unlink(path), 0);
+	/* a FIFO in its place neither hangs nor has one */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	rt_answer_stamp_read(path, &one);
+	assert_int_equal(one.present, 1);
+	assert_int_equal(one.has_id, 0);
+	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);
 }
 

@@ -162,6 +162,9 @@ static void test_file(void **state)
 		assert_true(x->test == y->test || (isnan(x->test) && isnan(y->test)));
 	}
 	assert_int_equal(search_archive_file_version(b), SEARCH_ARCHIVE_VERSION);
+	uint64_t id = 1;
+	assert_int_equal(search_archive_weights(b, &id), 0); /* none set: unknown */
+	assert_int_equal(id, 1);
 	search_archive_free(b);
 
 	FILE *f = fopen(path, "rb");
@@ -169,7 +172,8 @@ static void test_file(void **state)
 	size_t n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[n] = '\0';
-	assert_non_null(strstr(text, "archd-archive 2\nspace mlp\nmember d1,1:w32,32,16,16 acc=0.3000"));
+	assert_non_null(strstr(text, "archd-archive 3\nspace mlp\nweights unknown\n"
+				     "member d1,1:w32,32,16,16 acc=0.3000"));
 	char *digit = strstr(text, "macs=") + 5;
 	*digit = *digit == '9' ? '8' : '9';
 	write_text(path, text, n);
@@ -178,6 +182,15 @@ static void test_file(void **state)
 	write_text(path, text, n / 2);
 	assert_null(search_archive_load(s, path, err, sizeof(err)));
 	assert_non_null(strstr(err, path));
+
+	/* The weights measured on, every bit of them, round-trip. */
+	search_archive_set_weights(a, 0xf00dcafe00c0ffeeULL);
+	assert_int_equal(search_archive_save(a, path, err, sizeof(err)), 0);
+	b = search_archive_load(s, path, err, sizeof(err));
+	assert_non_null(b);
+	assert_int_equal(search_archive_weights(b, &id), 1);
+	assert_true(id == 0xf00dcafe00c0ffeeULL);
+	search_archive_free(b);
 
 	/* Another space's archive is refused. */
 	ir_space other = *s;
@@ -235,10 +248,51 @@ static void test_versions(void **state)
 			   "latency=1e-05 memory=1000\n");
 	assert_null(search_archive_load(s, path, err, sizeof(err)));
 	assert_non_null(strstr(err, ":3: malformed member"));
-	/* A newer version (or version 0) is refused, saying which it reads. */
+	/* Version 2 named no weights: read with them unknown, written back
+	 * as the current version. */
+	write_summed(path, "archd-archive 2\nspace mlp\n"
+			   "member d1,1:w32,32,16,16 acc=0.5 test=0.49 pred=0.45 macs=5000 "
+			   "params=5010 latency=1e-05 memory=1000\n");
+	a = search_archive_load(s, path, err, sizeof(err));
+	if (!a)
+		fail_msg("%s", err);
+	uint64_t id;
+	assert_int_equal(search_archive_file_version(a), 2);
+	assert_int_equal(search_archive_weights(a, &id), 0);
+	assert_true(search_archive_member(a, 0)->test == 0.49);
+	search_archive_free(a);
+	/* Version 3's weights line: 16 lower-case hex digits or "unknown". */
+	static const char *const bad_weights[] = {
+		"weights 0123456789abcde\n",
+		"weights 0123456789abcdef0\n",
+		"weights 0123456789ABCDEF\n",
+		"weights -123456789abcdef\n",
+		"weights\n",
+		"member d1,1:w32,32,16,16 acc=0.5 test=0.49 pred=0.45 macs=5000 "
+		"params=5010 latency=1e-05 memory=1000\n",
+	};
+	for (size_t i = 0; i < sizeof bad_weights / sizeof bad_weights[0]; i++) {
+		char body[512];
+		snprintf(body, sizeof body, "archd-archive 3\nspace mlp\n%s", bad_weights[i]);
+		write_summed(path, body);
+		assert_null(search_archive_load(s, path, err, sizeof(err)));
+		assert_non_null(strstr(err, ":3: malformed weights line"));
+	}
 	write_summed(path, "archd-archive 3\nspace mlp\n");
 	assert_null(search_archive_load(s, path, err, sizeof(err)));
-	assert_non_null(strstr(err, ":1: an archive of version 3; this build reads versions 1 to 2"));
+	assert_non_null(strstr(err, "header incomplete"));
+	write_summed(path, "archd-archive 3\nspace mlp\nweights 00000000000000ff\n");
+	a = search_archive_load(s, path, err, sizeof(err));
+	assert_non_null(a);
+	assert_int_equal(search_archive_weights(a, &id), 1);
+	assert_true(id == 0xff);
+	assert_int_equal(search_archive_size(a), 0);
+	search_archive_free(a);
+	/* A newer version (or version 0) is refused, saying which it reads. */
+	write_summed(path, "archd-archive 4\nspace mlp\nweights unknown\n");
+	assert_null(search_archive_load(s, path, err, sizeof(err)));
+	assert_non_null(
+		strstr(err, ":1: an archive of version 4; this build reads versions 1 to 3"));
 	write_summed(path, "archd-archive 0\nspace mlp\n");
 	assert_null(search_archive_load(s, path, err, sizeof(err)));
 	assert_non_null(strstr(err, "version 0"));
