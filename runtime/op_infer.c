@@ -11,7 +11,7 @@
  *
  * - Pointwise: an outer-product GEMM, 6 rows x 16 columns of y in twelve
  *   vector accumulators, each step one row of w (two vector loads) times
- *   six broadcast x values.  w is read in place, unpacked: it is the
+ *   six broadcast x values (the last 24 of 16 q + 8 columns: 4 rows x 24).  w is read in place, unpacked: it is the
  *   model's own [cin, cout] row-major matrix, and a 16-column strip of it
  *   stays in L1 while the rows of a panel pass over it.
  * - Dense k x k convolution (stems, residual blocks): the pointwise tiles
@@ -143,6 +143,54 @@ RT_INLINE_FMA void pw_tile(const rt_pw_p *p, const float *x, const float *w, con
 }
 
 /*
+ * Rows [i0, i0 + MR) and the 24 columns from j0 of y, as pw_tile: for the
+ * last 24 of 16 q + 8 columns, four rows at a time (twelve sums, as a 6 x
+ * 16 tile, where a 6 x 8 one has six dependent chains, at 3/4 of the FMA
+ * rate).
+ */
+#define PW_MR24 4
+RT_INLINE_FMA void pw_tile24(const rt_pw_p *p, const float *x, const float *w, const float *bias,
+			     float *y, pw_rows *at, int i0, int j0, const int MR)
+{
+	v8 acc[PW_MR24][3];
+	for (int r = 0; r < MR; r++)
+		acc[r][0] = acc[r][1] = acc[r][2] = (v8){0};
+	size_t ldx = (size_t)p->ldx, ldw = (size_t)p->ldw;
+	const float *xr = x + (size_t)i0 * ldx;
+	const float *wp = w + j0;
+	for (int ci = 0; ci < p->cin; ci++, wp += ldw) {
+		v8 w0 = LD(wp), w1 = LD(wp + VW), w2 = LD(wp + 2 * VW);
+#pragma GCC unroll 4
+		for (int r = 0; r < MR; r++) {
+			v8 xv = BCAST(xr[(size_t)r * ldx + ci]);
+			acc[r][0] += xv * w0;
+			acc[r][1] += xv * w1;
+			acc[r][2] += xv * w2;
+		}
+	}
+	v8 b[3] = {{0}};
+	int rn[3] = {0}; /* residual columns in each vector */
+	for (int v = 0; v < 3; v++) {
+		if (bias != NULL)
+			b[v] = LD(bias + j0 + v * VW);
+		int left = p->r != NULL ? p->cr - j0 - v * VW : 0;
+		rn[v] = left < 0 ? 0 : left < VW ? left : VW;
+	}
+	const rt_pw_p q = *p; /* as in pw_tile */
+	pw_rows pos = *at;
+	for (int r = 0; r < MR; r++, pw_rows_next(&q, &pos)) {
+		float *yr = y + pos.off + j0;
+		for (int v = 0; v < 3; v++) {
+			v8 o = acc[r][v] + b[v];
+			if (rn[v] > 0)
+				o += LDN(q.r + (size_t)(i0 + r) * q.ldr + j0 + v * VW, rn[v]);
+			ST(yr + v * VW, ACT(o, q.act));
+		}
+	}
+	*at = pos;
+}
+
+/*
  * The instances: R = 1..MR rows, 16 or 8 whole columns or a partial strip.
  * A panel's last rows (fewer than MR) go in one call, their sums side by
  * side: a row alone is one chain of dependent multiply-adds per vector,
@@ -174,6 +222,21 @@ PW_FNS(4)
 PW_FNS(5)
 PW_FNS(6)
 
+#define PW_FN24(R)                                                                            \
+	RT_KERNEL_FMA static void pw_##R##x24(const rt_pw_p *p, const float *x, const float *w, \
+					      const float *bias, float *y, pw_rows *at, int i0, \
+					      int j0, int nlo, int nhi)                         \
+	{                                                                                       \
+		(void)nlo;                                                                      \
+		(void)nhi;                                                                      \
+		pw_tile24(p, x, w, bias, y, at, i0, j0, R);                                     \
+	}
+PW_FN24(1)
+PW_FN24(2)
+PW_FN24(3)
+PW_FN24(4)
+static pw_fn *const pw_fns24[PW_MR24 + 1] = {NULL, pw_1x24, pw_2x24, pw_3x24, pw_4x24};
+
 #define PW_ROW(R) {pw_##R##x16, pw_##R##x8, pw_##R##xn, pw_##R##x16g, pw_##R##xng, pw_##R##xng}
 /* [rows][16 columns, 8, a partial strip, then the same with xoff] */
 static pw_fn *const pw_fns[PW_MR + 1][6] = {
@@ -192,6 +255,15 @@ static void pw_infer_run(const rt_pw_p *p, const float *x, const float *w, const
 		int i1 = i0 + PW_PANEL < p->m ? i0 + PW_PANEL : p->m;
 		for (int j0 = 0; j0 < p->cout; j0 += 2 * VW) {
 			int left = p->cout - j0;
+			if (left == 3 * VW && p->xoff == NULL) {
+				pw_rows at = pw_rows_at(p, i0);
+				int i = i0;
+				for (; i + PW_MR24 <= i1; i += PW_MR24)
+					pw_4x24(p, x, w, bias, y, &at, i, j0, VW, VW);
+				if (i < i1)
+					pw_fns24[i1 - i](p, x, w, bias, y, &at, i, j0, VW, VW);
+				break;
+			}
 			int nlo = left < VW ? left : VW, nhi = left - nlo < VW ? left - nlo : VW;
 			int kind = nlo == VW && nhi == VW ? 0 : nlo == VW && nhi == 0 ? 1 : 2;
 			if (p->xoff != NULL)

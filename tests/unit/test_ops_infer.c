@@ -67,6 +67,9 @@ static void test_pw_infer(void **state)
 		{7, 9, 24, RT_ACT_HSWISH, 24, 1},  {1, 3, 10, RT_ACT_NONE, -1, 0},
 		{100, 48, 40, RT_ACT_RELU, 17, 1}, {6, 1, 37, RT_ACT_HSWISH, 37, 1},
 		{5, 20, 3, RT_ACT_RELU, 2, 0},     {200, 64, 192, RT_ACT_HSWISH, -1, 1},
+		/* 16 q + 8 columns end in tiles of 24: residuals ending in each vector */
+		{30, 72, 72, RT_ACT_RELU, 70, 1},  {9, 24, 24, RT_ACT_NONE, -1, 0},
+		{11, 5, 56, RT_ACT_HSWISH, 45, 1}, {2, 8, 24, RT_ACT_RELU, 5, 1},
 	};
 	for (int t = 0; t < (int)(sizeof cases / sizeof cases[0]); t++) {
 		int m = cases[t][0], cin = cases[t][1], cout = cases[t][2];
@@ -110,12 +113,11 @@ static void test_pw_infer(void **state)
 }
 
 /* Rows of y laid out as pixels of bordered images (grp_w): the expand
- * convolution writing straight into the depthwise kernel's input. */
-static void test_pw_infer_grouped(void **state)
+ * convolution writing straight into the depthwise kernel's input; cout
+ * columns of rows of ldy floats. */
+static void pw_grouped(int cout, int ldy)
 {
-	(void)state;
-	int n = 2, h = 3, w = 5, cin = 7, cout = 13, ldy = 16, ld_row = 8 * ldy,
-	    ld_img = 5 * ld_row;
+	int n = 2, h = 3, w = 5, cin = 7, ld_row = 8 * ldy, ld_img = 5 * ld_row;
 	int m = n * h * w;
 	size_t ny = (size_t)n * ld_img;
 	float *x = ug_rand(&rng, (size_t)m * cin, -1, 1),
@@ -150,12 +152,20 @@ static void test_pw_infer_grouped(void **state)
 		}
 		written += (size_t)cout;
 	}
-	expect_close("pointwise grouped", 0, got, ref, (size_t)m * cout);
+	expect_close("pointwise grouped", cout, got, ref, (size_t)m * cout);
 	size_t untouched = 0; /* everything else keeps its 7 */
 	for (size_t i = 0; i < ny; i++)
 		untouched += y[i] == 7.0f;
 	assert_int_equal(untouched + written, ny);
 	free(x), free(wt), free(b), free(y), free(ref), free(got);
+}
+
+static void test_pw_infer_grouped(void **state)
+{
+	(void)state;
+	pw_grouped(13, 16);
+	pw_grouped(24, 24); /* tiles of 24 columns */
+	pw_grouped(56, 56);
 }
 
 static void test_conv2d_infer(void **state)
