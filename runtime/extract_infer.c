@@ -290,7 +290,7 @@ static void mbconv_fwd(const fwd *f, const rt_model_layer *l, const fused_layer 
 			      .cout = mid,
 			      .ldx = l->cin,
 			      .ldw = mid,
-			      .ldy = rt_dw_infer_cpad(mid),
+			      .ldy = rt_dw_infer_pstride(mid),
 			      .act = (rt_act)l->act,
 			      .grp_w = l->w,
 			      .grp_h = l->h,

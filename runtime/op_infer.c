@@ -489,6 +489,17 @@ void rt_conv2d_infer(const rt_conv2d_p *p, rt_act act, const float *r, int ldr, 
 
 int rt_dw_infer_cpad(int c) { return (c + VW - 1) / VW * VW; }
 
+/* An odd number of vectors: pixels 32 x odd bytes apart start in every
+ * set of the L1 cache.  At cp = 64 (256 bytes) they started in one set of
+ * four, and a 5 x 5 window over rows of 28 such pixels overflowed those
+ * sets' ways: the 24x24x64 stride-2 layer ran at half the rate of its
+ * stride-1 neighbours. */
+int rt_dw_infer_pstride(int c)
+{
+	int cp = rt_dw_infer_cpad(c);
+	return cp / VW % 2 ? cp : cp + VW;
+}
+
 /* Kernels up to this size fit the generic instance's arrays. */
 #define DW_MAX_K 11
 
@@ -510,16 +521,16 @@ static int dw_padded_width(const rt_dw_infer_p *p)
  * once, and added into every output whose window holds it; an output's
  * taps are summed in (ki, kj) order.
  */
-RT_INLINE_FMA void dw_block_at(const rt_dw_infer_p *p, const float *x0, size_t rs, int cp,
-			       const float *w, const float *bias, float *yrow, int c0, int nb,
-			       int ow, int wo, const int K, const int S, const int OB)
+RT_INLINE_FMA void dw_block_at(const rt_dw_infer_p *p, const float *x0, size_t rs, int ps,
+			       int cp, const float *w, const float *bias, float *yrow, int c0,
+			       int nb, int ow, int wo, const int K, const int S, const int OB)
 {
 	int C = p->c;
 	v8 b = LD(bias + c0); /* a pointer, not a vector argument (GCC's -Wpsabi note) */
 	v8 acc[DW_OB_WIDE];
 	for (int o = 0; o < OB; o++)
 		acc[o] = b;
-	const float *xr = x0 + (size_t)ow * S * cp + c0, *wr = w + c0;
+	const float *xr = x0 + (size_t)ow * S * ps + c0, *wr = w + c0;
 #pragma GCC unroll 1
 	for (int ki = 0; ki < K; ki++, xr += rs, wr += (size_t)K * cp) {
 		v8 wk[DW_MAX_K];
@@ -529,7 +540,7 @@ RT_INLINE_FMA void dw_block_at(const rt_dw_infer_p *p, const float *x0, size_t r
 			wk[kj] = LD(wq);
 		const float *xq = xr;
 #pragma GCC unroll 32
-		for (int j = 0; j < (OB - 1) * S + K; j++, xq += cp) {
+		for (int j = 0; j < (OB - 1) * S + K; j++, xq += ps) {
 			v8 xv = LD(xq);
 #pragma GCC unroll 12
 			for (int o = 0; o < OB; o++) {
@@ -551,22 +562,22 @@ RT_INLINE_FMA void dw_block_at(const rt_dw_infer_p *p, const float *x0, size_t r
 RT_INLINE_FMA void dw_row(const rt_dw_infer_p *p, const float *xp, int pw, const float *w,
 			  const float *bias, float *yrow, int oh, int wo, const int K, const int S)
 {
-	int cp = rt_dw_infer_cpad(p->c), C = p->c;
-	size_t rs = (size_t)pw * cp; /* floats per padded row */
+	int cp = rt_dw_infer_cpad(p->c), ps = rt_dw_infer_pstride(p->c), C = p->c;
+	size_t rs = (size_t)pw * ps; /* floats per padded row */
 	const float *x0 = xp + (size_t)oh * S * rs;
 	for (int c0 = 0; c0 < cp; c0 += VW) {
 		int nb = C - c0 < VW ? C - c0 : VW;
 		int ow = 0;
 		for (; wo - ow > DW_OB_WIDE; ow += DW_OB)
-			dw_block_at(p, x0, rs, cp, w, bias, yrow, c0, nb, ow, wo, K, S, DW_OB);
+			dw_block_at(p, x0, rs, ps, cp, w, bias, yrow, c0, nb, ow, wo, K, S, DW_OB);
 		/* the last 1-12 (op_infer_priv.h's DW_OB_WIDE) */
 		if (wo - ow > DW_OB)
-			dw_block_at(p, x0, rs, cp, w, bias, yrow, c0, nb, ow, wo, K, S,
+			dw_block_at(p, x0, rs, ps, cp, w, bias, yrow, c0, nb, ow, wo, K, S,
 				    DW_OB_WIDE);
 		else if (wo - ow > DW_OB / 2)
-			dw_block_at(p, x0, rs, cp, w, bias, yrow, c0, nb, ow, wo, K, S, DW_OB);
+			dw_block_at(p, x0, rs, ps, cp, w, bias, yrow, c0, nb, ow, wo, K, S, DW_OB);
 		else
-			dw_block_at(p, x0, rs, cp, w, bias, yrow, c0, nb, ow, wo, K, S,
+			dw_block_at(p, x0, rs, ps, cp, w, bias, yrow, c0, nb, ow, wo, K, S,
 				    DW_OB / 2);
 	}
 }
@@ -594,10 +605,10 @@ RT_KERNEL_FMA static void dw_row_any(const rt_dw_infer_p *p, const float *xp, in
 void rt_dw_infer_layout(const rt_dw_infer_p *p, size_t *row, size_t *img, size_t *interior)
 {
 	int pad = p->k / 2;
-	size_t cp = (size_t)rt_dw_infer_cpad(p->c);
-	*row = (size_t)dw_padded_width(p) * cp;
+	size_t ps = (size_t)rt_dw_infer_pstride(p->c);
+	*row = (size_t)dw_padded_width(p) * ps;
 	*img = (size_t)(p->h + 2 * pad) * *row;
-	*interior = (size_t)pad * *row + (size_t)pad * cp;
+	*interior = (size_t)pad * *row + (size_t)pad * ps;
 }
 
 size_t rt_dw_infer_workspace(const rt_dw_infer_p *p)
@@ -633,7 +644,7 @@ void rt_dw_infer_padded(const rt_dw_infer_p *p, float *xp, const float *w, const
 {
 	assert(p->n > 0 && p->h > 0 && p->w > 0 && p->c > 0);
 	assert(p->k > 0 && p->k % 2 == 1 && p->k <= DW_MAX_K && (p->stride == 1 || p->stride == 2));
-	int pad = p->k / 2, cp = rt_dw_infer_cpad(p->c), C = p->c;
+	int pad = p->k / 2, ps = rt_dw_infer_pstride(p->c), C = p->c;
 	int ph = p->h + 2 * pad, pw = dw_padded_width(p);
 	int ho = rt_conv_out_size(p->h, p->k, p->stride, pad);
 	int wo = rt_conv_out_size(p->w, p->k, p->stride, pad);
@@ -649,8 +660,8 @@ void rt_dw_infer_padded(const rt_dw_infer_p *p, float *xp, const float *w, const
 		if (wide != NULL)
 			row = wide;
 	}
-	size_t rs = (size_t)pw * cp, img = (size_t)ph * rs;
-	size_t left = (size_t)pad * cp, right = (size_t)(pw - pad - p->w) * cp;
+	size_t rs = (size_t)pw * ps, img = (size_t)ph * rs;
+	size_t left = (size_t)pad * ps, right = (size_t)(pw - pad - p->w) * ps;
 	for (int n = 0; n < p->n; n++) {
 		/* zero the border (rows above and below, columns left and right)
 		 * and the padding lanes of the interior, all but what was written */
@@ -661,11 +672,11 @@ void rt_dw_infer_padded(const rt_dw_infer_p *p, float *xp, const float *w, const
 		for (int ih = 0; ih < p->h; ih++) {
 			float *r = xi + (size_t)(ih + pad) * rs;
 			memset(r, 0, left * sizeof(float));
-			memset(r + left + (size_t)p->w * cp, 0, right * sizeof(float));
-			if (cp != C)
+			memset(r + left + (size_t)p->w * ps, 0, right * sizeof(float));
+			if (rt_dw_infer_cpad(C) != C)
 				for (int iw = 0; iw < p->w; iw++)
-					memset(r + left + (size_t)iw * cp + C, 0,
-					       (size_t)(cp - C) * sizeof(float));
+					memset(r + left + (size_t)iw * ps + C, 0,
+					       (size_t)(rt_dw_infer_cpad(C) - C) * sizeof(float));
 		}
 	}
 	dw_split s = {p, xp, w, bias, y, row, pw, img, ho, wo};
@@ -681,17 +692,17 @@ void rt_dw_infer(const rt_dw_infer_p *p, const float *x, const float *w, const f
 {
 	size_t rs, img, interior;
 	rt_dw_infer_layout(p, &rs, &img, &interior);
-	int C = p->c, cp = rt_dw_infer_cpad(p->c);
-	/* [n, h, w, c] -> the interiors of n [h + 2 pad, pw, cp] images */
+	int C = p->c, ps = rt_dw_infer_pstride(p->c);
+	/* [n, h, w, c] -> the interiors of n [h + 2 pad, pw, ps] images */
 	for (int n = 0; n < p->n; n++)
 		for (int ih = 0; ih < p->h; ih++) {
 			float *dst = ws + (size_t)n * img + interior + (size_t)ih * rs;
 			const float *src = x + ((size_t)n * p->h + ih) * p->w * C;
-			if (cp == C)
+			if (ps == C)
 				memcpy(dst, src, (size_t)p->w * C * sizeof(float));
 			else
 				for (int iw = 0; iw < p->w; iw++)
-					memcpy(dst + (size_t)iw * cp, src + (size_t)iw * C,
+					memcpy(dst + (size_t)iw * ps, src + (size_t)iw * C,
 					       (size_t)C * sizeof(float));
 		}
 	rt_dw_infer_padded(p, ws, w, bias, y);

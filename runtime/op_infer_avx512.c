@@ -224,8 +224,8 @@ void rt_pw_infer_avx512(const rt_pw_p *p, const float *x, const float *w, const 
  * padded ones read, `st` of the real ones stored), of the row whose
  * window starts at x0: as op_infer.c's dw_block_at.
  */
-WIDE_INLINE void dw16_block_at(const rt_dw_infer_p *p, const float *x0, size_t rs, int cp,
-			       const float *w, __m512 b, float *yrow, int c0, __mmask16 ld,
+WIDE_INLINE void dw16_block_at(const rt_dw_infer_p *p, const float *x0, size_t rs, int ps,
+			       int cp, const float *w, __m512 b, float *yrow, int c0, __mmask16 ld,
 			       __mmask16 st, int ow, int wo, const int K, const int S, const int OB)
 {
 	int C = p->c;
@@ -233,7 +233,7 @@ WIDE_INLINE void dw16_block_at(const rt_dw_infer_p *p, const float *x0, size_t r
 #pragma GCC unroll 8
 	for (int o = 0; o < OB; o++)
 		acc[o] = b;
-	const float *xr = x0 + (size_t)ow * S * cp + c0, *wr = w + c0;
+	const float *xr = x0 + (size_t)ow * S * ps + c0, *wr = w + c0;
 #pragma GCC unroll 1
 	for (int ki = 0; ki < K; ki++, xr += rs, wr += (size_t)K * cp) {
 		__m512 wk[DW16_MAX_K];
@@ -243,7 +243,7 @@ WIDE_INLINE void dw16_block_at(const rt_dw_infer_p *p, const float *x0, size_t r
 			wk[kj] = _mm512_maskz_loadu_ps(ld, wq);
 		const float *xq = xr;
 #pragma GCC unroll 32
-		for (int j = 0; j < (OB - 1) * S + K; j++, xq += cp) {
+		for (int j = 0; j < (OB - 1) * S + K; j++, xq += ps) {
 			__m512 xv = _mm512_maskz_loadu_ps(ld, xq);
 #pragma GCC unroll 8
 			for (int o = 0; o < OB; o++) {
@@ -265,19 +265,19 @@ WIDE_INLINE void dw16_block_at(const rt_dw_infer_p *p, const float *x0, size_t r
 WIDE_INLINE void dw16_row(const rt_dw_infer_p *p, const float *xp, int pw, const float *w,
 			  const float *bias, float *yrow, int oh, int wo, const int K, const int S)
 {
-	int cp = rt_dw_infer_cpad(p->c), C = p->c;
-	size_t rs = (size_t)pw * cp; /* floats per padded row */
+	int cp = rt_dw_infer_cpad(p->c), ps = rt_dw_infer_pstride(p->c), C = p->c;
+	size_t rs = (size_t)pw * ps; /* floats per padded row */
 	const float *x0 = xp + (size_t)oh * S * rs;
 	for (int c0 = 0; c0 < cp; c0 += VW16) {
 		__mmask16 ld = lanes(cp - c0), st = lanes(C - c0);
 		__m512 b = _mm512_maskz_loadu_ps(ld, bias + c0);
 		for (int ow = 0; ow < wo; ow += dw_block(ow, wo)) {
 			if (dw_block(ow, wo) == DW_OB)
-				dw16_block_at(p, x0, rs, cp, w, b, yrow, c0, ld, st, ow, wo, K, S,
-					      DW_OB);
+				dw16_block_at(p, x0, rs, ps, cp, w, b, yrow, c0, ld, st, ow, wo, K,
+					      S, DW_OB);
 			else
-				dw16_block_at(p, x0, rs, cp, w, b, yrow, c0, ld, st, ow, wo, K, S,
-					      DW_OB / 2);
+				dw16_block_at(p, x0, rs, ps, cp, w, b, yrow, c0, ld, st, ow, wo, K,
+					      S, DW_OB / 2);
 		}
 	}
 }

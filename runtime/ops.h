@@ -319,7 +319,8 @@ size_t rt_conv2d_infer_workspace(const rt_conv2d_p *p);
  * 2 and "same" padding as rt_dwconv_forward, but the kernel [k*k, cp] and
  * bias [cp] padded to cp = rt_dw_infer_cpad(c) channels (whole vectors;
  * the extra weights are not read into any output).  `ws` holds
- * rt_dw_infer_workspace(p) floats (n zero-bordered images).
+ * rt_dw_infer_workspace(p) floats (n zero-bordered images of pixels of
+ * rt_dw_infer_pstride(c) floats).
  */
 typedef struct rt_dw_infer_p {
 	int n, h, w, c;
@@ -328,6 +329,9 @@ typedef struct rt_dw_infer_p {
 } rt_dw_infer_p;
 
 int rt_dw_infer_cpad(int c);
+/* Floats per pixel of rt_dw_infer_layout's bordered images: cp or more
+ * (cache sets), the first c of them the channels, up to cp zeros. */
+int rt_dw_infer_pstride(int c);
 size_t rt_dw_infer_workspace(const rt_dw_infer_p *p);
 void rt_dw_infer(const rt_dw_infer_p *p, const float *x, const float *w, const float *bias,
 		 float *y, float *ws);
