@@ -257,9 +257,9 @@ static void test_dw_infer(void **state)
 		int pad = p.k / 2, cp = rt_dw_infer_cpad(p.c), kk = p.k * p.k;
 		assert_true(cp >= p.c && cp % 8 == 0 && cp - p.c < 8);
 		/* bordered pixels an odd number of vectors apart (cache sets) */
-		int ps = rt_dw_infer_pstride(p.c);
-		assert_true(ps == cp || ps == cp + 8);
-		assert_true(ps / 8 % 2 == 1);
+		int pst = rt_dw_infer_pstride(p.c);
+		assert_true(pst == cp || pst == cp + 8);
+		assert_true(pst / 8 % 2 == 1);
 		int ho = rt_conv_out_size(p.h, p.k, p.stride, pad);
 		int wo = rt_conv_out_size(p.w, p.k, p.stride, pad);
 		size_t ny = (size_t)p.n * ho * wo * p.c;
