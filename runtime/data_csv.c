@@ -19,7 +19,7 @@
 
 typedef struct csv_ctx {
 	const char *path;
-	int line;
+	long long line; /* an 8 GB file may hold more than 2^31 lines */
 	const char *line_start;
 	char *err;
 	size_t errlen;
@@ -72,14 +72,14 @@ static int parse_cell(csv_ctx *c, const char *s, const char *end, double *v)
 	size_t len = (size_t)(end - s);
 	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
 		len--;
-	int col = (int)(s - c->line_start) + 1;
+	long long col = (long long)(s - c->line_start) + 1;
 	if (len == 0) {
-		snprintf(c->err, c->errlen, "%s:%d:%d: empty cell, expected a number",
+		snprintf(c->err, c->errlen, "%s:%lld:%lld: empty cell, expected a number",
 			 c->path, c->line, col);
 		return -1;
 	}
 	if (number_span(s) != len) {
-		snprintf(c->err, c->errlen, "%s:%d:%d: '%.*s' is not a number", c->path,
+		snprintf(c->err, c->errlen, "%s:%lld:%lld: '%.*s' is not a number", c->path,
 			 c->line, col, (int)(len > 40 ? 40 : len), s);
 		return -1;
 	}
@@ -87,12 +87,12 @@ static int parse_cell(csv_ctx *c, const char *s, const char *end, double *v)
 	errno = 0;
 	double x = strtod(s, NULL);
 	if (errno == ERANGE && (x == HUGE_VAL || x == -HUGE_VAL)) {
-		snprintf(c->err, c->errlen, "%s:%d:%d: '%.*s' is too large", c->path,
+		snprintf(c->err, c->errlen, "%s:%lld:%lld: '%.*s' is too large", c->path,
 			 c->line, col, (int)(len > 40 ? 40 : len), s);
 		return -1;
 	}
 	if (!(fabs(x) <= 3.4e38)) {
-		snprintf(c->err, c->errlen, "%s:%d:%d: '%.*s' does not fit a float",
+		snprintf(c->err, c->errlen, "%s:%lld:%lld: '%.*s' does not fit a float",
 			 c->path, c->line, col, (int)(len > 40 ? 40 : len), s);
 		return -1;
 	}
@@ -129,18 +129,19 @@ static int grow(csv_ctx *c, rt_data_raw *out, size_t nfeat)
 static int parse_row(csv_ctx *c, const ir_dataset *d, const char *s, const char *end,
 		     int ncols, int label_col, rt_data_raw *out)
 {
-	int cols = 1;
-	for (const char *p = s; p < end; p++)
+	int cols = 1; /* counted up to one past ncols (a line may hold 2^31 commas) */
+	for (const char *p = s; p < end && cols <= ncols; p++)
 		cols += *p == ',';
 	if (cols != ncols) {
 		snprintf(c->err, c->errlen,
-			 "%s:%d: %d columns, expected %d (%d features of %dx%dx%d and a label)",
-			 c->path, c->line, cols, ncols, ncols - 1, d->height, d->width,
+			 "%s:%lld: %s%d columns, expected %d (%d features of %dx%dx%d and a label)",
+			 c->path, c->line, cols > ncols ? "more than " : "",
+			 cols > ncols ? ncols : cols, ncols, ncols - 1, d->height, d->width,
 			 d->channels);
 		return -1;
 	}
 	if (out->n == c->cap && grow(c, out, (size_t)(ncols - 1)) != 0) {
-		snprintf(c->err, c->errlen, "%s:%d: out of memory", c->path, c->line);
+		snprintf(c->err, c->errlen, "%s:%lld: out of memory", c->path, c->line);
 		return -1;
 	}
 	float *x = out->x + (size_t)out->n * (size_t)(ncols - 1);
@@ -160,8 +161,8 @@ static int parse_row(csv_ctx *c, const ir_dataset *d, const char *s, const char 
 				while (*cell == ' ' || *cell == '\t')
 					cell++;
 				snprintf(c->err, c->errlen,
-					 "%s:%d:%d: label %g %s (the data set has %d classes)",
-					 c->path, c->line, (int)(cell - c->line_start) + 1, v,
+					 "%s:%lld:%lld: label %g %s (the data set has %d classes)",
+					 c->path, c->line, (long long)(cell - c->line_start) + 1, v,
 					 why, d->nclasses);
 				return -1;
 			}
@@ -218,7 +219,7 @@ int rt_data_read_csv(const ir_dataset *d, const char *path, rt_data_raw *out,
 				goto done;
 		}
 		if (out->n == 0x7fffffff) {
-			snprintf(err, errlen, "%s:%d: too many rows", path, c.line);
+			snprintf(err, errlen, "%s:%lld: too many rows", path, c.line);
 			goto done;
 		}
 		p = end + 1;

@@ -408,7 +408,7 @@ static void test_csv_errors(void **state)
 		{"1,2.5.1,0\n", ":1:3: '2.5.1' is not a number"},
 		{"1,,0\n", ":1:3: empty cell"},
 		{"1,2,0\n1,2\n", ":2: 2 columns, expected 3 (2 features of 1x1x2 and a label)"},
-		{"1,2,0,4\n", ":1: 4 columns, expected 3"},
+		{"1,2,0,4\n", ":1: more than 3 columns, expected 3"},
 		{"1,2,3\n", ":1:5: label 3 is out of range (the data set has 3 classes)"},
 		{"1,2,-1\n", ":1:5: label -1 is negative"},
 		{"1,2,1.5\n", ":1:5: label 1.5 is not a whole number"},
