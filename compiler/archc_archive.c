@@ -73,8 +73,12 @@ static int archc_archive_run(int argc, char **argv)
 	}
 	const ir_task *task = &m->tasks[t];
 	if (!rt_answer_archive(e)) {
-		fprintf(stderr, "archc archive: task %s has no archive in %s (no %s)\n", task->name,
-			root, rt_answer_archive_path(e));
+		if (rt_answer_stale(e)[0])
+			fprintf(stderr, "archc archive: task %s's archive is not used: %s\n",
+				task->name, rt_answer_stale(e));
+		else
+			fprintf(stderr, "archc archive: task %s has no archive in %s (no %s)\n",
+				task->name, root, rt_answer_archive_path(e));
 		fprintf(stderr, "  build it: archc search %s --task %s%s%s --constraint 'macs<=1G'\n",
 			a.input, task->name, state ? " --state " : "", state ? state : "");
 		goto out;

@@ -489,8 +489,12 @@ static void print_missing(const archc_task_args *a, const char *state, const ir_
 			task->name, state ? " --state " : "", state ? state : "");
 		return;
 	}
-	fprintf(stderr, "archc plot: task %s has no archive in %s (no %s)\n", task->name, root,
-		rt_answer_archive_path(e));
+	if (rt_answer_stale(e)[0])
+		fprintf(stderr, "archc plot: task %s's archive is not used: %s\n", task->name,
+			rt_answer_stale(e));
+	else
+		fprintf(stderr, "archc plot: task %s has no archive in %s (no %s)\n", task->name,
+			root, rt_answer_archive_path(e));
 	fprintf(stderr, "  build it: archc search %s --task %s%s%s %s\n", a->input, task->name,
 		state ? " --state " : "", state ? state : "",
 		m->ntargets ? "--target NAME" : "--constraint 'macs<=1G'");

@@ -266,6 +266,8 @@ const char *rt_answer_archive_path(const rt_answer_env *e)
 
 unsigned rt_answer_forgotten(const rt_answer_env *e) { return e->forgotten; }
 
+const char *rt_answer_stale(const rt_answer_env *e) { return e->stale; }
+
 const char *rt_answer_note(const rt_answer_env *e)
 {
 	return e->note;

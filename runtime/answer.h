@@ -117,6 +117,11 @@ const search_archive *rt_answer_archive(const rt_answer_env *e);
 /* The archive's path in the state dir. */
 const char *rt_answer_archive_path(const rt_answer_env *e);
 
+/* Why the archive or predictor in the state dir is not used but rebuilt
+ * (measured on other weights, a predictor this build cannot read), or ""
+ * (valid while e lives, until the next rt_answer_refresh). */
+const char *rt_answer_stale(const rt_answer_env *e);
+
 /* How many times a build of e removed what was measured on other weights
  * than the checkpoint's (its archive, predictor, archd's subnet records and
  * kept answers: rt_state_supernet_forget), having found an archive that

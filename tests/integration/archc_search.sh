@@ -182,6 +182,8 @@ A
 UK=$(ls -d "$STATE"/supernets/* | while read -r d; do [ -e "$d/checkpoint" ] && [ "$d" != "$STATE/supernets/$key" ] && [ "$d" != "$SK" ] && echo "$d"; done | head -n 1)
 cp "$STATE/supernets/$key/archive" "$STATE/supernets/$key/predictor" "$UK/"
 mkdir -p "$UK/answers" && echo '{}' >"$UK/answers/0123456789abcdef.json"
+check "archive does not list task t's archive copied into task u's place" status 1 "$ARCHC" archive other.arch --task u $S
+check "... saying why" grep -q "^archc archive: task u's archive is not used: $UK/archive was measured on other weights" err.txt
 check "a search of task u with task t's archive copied in" status 0 "$ARCHC" search other.arch --task u --constraint 'macs<=1G' $S
 check "rebuilds it, saying why" grep -q "task u's archive is rebuilt: $UK/archive was measured on other weights (checkpoint $(ckid "$STATE/supernets/$key/checkpoint"); $UK/checkpoint is $(ckid "$UK/checkpoint"))" err.txt
 check "the new one names task u's weights" sh -c 'sed -n 3p "$0" | grep -qx "weights $1"' "$UK/archive" "$(ckid "$UK/checkpoint")"
