@@ -199,15 +199,18 @@ RT_INLINE_FMA void pw_tile24(const rt_pw_p *p, const float *x, const float *w, c
 typedef void pw_fn(const rt_pw_p *p, const float *x, const float *w, const float *bias, float *y,
 		   pw_rows *at, int i0, int j0, int nlo, int nhi);
 
-#define PW_FN(R, NAME, NLO, NHI, GATHER)                                                     \
-	RT_KERNEL_FMA static void pw_##R##NAME(const rt_pw_p *p, const float *x, const float *w, \
-					       const float *bias, float *y, pw_rows *at, int i0, \
-					       int j0, int nlo, int nhi)                        \
-	{                                                                                        \
-		(void)nlo;                                                                       \
-		(void)nhi;                                                                       \
-		pw_tile(p, x, w, bias, y, at, i0, j0, R, NLO, NHI, GATHER);                      \
+/* A pw_fn named NAME whose body is TILE (a pw_tile or pw_tile24 call). */
+#define PW_KERNEL(NAME, TILE)                                                                 \
+	RT_KERNEL_FMA static void NAME(const rt_pw_p *p, const float *x, const float *w,       \
+				       const float *bias, float *y, pw_rows *at, int i0, int j0, \
+				       int nlo, int nhi)                                        \
+	{                                                                                     \
+		(void)nlo;                                                                    \
+		(void)nhi;                                                                    \
+		TILE;                                                                         \
 	}
+#define PW_FN(R, NAME, NLO, NHI, GATHER) \
+	PW_KERNEL(pw_##R##NAME, pw_tile(p, x, w, bias, y, at, i0, j0, R, NLO, NHI, GATHER))
 /* 16 or 8 whole columns or a partial strip; with xoff, 16 or any */
 #define PW_FNS(R)                         \
 	PW_FN(R, x16, VW, VW, 0)          \
@@ -222,15 +225,7 @@ PW_FNS(4)
 PW_FNS(5)
 PW_FNS(6)
 
-#define PW_FN24(R)                                                                            \
-	RT_KERNEL_FMA static void pw_##R##x24(const rt_pw_p *p, const float *x, const float *w, \
-					      const float *bias, float *y, pw_rows *at, int i0, \
-					      int j0, int nlo, int nhi)                         \
-	{                                                                                       \
-		(void)nlo;                                                                      \
-		(void)nhi;                                                                      \
-		pw_tile24(p, x, w, bias, y, at, i0, j0, R);                                     \
-	}
+#define PW_FN24(R) PW_KERNEL(pw_##R##x24, pw_tile24(p, x, w, bias, y, at, i0, j0, R))
 PW_FN24(1)
 PW_FN24(2)
 PW_FN24(3)

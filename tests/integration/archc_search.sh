@@ -28,6 +28,8 @@ check() { d=$1; shift; if "$@"; then ok "$d"; else no "$d"; fi; }
 status() { want=$1; shift; "$@" >out.txt 2>err.txt; [ $? -eq "$want" ]; }
 ms() { "$PY" -c 'import time; print(int(time.time() * 1000))'; }
 field() { awk -v k="$1" '$1 == k { print $2 }' out.txt; }
+# FILE: tiny.arch's data set, space and targets, and the task on stdin
+with_task() { sed -e '/^task t {/,$d' tiny.arch >"$1" && cat >>"$1"; }
 
 cat >tiny.arch <<'A'
 import "std/datasets.arch";
@@ -130,8 +132,7 @@ check "naming the file" grep -q "$STATE/supernets/$key/archive" err.txt
 # --- the supernet trained afresh while its archive is built ------------------------------
 # The build measures the old weights; what it measured must not be saved
 # over the new ones.
-sed -e '/^task t {/,$d' tiny.arch >slow.arch
-cat >>slow.arch <<'A'
+with_task slow.arch <<'A'
 task s {
     data = fm_tiny;
     space = tiny;
@@ -169,8 +170,7 @@ rm -f "$STATE/supernets/$key/archive"
 check "task t's archive rebuilt" status 0 "$ARCHC" search tiny.arch --target small $S
 cp out.txt rebuilt.txt
 check "names task t's checkpoint as its weights" sh -c 'sed -n 3p "$0" | grep -qx "weights $1"' "$STATE/supernets/$key/archive" "$(ckid "$STATE/supernets/$key/checkpoint")"
-sed -e '/^task t {/,$d' tiny.arch >other.arch
-cat >>other.arch <<'A'
+with_task other.arch <<'A'
 task u {
     data = fm_tiny;
     space = tiny;
