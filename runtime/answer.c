@@ -639,12 +639,9 @@ int rt_answer_build(rt_answer_env *e, rt_answer_progress_fn progress, void *ctx,
 	}
 	if (e->other_weights) {
 		/* the records and kept answers of the other weights go too */
-		char why[512] = "", dir[RT_STATE_PATH_MAX];
+		char why[512] = "", dir[RT_STATE_PATH_MAX] = "";
 		int removed = rt_state_supernet_forget(e->ckpt, why, sizeof why);
-		snprintf(dir, sizeof dir, "%s", e->archive_path);
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			*slash = '\0';
+		rt_state_supernet_dir(e->root, e->task->supernet_key, dir, sizeof dir);
 		snprintf(e->note, sizeof e->note,
 			 "removed %d files measured on the other weights from %s (archive, "
 			 "predictor, archd's subnet records and kept answers)%s%s",
