@@ -541,7 +541,7 @@ RT_INLINE_FMA void dw_block_at(const rt_dw_infer_p *p, const float *x0, size_t r
 			for (int o = 0; o < OB; o++) {
 				int kj = j - o * S;
 				if (kj >= 0 && kj < K)
-					acc[o] += xv * (OB > DW_OB ? LD(wr + (size_t)kj * cp) : wk[kj]);
+					acc[o] += xv * wk[kj];
 			}
 		}
 	}
