@@ -526,8 +526,10 @@ static void done_answer(void *arg)
 	unlink_pending(s, p);
 	/* the build found an archive of other weights and removed what was
 	 * measured on them (rt_answer_forgotten): so goes what memory holds */
-	if (p->forgot)
+	if (p->forgot) {
 		dm_subnets_forget(s);
+		p->gen = atomic_load(&s->gen); /* its own answer is of the new weights */
+	}
 	/* asked before a supernet was trained afresh: answered, not kept */
 	int current = p->gen == atomic_load(&s->gen);
 	if (p->archive != NULL && current)

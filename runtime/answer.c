@@ -266,7 +266,7 @@ const char *rt_answer_archive_path(const rt_answer_env *e)
 
 unsigned rt_answer_forgotten(const rt_answer_env *e) { return e->forgotten; }
 
-const char *rt_answer_stale(const rt_answer_env *e) { return e->stale; }
+const char *rt_answer_stale(const rt_answer_env *e) { return e->other_weights ? e->stale : ""; }
 
 const char *rt_answer_note(const rt_answer_env *e)
 {

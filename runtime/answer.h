@@ -117,9 +117,9 @@ const search_archive *rt_answer_archive(const rt_answer_env *e);
 /* The archive's path in the state dir. */
 const char *rt_answer_archive_path(const rt_answer_env *e);
 
-/* Why the archive or predictor in the state dir is not used but rebuilt
- * (measured on other weights, a predictor this build cannot read), or ""
- * (valid while e lives, until the next rt_answer_refresh). */
+/* Why the archive in the state dir was set aside, to be rebuilt (measured
+ * on other weights than the checkpoint's), or "" (valid while e lives,
+ * until the next rt_answer_refresh or build). */
 const char *rt_answer_stale(const rt_answer_env *e);
 
 /* How many times a build of e removed what was measured on other weights

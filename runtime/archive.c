@@ -173,7 +173,7 @@ static const char *const metric_keys[IR_METRIC_COUNT] = {"acc", "macs", "params"
 
 int search_archive_save(const search_archive *a, const char *path, char *err, size_t errlen)
 {
-	size_t cap = 256 + (size_t)a->n * (SN_GENE_STRLEN + 256), len = 0;
+	size_t cap = 256 + strlen(a->space->name) + (size_t)a->n * (SN_GENE_STRLEN + 256), len = 0;
 	char *buf = malloc(cap);
 	if (!buf) {
 		snprintf(err, errlen, "%s: out of memory", path);

@@ -552,7 +552,8 @@ RT_INLINE_FMA void dw_block_at(const rt_dw_infer_p *p, const float *x0, size_t r
 
 /*
  * Output row oh of one image from the padded image `xp` (rows of pw pixels
- * of cp floats): K and S are constants in the instances below.
+ * rt_dw_infer_pstride floats apart, the first cp of each read): K and S
+ * are constants in the instances below.
  */
 RT_INLINE_FMA void dw_row(const rt_dw_infer_p *p, const float *xp, int pw, const float *w,
 			  const float *bias, float *yrow, int oh, int wo, const int K, const int S)

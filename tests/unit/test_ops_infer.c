@@ -166,6 +166,7 @@ static void test_pw_infer_grouped(void **state)
 	pw_grouped(13, 16);
 	pw_grouped(24, 24); /* tiles of 24 columns */
 	pw_grouped(56, 56);
+	pw_grouped(64, rt_dw_infer_pstride(64)); /* as the depthwise images are */
 }
 
 static void test_conv2d_infer(void **state)
@@ -391,18 +392,17 @@ static void test_split_same_bits(void **state)
  * with fused multiply-adds as the 8-float ones' AVX2 and AVX-512 builds
  * use: on a CPU with AVX-512 both give the same bits.
  */
-static void test_wide_same_bits(void **state)
+static void same_bits(int cout, rt_dw_infer_p dp)
 {
-	(void)state;
 	rt_pw_p pp = {.m = 53,
 		      .cin = 40,
-		      .cout = 75,
+		      .cout = cout,
 		      .ldx = 41,
-		      .ldw = 75,
-		      .ldy = 77,
+		      .ldw = cout,
+		      .ldy = cout + 2,
 		      .act = RT_ACT_HSWISH,
 		      .ldr = 70,
-		      .cr = 70};
+		      .cr = cout < 70 ? cout : 70};
 	float *x = ug_rand(&rng, (size_t)pp.m * pp.ldx, -1, 1);
 	float *w = ug_rand(&rng, (size_t)pp.cin * pp.ldw, -1, 1);
 	float *b = ug_rand(&rng, (size_t)pp.cout, -1, 1);
@@ -410,12 +410,13 @@ static void test_wide_same_bits(void **state)
 	size_t ny = (size_t)pp.m * pp.ldy;
 	float *y[2] = {calloc(ny, sizeof(float)), calloc(ny, sizeof(float))};
 	pp.r = r;
-	rt_dw_infer_p dp = {2, 11, 29, 56, 7, 1, RT_ACT_HSWISH};
-	int cp = rt_dw_infer_cpad(dp.c);
+	int cp = rt_dw_infer_cpad(dp.c), pad = dp.k / 2;
 	float *dx = ug_rand(&rng, (size_t)dp.n * dp.h * dp.w * dp.c, -1, 1);
-	float *dw = ug_rand(&rng, (size_t)49 * cp, -1, 1), *db = ug_rand(&rng, (size_t)cp, -1, 1);
+	float *dw = ug_rand(&rng, (size_t)dp.k * dp.k * cp, -1, 1);
+	float *db = ug_rand(&rng, (size_t)cp, -1, 1);
 	float *ws = malloc(rt_dw_infer_workspace(&dp) * sizeof(float));
-	size_t nd = (size_t)dp.n * dp.h * dp.w * dp.c;
+	size_t nd = (size_t)dp.n * rt_conv_out_size(dp.h, dp.k, dp.stride, pad) *
+		    rt_conv_out_size(dp.w, dp.k, dp.stride, pad) * dp.c;
 	float *dy[2] = {calloc(nd, sizeof(float)), calloc(nd, sizeof(float))};
 	for (int wide = 0; wide < 2; wide++) {
 		rt_infer_set_avx512(wide);
@@ -427,6 +428,16 @@ static void test_wide_same_bits(void **state)
 	assert_memory_equal(dy[0], dy[1], nd * sizeof(float));
 	free(x), free(w), free(b), free(r), free(y[0]), free(y[1]);
 	free(dx), free(dw), free(db), free(ws), free(dy[0]), free(dy[1]);
+}
+
+static void test_wide_same_bits(void **state)
+{
+	(void)state;
+	same_bits(75, (rt_dw_infer_p){2, 11, 29, 56, 7, 1, RT_ACT_HSWISH});
+	/* tiles of 24 columns; rows ending in a block of 12 (AVX2) of pixels
+	 * 72 floats apart for 64 channels */
+	same_bits(72, (rt_dw_infer_p){2, 24, 24, 64, 5, 2, RT_ACT_RELU});
+	same_bits(24, (rt_dw_infer_p){1, 12, 12, 64, 7, 1, RT_ACT_HSWISH});
 }
 
 /* The kernels run twice: on 8-float vectors, then, where the CPU has
