@@ -27,6 +27,9 @@
 
 static const uint8_t key[16] = { 0xf7, 0x44, 0x7d, 0x06, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
 
+/* a checkpoint not known (an answer as an older archd kept it) */
+static const rt_answer_stamp no_stamp;
+
 static json_t *answer(double acc)
 {
 	json_t *b = json_pack("{s:s,s:s,s:{s:f,s:f,s:i}}", "id",
@@ -45,6 +48,59 @@ static void write_file(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
+/* Writes a checkpoint-shaped file whose closing 8 bytes say `id`. */
+static void write_checkpoint(const char *root, uint64_t id)
+{
+	char path[RT_STATE_PATH_MAX], err[256];
+	unsigned char ck[96] = {0};
+	for (int i = 0; i < 8; i++)
+		ck[88 + i] = (unsigned char)(id >> (8 * i));
+	assert_int_equal(rt_state_checkpoint_path(root, key, path, sizeof path), 0);
+	assert_int_equal(rt_state_write_file(path, ck, sizeof ck, 0600, err, sizeof err), 0);
+}
+
+/* An answer names the checkpoint it was measured on; another checkpoint
+ * in its place (restored, copied in) makes it a miss. */
+static void test_other_weights(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/test_dm_answers.XXXXXX", path[RT_STATE_PATH_MAX];
+	assert_non_null(mkdtemp(root));
+	const char *req = "xxh3:ab|t||target=small";
+	json_t *b = answer(0.5);
+	rt_answer_stamp st = {.present = 1, .has_id = 1, .id = 0x0123456789abcdefULL};
+	char *text = dm_subnets_answer_text(req, b, &st);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"weights\":\"0123456789abcdef\""));
+	dm_subnets_answer_write(root, key, req, text, 10);
+	free(text);
+	write_checkpoint(root, 0x0123456789abcdefULL);
+	json_t *back = dm_subnets_answer_load(root, key, req);
+	assert_non_null(back);
+	json_decref(back);
+	write_checkpoint(root, 0x0123456789abcdeeULL);
+	assert_null(dm_subnets_answer_load(root, key, req));
+	/* one kept without a checkpoint named stands */
+	text = dm_subnets_answer_text(req, b, &no_stamp);
+	assert_null(strstr(text, "weights"));
+	dm_subnets_answer_write(root, key, req, text, 10);
+	free(text);
+	assert_non_null(back = dm_subnets_answer_load(root, key, req));
+	json_decref(back);
+	json_decref(b);
+	assert_int_equal(dm_subnets_answer_path(root, key, req, path, sizeof path), 0);
+	assert_int_equal(unlink(path), 0);
+	*strrchr(path, '/') = '\0';
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(rt_state_checkpoint_path(root, key, path, sizeof path), 0);
+	assert_int_equal(unlink(path), 0);
+	*strrchr(path, '/') = '\0';
+	assert_int_equal(rmdir(path), 0);
+	*strrchr(path, '/') = '\0';
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(rmdir(root), 0);
+}
+
 static void test_round_trip(void **state)
 {
 	(void)state;
@@ -54,7 +110,7 @@ static void test_round_trip(void **state)
 	assert_null(dm_subnets_answer_load(root, key, req));
 
 	json_t *b = answer(0.1 + 0.2);
-	char *text = dm_subnets_answer_text(req, b);
+	char *text = dm_subnets_answer_text(req, b, &no_stamp);
 	assert_non_null(text);
 	dm_subnets_answer_write(root, key, req, text, 10);
 	free(text);
@@ -150,7 +206,7 @@ static void test_prune(void **state)
 	const char *reqs[] = {"xxh3:ab|t||target=a", "xxh3:ab|t||target=b", "xxh3:ab|t||target=c"};
 	json_t *b = answer(0.5);
 	for (int i = 0; i < 3; i++) {
-		char *text = dm_subnets_answer_text(reqs[i], b);
+		char *text = dm_subnets_answer_text(reqs[i], b, &no_stamp);
 		dm_subnets_answer_write(root, key, reqs[i], text, 2);
 		free(text);
 		if (i == 0)
@@ -198,7 +254,7 @@ static void test_records_prune(void **state)
 		snprintf(id, sizeof id, "f7447d060102030405060708090a0b0c-%016x", 0xc0 + named[a]);
 		snprintf(req, sizeof req, "xxh3:ab|t||target=%d", a);
 		json_t *b = json_pack("{s:s}", "id", id);
-		char *text = dm_subnets_answer_text(req, b);
+		char *text = dm_subnets_answer_text(req, b, &no_stamp);
 		dm_subnets_answer_write(root, key, req, text, 100);
 		free(text);
 		json_decref(b);
@@ -233,6 +289,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_other_weights),
 		cmocka_unit_test(test_prune),
 		cmocka_unit_test(test_records_prune),
 	};
