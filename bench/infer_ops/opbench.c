@@ -114,7 +114,7 @@ __attribute__((target("avx2,fma"))) static double fma_peak(void)
 
 int main(int argc, char **argv)
 {
-	int reps = argc > 1 ? atoi(argv[1]) : 30, iters = argc > 2 ? atoi(argv[2]) : 100;
+	int reps = argc > 1 ? atoi(argv[1]) : 200, iters = argc > 2 ? atoi(argv[2]) : 20;
 	if (reps < 1 || iters < 1) {
 		fprintf(stderr, "usage: opbench REPS ITERS\n");
 		return 2;
