@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -19,6 +20,7 @@
 #include "daemon/json.h"
 #include "daemon/log.h"
 #include "daemon/subnets_priv.h"
+#include "runtime/checkpoint.h"
 
 dm_subnets *dm_subnets_new(const char *root, dm_workers *workers, dm_specs *specs,
 			   dm_metrics *metrics, char *err, size_t errlen)
@@ -143,7 +145,16 @@ fail:
 }
 
 /* The API's view of an answer: id, genes, architecture, metrics, links. */
-static json_t *subnet_json(const dm_spec *spec, int t, const rt_answer *a)
+/* The checkpoint id as the JSON says it: 16 hex digits. */
+static void weights_hex(uint64_t id, char out[17])
+{
+	snprintf(out, 17, "%016llx", (unsigned long long)id);
+}
+
+/* A's subnet as POST /v1/subnets answers it, measured on the checkpoint
+ * of `stamp` (named in "weights" when it has an id). */
+static json_t *subnet_json(const dm_spec *spec, int t, const rt_answer *a,
+			   const rt_answer_stamp *stamp)
 {
 	const ir_module *m = spec->m;
 	const ir_task *task = &m->tasks[t];
@@ -156,7 +167,7 @@ static json_t *subnet_json(const dm_spec *spec, int t, const rt_answer *a)
 	snprintf(onnx, sizeof onnx, "%s/onnx", self);
 	snprintf(c, sizeof c, "%s/c", self);
 	const double *v = a->m.eval.v;
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o*,s:{s:o*,s:o*,s:o*,s:o*,s:o*,s:o*,s:o*},"
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o*,s:{s:o*,s:o*,s:o*,s:o*,s:o*,s:o*,s:o*},"
 			 "s:{s:s,s:s,s:s,s:s}}",
 			 "id", id, "spec", spec->id_str, "task", task->name, "genes", genes, "source",
 			 a->searched ? "search" : "archive", "architecture",
@@ -168,16 +179,22 @@ static json_t *subnet_json(const dm_spec *spec, int t, const rt_answer *a)
 			 number_or_null(v[IR_METRIC_MEMORY]), "latency",
 			 number_or_null(v[IR_METRIC_LATENCY]), "links", "self", self, "weights",
 			 weights, "onnx", onnx, "c", c);
+	if (j != NULL && stamp->has_id) {
+		char hex[17];
+		weights_hex(stamp->id, hex);
+		if (json_object_set_new(j, "weights", json_string(hex)) != 0) {
+			json_decref(j);
+			j = NULL;
+		}
+	}
+	return j;
 }
 
-/* supernets/<key>/subnets/<hash><suffix> of a subnet id; -1 when id is
- * not one. */
-int dm_subnets_record_path(const char *root, const char *id, const char *suffix, char *buf,
-			   size_t len)
+/* The supernet key a subnet id starts with; -1 when id is not one. */
+static int id_key(const char *id, uint8_t key[16])
 {
 	if (strlen(id) != ID_LEN || id[32] != '-')
 		return -1;
-	uint8_t key[16];
 	for (int i = 0; i < ID_LEN; i++)
 		if (i != 32 && !strchr("0123456789abcdef", id[i]))
 			return -1;
@@ -187,6 +204,29 @@ int dm_subnets_record_path(const char *root, const char *id, const char *suffix,
 			return -1;
 		key[i] = (uint8_t)b;
 	}
+	return 0;
+}
+
+int dm_subnets_current_weights(const char *root, const char *id, char out[17])
+{
+	char path[RT_STATE_PATH_MAX];
+	uint64_t w;
+	uint8_t key[16];
+	if (id_key(id, key) != 0 || rt_state_checkpoint_path(root, key, path, sizeof path) != 0 ||
+	    rt_ckpt_id(path, &w, NULL) != 0)
+		return -1;
+	weights_hex(w, out);
+	return 0;
+}
+
+/* supernets/<key>/subnets/<hash><suffix> of a subnet id; -1 when id is
+ * not one. */
+int dm_subnets_record_path(const char *root, const char *id, const char *suffix, char *buf,
+			   size_t len)
+{
+	uint8_t key[16];
+	if (id_key(id, key) != 0)
+		return -1;
 	char name[64];
 	snprintf(name, sizeof name, "%s%s", id + 33, suffix);
 	return rt_state_subnet_path(root, key, name, buf, len);
@@ -195,13 +235,27 @@ int dm_subnets_record_path(const char *root, const char *id, const char *suffix,
 /* Writes the subnet's record atomically; failures are logged (the answer
  * stands; GET after a restart then misses it). */
 /* Keeps the record `text` of subnet `id` of the supernet `key` unless it is
- * there already, then prunes the supernet's records to max_answers. */
+ * there already, measured on the same weights, then prunes the supernet's
+ * records to max_answers.  A record of other weights is replaced, and the
+ * model file cut from them removed. */
 static void keep_record(const dm_subnets *s, const uint8_t key[16], const char *id, const char *text)
 {
-	char path[RT_STATE_PATH_MAX], err[512] = "out of memory";
+	char path[RT_STATE_PATH_MAX], model[RT_STATE_PATH_MAX], err[512] = "out of memory";
 	struct stat st;
-	if (dm_subnets_record_path(s->root, id, ".json", path, sizeof path) != 0 || stat(path, &st) == 0)
+	if (dm_subnets_record_path(s->root, id, ".json", path, sizeof path) != 0 ||
+	    dm_subnets_record_path(s->root, id, ".model", model, sizeof model) != 0)
 		return;
+	if (stat(path, &st) == 0) {
+		json_t *old = json_load_file(path, 0, NULL), *now = json_loads(text ? text : "", 0, NULL);
+		const char *was = json_string_value(json_object_get(old, "weights"));
+		const char *is = json_string_value(json_object_get(now, "weights"));
+		int same = was == NULL || is == NULL || strcmp(was, is) == 0;
+		json_decref(old);
+		json_decref(now);
+		if (same)
+			return;
+		unlink(model);
+	}
 	if (text == NULL || rt_state_mkparents(path, err, sizeof err) != 0 ||
 	    rt_state_write_file(path, text, strlen(text), 0640, err, sizeof err) != 0) {
 		dm_log(DM_LOG_WARN, "subnet %s: record not saved: %s", id, err);
@@ -344,7 +398,7 @@ static void work_answer(void *arg)
 	 * replaced (its files removed): answered, but nothing written back */
 	int current = e != NULL && rt_answer_current(e);
 	if (p->rc == 0 || p->rc == RT_ANSWER_INFEASIBLE) {
-		p->body = subnet_json(p->spec, p->task, &a);
+		p->body = subnet_json(p->spec, p->task, &a, rt_answer_stamp_of(e));
 		if (p->body == NULL) {
 			p->rc = RT_ANSWER_ERROR;
 			snprintf(p->err, sizeof p->err, "out of memory");
@@ -760,7 +814,7 @@ static int answer_on_loop(dm_subnets *s, dm_call *c, const pending *p)
 	if (i < 0 || isnan(search_archive_member(l->archive, i)->test))
 		return 0;
 	rt_answer a = { *search_archive_member(l->archive, i), 0, -1 };
-	json_t *body = subnet_json(p->spec, p->task, &a);
+	json_t *body = subnet_json(p->spec, p->task, &a, &l->stamp);
 	if (body == NULL)
 		return 0;
 	cache_answer(s, p->key, body);

@@ -40,6 +40,16 @@ static json_t *find_subnet(dm_subnets *s, const char *id)
 		json_decref(j);
 		return NULL;
 	}
+	/* measured on another checkpoint than the one now in its place */
+	const char *was = json_string_value(json_object_get(j, "weights"));
+	char now[17];
+	if (was != NULL && dm_subnets_current_weights(s->root, id, now) == 0 &&
+	    strcmp(was, now) != 0) {
+		dm_log(DM_LOG_INFO, "%s: measured on other weights (checkpoint %s, now %s): not served",
+		       path, was, now);
+		json_decref(j);
+		return NULL;
+	}
 	if (json_object_size(s->byid) >= MAX_CACHED)
 		json_object_clear(s->byid);
 	int bad = json_object_set_new(s->byid, id, j);

@@ -104,6 +104,10 @@ rt_answer_env *dm_subnets_env_checkout(dm_subnets *s, pending *p, const dm_spec 
 void dm_subnets_env_checkin(dm_subnets *s, const pending *p, rt_answer_env *e,
 			    const dm_spec *owner);
 
+/* The id (16 hex digits) of the checkpoint now in the place of the
+ * supernet of subnet `id`; -1 when there is none or id is not one. */
+int dm_subnets_current_weights(const char *root, const char *id, char out[17]);
+
 /* --- the answers given, kept by request (subnets_answers.c) --- */
 
 /* supernets/<key>/answers/<hash of reqkey>.json into buf; -1 when too long. */

@@ -340,6 +340,31 @@ check "which names t's weights" sh -c 'sed -n 3p "$0" | grep -qx "weights $1"' "
 check "what was kept of the other weights goes" sh -c "test ! -e '$STATE/supernets/$key/answers/0123456789abcdef.json' && grep -q 'removed [0-9]* files measured on the other weights' log"
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "and the daemon answers on" test "$code" = 200
+check "an answer names the checkpoint it was measured on" test "$(jget weights)" = "$(ckid "$STATE/supernets/$key/checkpoint")"
+OLD=$(jget id)
+stop_term
+
+# --- another checkpoint put in its place -------------------------------------------------
+# (Training is deterministic: a backup of the same supernet restored is the
+# same file.  Here one batch-norm statistic is changed by its last bit and
+# the file resealed.)  The kept answers, records and archive name the
+# weights before, and none of them is served.
+"$PY" - "$STATE/supernets/$key/checkpoint" other.ckpt ./xxh3 <<'PY'
+import subprocess, sys
+b = bytearray(open(sys.argv[1], "rb").read()[:-8])
+b[len(b) - 4] ^= 1  # the lowest bit of the last statistic
+h = subprocess.run([sys.argv[3]], input=bytes(b), capture_output=True, check=True).stdout
+open(sys.argv[2], "wb").write(b + int(h, 16).to_bytes(8, "little"))
+PY
+cp other.ckpt "$STATE/supernets/$key/checkpoint"
+start
+req GET "/v1/subnets/$OLD"
+check "a record of other weights is not served (404)" test "$code" = 404
+check "... the log saying why" grep -q "measured on other weights (checkpoint [0-9a-f]*, now $(ckid other.ckpt)): not served" log
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
+check "the spec is answered afresh, on the new checkpoint" sh -c "test $code = 200 && test '$(jget weights)' = $(ckid other.ckpt)"
+req GET "/v1/subnets/$(jget id)"
+check "and that subnet's record is served" sh -c "test $code = 200 && test '$(jget weights)' = $(ckid other.ckpt)"
 stop_term
 check "the daemon logged no error" sh -c '! grep -q "error" log'
 check "and no sanitizer report" sh -c '! grep -q "Sanitizer" log'
