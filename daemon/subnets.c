@@ -403,7 +403,7 @@ static void work_answer(void *arg)
 			p->rc = RT_ANSWER_ERROR;
 			snprintf(p->err, sizeof p->err, "out of memory");
 		} else if (p->rc == 0 && current) {
-			char *text = dm_subnets_answer_text(p->key, p->body, rt_answer_stamp_of(e));
+			char *text = dm_subnets_answer_text(p->key, p->body);
 			dm_subnets_answer_write(s->root, task->supernet_key, p->key, text,
 						atomic_load(&s->max_answers));
 			free(text);
@@ -821,7 +821,7 @@ static int answer_on_loop(dm_subnets *s, dm_call *c, const pending *p)
 	record_job *r = calloc(1, sizeof *r);
 	if (r != NULL && (r->text = json_dumps(body, JSON_COMPACT)) != NULL &&
 	    (r->reqkey = strdup(p->key)) != NULL &&
-	    (r->answer = dm_subnets_answer_text(p->key, body, &l->stamp)) != NULL) {
+	    (r->answer = dm_subnets_answer_text(p->key, body)) != NULL) {
 		r->s = s;
 		r->stamp = l->stamp;
 		memcpy(r->key, key, 16);

@@ -30,7 +30,6 @@
 
 #include "daemon/log.h"
 #include "daemon/subnets_priv.h"
-#include "runtime/checkpoint.h"
 
 int dm_subnets_answer_path(const char *root, const uint8_t key[16], const char *reqkey, char *buf,
 			   size_t len)
@@ -43,17 +42,9 @@ int dm_subnets_answer_path(const char *root, const uint8_t key[16], const char *
 	return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
-char *dm_subnets_answer_text(const char *reqkey, const json_t *body, const rt_answer_stamp *stamp)
+char *dm_subnets_answer_text(const char *reqkey, const json_t *body)
 {
 	json_t *o = json_pack("{s:s,s:O}", "request", reqkey, "answer", body);
-	if (o != NULL && stamp->has_id) {
-		char id[17];
-		snprintf(id, sizeof id, "%016llx", (unsigned long long)stamp->id);
-		if (json_object_set_new(o, "weights", json_string(id)) != 0) {
-			json_decref(o);
-			return NULL;
-		}
-	}
 	char *text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
 	json_decref(o);
 	return text;
@@ -284,16 +275,14 @@ json_t *dm_subnets_answer_load(const char *root, const uint8_t key[16], const ch
 	}
 	/* measured on another checkpoint (one restored or copied in since);
 	 * an answer kept by an older archd names none and stands */
-	const char *kept = json_string_value(json_object_get(o, "weights"));
-	char ckpt[RT_STATE_PATH_MAX], now[17] = "";
-	uint64_t id;
-	if (kept != NULL && rt_state_checkpoint_path(root, key, ckpt, sizeof ckpt) == 0 &&
-	    rt_ckpt_id(ckpt, &id, NULL) == 0)
-		snprintf(now, sizeof now, "%016llx", (unsigned long long)id);
-	if (now[0] != '\0' && strcmp(kept, now) != 0) {
+	const char *kept = json_string_value(json_object_get(body, "weights"));
+	char now[17];
+	if (kept != NULL &&
+	    dm_subnets_current_weights(root, json_string_value(json_object_get(body, "id")), now) == 0 &&
+	    strcmp(kept, now) != 0) {
 		dm_log(DM_LOG_INFO,
-		       "%s: measured on other weights (checkpoint %s; %s is %s); answering afresh",
-		       path, kept, ckpt, now);
+		       "%s: measured on other weights (checkpoint %s, now %s); answering afresh", path,
+		       kept, now);
 		json_decref(o);
 		return NULL;
 	}

@@ -113,10 +113,9 @@ int dm_subnets_current_weights(const char *root, const char *id, char out[17]);
 /* supernets/<key>/answers/<hash of reqkey>.json into buf; -1 when too long. */
 int dm_subnets_answer_path(const char *root, const uint8_t key[16], const char *reqkey, char *buf,
 			   size_t len);
-/* The file's text for the answer body gave to reqkey, measured on the
- * checkpoint of `stamp` (its id kept when it has one; free the text); NULL
- * on out-of-memory.  Any thread. */
-char *dm_subnets_answer_text(const char *reqkey, const json_t *body, const rt_answer_stamp *stamp);
+/* The file's text for the answer body gave to reqkey (free it); NULL on
+ * out-of-memory.  Any thread. */
+char *dm_subnets_answer_text(const char *reqkey, const json_t *body);
 /* Writes text (from dm_subnets_answer_text; NULL is logged) atomically,
  * then keeps at most `max` answers of the supernet (dm_subnets_answers_prune);
  * a failure is logged (the answer stands; a restart computes it again).
@@ -142,8 +141,8 @@ int dm_subnets_answers_prune(const char *dir, unsigned max, const char *keep);
 int dm_subnets_records_prune(const char *root, const uint8_t key[16], unsigned max,
 			     const char *keep);
 /* The answer kept for reqkey (a new reference), or NULL when there is none
- * (a damaged file is logged and ignored) or it was measured on other
- * weights than the supernet's checkpoint now holds (logged; it is answered
+ * (a damaged file is logged and ignored) or its subnet names another
+ * checkpoint ("weights") than the supernet's now (logged; it is answered
  * afresh and the file replaced).  Reads two small files: loop thread, only
  * for requests not in the memory cache. */
 json_t *dm_subnets_answer_load(const char *root, const uint8_t key[16], const char *reqkey);
