@@ -128,6 +128,7 @@ def main():
             workers[name] = [Worker(name, cmd, env)] * a.nsubnets
     names = [n for n in KNOWN if n in workers] + [n for n in workers if n not in KNOWN]
     samples = {(n, i, b): [] for n in names for i in range(a.nsubnets) for b in BATCHES}
+    per_round = {k: [] for k in samples}  # each round's median
     shuffle = random.Random(20261206)
     for _ in range(a.rounds):
         for i in range(a.nsubnets):
@@ -135,7 +136,9 @@ def main():
                 order = list(names)
                 shuffle.shuffle(order)
                 for n in order:
-                    samples[(n, i, b)] += workers[n][i].time(i, b, a.reps)
+                    t = workers[n][i].time(i, b, a.reps)
+                    samples[(n, i, b)] += t
+                    per_round[(n, i, b)].append(statistics.median(t))
     for ws in workers.values():
         for w in set(ws):
             w.close()
@@ -144,7 +147,7 @@ def main():
     rows, bad = [], False
     for i, (genes, macs) in enumerate(subs):
         row = {"subnet": i, "genes": genes, "macs": macs, "ms": {}, "min_ms": {}, "ratio": {},
-               "max_abs_diff": {}}
+               "paired_ratio": {}, "max_abs_diff": {}}
         for n in names:
             d = workers[n][i].diffs.get(i if len(set(workers[n])) == 1 else 0)
             row["max_abs_diff"][n] = d
@@ -156,6 +159,12 @@ def main():
         for n in names:
             if n != "rt":
                 row["ratio"][n] = {b: row["ms"][n][b] / row["ms"]["rt"][b] for b in BATCHES}
+                # within each round the engines ran back to back: a load
+                # that comes and goes hits both sides of these ratios
+                row["paired_ratio"][n] = {
+                    b: statistics.median(o / r for o, r in zip(per_round[(n, i, b)],
+                                                             per_round[("rt", i, b)]))
+                    for b in BATCHES}
         rows.append(row)
     versions = {n: workers[n][0].version for n in names if workers[n][0].version}
     meta = {"threads": a.threads, "rounds": a.rounds, "reps": a.reps, "engines": names,
@@ -189,7 +198,8 @@ def version_note(names, versions):
 def table(rows, names, versions, a):
     others = [n for n in names if n != "rt"]
     print(f"times in ms, median (min) of {a.rounds * a.reps} runs, {a.threads} thread(s); "
-          f"ratios other/ours of the medians (above 1: ours is faster){version_note(names, versions)}")
+          f"ratios other/ours of the medians (above 1: ours is faster), then paired: the "
+          f"median over rounds of the ratio within a round{version_note(names, versions)}")
     for b in BATCHES:
         print(f"batch {b}:")
         hdr = f"  {'subnet':<3} {'MACs':>9} " + " ".join(f"{head(n):>16}" for n in names)
@@ -198,7 +208,8 @@ def table(rows, names, versions, a):
         for r in rows:
             cells = " ".join(f"{r['ms'][n][b]:>7.3f} ({r['min_ms'][n][b]:>6.3f})" for n in names)
             ratios = " ".join(f"{r['ratio'][n][b]:>10.2f}" for n in others)
-            print(f"  {r['subnet']:<3} {r['macs']:>9} {cells}  {ratios}")
+            paired = " ".join(f"{r['paired_ratio'][n][b]:>6.2f}" for n in others)
+            print(f"  {r['subnet']:<3} {r['macs']:>9} {cells}  {ratios}  paired {paired}")
     print("subnets (max |logits - ours| per engine):")
     for r in rows:
         d = ", ".join(f"{head(n)} {r['max_abs_diff'][n]:.2g}" for n in names if n != "rt")
@@ -219,6 +230,16 @@ def markdown(rows, names, versions, a):
         for b in BATCHES:
             cells += [f"{r['ms'][n][b]:.3f} ({r['min_ms'][n][b]:.3f})" for n in names]
             cells += [f"{r['ratio'][n][b]:.2f}" for n in others]
+        print("| " + " | ".join(cells) + " |")
+    print(f"\nPaired ratios: the median over the {a.rounds} rounds of other / ours within "
+          f"each round (its {a.reps} runs' medians), steadier than the ratio of medians "
+          f"when the machine's load comes and goes.\n")
+    cols = ["subnet"] + [f"{head(n)}/ours b{b}" for b in BATCHES for n in others]
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "|".join("---" if c == "subnet" else "---:" for c in cols) + "|")
+    for r in rows:
+        cells = [f"`{r['genes']}`"] + [f"{r['paired_ratio'][n][b]:.2f}"
+                                       for b in BATCHES for n in others]
         print("| " + " | ".join(cells) + " |")
 
 
