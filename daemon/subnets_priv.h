@@ -85,6 +85,25 @@ struct dm_subnets {
 	atomic_uint max_answers; /* kept on disk per supernet (dm_subnets_answers_prune) */
 };
 
+/* --- the subnet's JSON and record (subnets_record.c; any thread) --- */
+
+/* A's subnet as POST /v1/subnets answers it, measured on the checkpoint
+ * of `stamp` (named in "weights" when it has an id); NULL on
+ * out-of-memory. */
+json_t *dm_subnets_json(const dm_spec *spec, int t, const rt_answer *a,
+			const rt_answer_stamp *stamp);
+
+/*
+ * Keeps the record `text` of subnet `id` of the supernet `key` unless it is
+ * there already, measured on the same weights, then prunes the supernet's
+ * records to max_answers.  A record of other weights is replaced, and the
+ * model file cut from them removed.  Written atomically; failures are
+ * logged (the answer stands; GET after a restart then misses it).  Worker
+ * threads.
+ */
+void dm_subnets_keep_record(const dm_subnets *s, const uint8_t key[16], const char *id,
+			    const char *text);
+
 /* supernets/<key>/subnets/<hash><suffix> of a subnet id into buf; -1 when
  * id is not a subnet id or buf is too small. */
 int dm_subnets_record_path(const char *root, const char *id, const char *suffix, char *buf,
