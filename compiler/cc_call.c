@@ -188,8 +188,12 @@ int cc_call(cc_ctx *c, const ast_expr *e, const char *what, const cc_method *met
 			   methods[0].name, methods[0].nparams ? "(...)" : "", cc_expr_what(e));
 		return -2;
 	}
-	if (e->kind == AST_EXPR_IDENT && allow_none && !strcmp(e->string, "none"))
-		return -1;
+	if (allow_none && !strcmp(e->string, "none")) {
+		if (e->kind == AST_EXPR_IDENT)
+			return -1;
+		lang_error(c->d, e->loc, "'none' for '%s' takes no arguments", what);
+		return -2;
+	}
 	int k = cc_find_method(c, e, e->string, what, methods, n, allow_none);
 	if (k < 0)
 		return -2;

@@ -106,6 +106,15 @@ const cc_method cc_sampler_methods[] = {
 };
 const int cc_sampler_nmethods = CC_N(cc_sampler_methods);
 
+static const cc_param_spec cc_inplace_params[] = {
+	{"labels", CC_P_BOOL, 0, 0, 1, NULL},
+};
+/* `none` is the caller's (allow_none). */
+const cc_method cc_distill_methods[] = {
+	{"inplace", cc_inplace_params, CC_N(cc_inplace_params), 1},
+};
+const int cc_distill_nmethods = CC_N(cc_distill_methods);
+
 /* --- dataset ------------------------------------------------------------------ */
 
 static const cc_param_spec cc_fixed_params[] = {

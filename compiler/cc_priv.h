@@ -169,6 +169,8 @@ extern const cc_method cc_schedule_methods[];
 extern const int cc_schedule_nmethods;
 extern const cc_method cc_sampler_methods[];
 extern const int cc_sampler_nmethods;
+extern const cc_method cc_distill_methods[];
+extern const int cc_distill_nmethods;
 extern const cc_method cc_normalize_methods[];
 extern const int cc_normalize_nmethods;
 extern const cc_method cc_augment_methods[];

@@ -28,6 +28,7 @@ IR_NAME_TABLE(ir_norm_names, IR_NORM_COUNT, "none", "standard", "fixed");
 IR_NAME_TABLE(ir_block_names, IR_BLOCK_COUNT, "conv", "mbconv", "residual", "dense", "pool",
               "fc");
 IR_NAME_TABLE(ir_sampler_names, IR_SAMPLER_COUNT, "max", "random", "sandwich");
+IR_NAME_TABLE(ir_distill_names, IR_DISTILL_COUNT, "none", "inplace", "inplace+labels");
 IR_NAME_TABLE(ir_shrink_names, IR_SHRINK_COUNT, "resolution", "kernel", "depth", "expand",
               "width");
 IR_NAME_TABLE(ir_schedule_names, IR_SCHEDULE_COUNT, "constant", "cosine");

@@ -209,6 +209,15 @@ typedef enum ir_sampler {
 	IR_SAMPLER_COUNT
 } ir_sampler;
 
+/* How a sandwich step's other subnets learn.  Values match the IR byte:
+ * 0 and 1 are the boolean the field was before labels were added. */
+typedef enum ir_distill {
+	IR_DISTILL_NONE,    /* from the labels, as the largest does */
+	IR_DISTILL_INPLACE, /* from the largest's soft labels only (BigNAS) */
+	IR_DISTILL_LABELS,  /* from both: labels' loss + soft labels' (OFA, kd_ratio 1) */
+	IR_DISTILL_COUNT
+} ir_distill;
+
 typedef enum ir_shrink {
 	IR_SHRINK_RESOLUTION,
 	IR_SHRINK_KERNEL,
@@ -226,6 +235,7 @@ typedef enum ir_schedule {
 
 extern const char *const ir_sampler_names[IR_SAMPLER_COUNT];
 extern const char *const ir_shrink_names[IR_SHRINK_COUNT];
+extern const char *const ir_distill_names[IR_DISTILL_COUNT];
 extern const char *const ir_schedule_names[IR_SCHEDULE_COUNT];
 
 #define IR_MAX_SHRINK 8
@@ -241,7 +251,7 @@ typedef struct ir_recipe {
 	double label_smoothing;
 	ir_sampler sampler;
 	int sampler_n;
-	int distill_inplace;
+	ir_distill distill;
 	int nshrink; /* progressive shrinking phases, in order; 0 = none */
 	ir_shrink shrink[IR_MAX_SHRINK];
 	int calib_images; /* BN recalibration sample size */

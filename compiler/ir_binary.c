@@ -356,7 +356,7 @@ static void rd_recipe(reader *r, ir_recipe *rc)
 	rc->label_smoothing = rd_f64(r, "label_smoothing");
 	rc->sampler = (ir_sampler)rd_enum(r, IR_SAMPLER_COUNT, "sampler");
 	rc->sampler_n = rd_i32(r);
-	rc->distill_inplace = rd_bool(r, "distill_inplace");
+	rc->distill = (ir_distill)rd_enum(r, IR_DISTILL_COUNT, "distill");
 	unsigned n = rd_u8(r);
 	if (!r->failed && n > IR_MAX_SHRINK)
 		fail(r, "malformed: %s: %u shrinking phases, at most %d", r->ctx, n, IR_MAX_SHRINK);

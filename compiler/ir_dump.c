@@ -271,8 +271,8 @@ static void dump_recipe(FILE *out, const ir_recipe *r)
 	put_num(out, r->label_smoothing);
 	fputs("\n  sampler ", out);
 	put_enum(out, ir_sampler_names, IR_SAMPLER_COUNT, (int)r->sampler);
-	fprintf(out, " n %d distill_inplace ", r->sampler_n);
-	put_bool(out, r->distill_inplace);
+	fprintf(out, " n %d distill ", r->sampler_n);
+	put_enum(out, ir_distill_names, IR_DISTILL_COUNT, (int)r->distill);
 	fputs("\n  shrink", out);
 	if (r->nshrink <= 0)
 		fputs(" none", out);

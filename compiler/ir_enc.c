@@ -227,7 +227,7 @@ void ir_enc_recipe(ir_sink *s, const ir_recipe *r)
 	ir_sink_f64(s, r->label_smoothing);
 	ir_sink_u8(s, (unsigned)r->sampler);
 	ir_sink_i32(s, r->sampler_n);
-	sink_bool(s, r->distill_inplace);
+	ir_sink_u8(s, (unsigned)r->distill);
 	assert(r->nshrink >= 0 && r->nshrink <= IR_MAX_SHRINK);
 	ir_sink_u8(s, (unsigned)r->nshrink);
 	for (int i = 0; i < r->nshrink; i++)

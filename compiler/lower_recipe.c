@@ -31,7 +31,7 @@ static const cc_key cc_train_keys[R_COUNT] = {
 	{"schedule", CC_F_ASSIGN, "schedule = cosine(warmup = 1); or schedule = constant;"},
 	{"label_smoothing", CC_F_ASSIGN, "label_smoothing = 0.1;"},
 	{"sampler", CC_F_ASSIGN, "sampler = max | random | sandwich(4);"},
-	{"distill", CC_F_ASSIGN, "distill = inplace | none;"},
+	{"distill", CC_F_ASSIGN, "distill = inplace; distill = inplace(labels = true); or distill = none;"},
 	{"shrink", CC_F_ASSIGN, "shrink = progressive(kernel, depth, expand); or shrink = none;"},
 	{"calib", CC_F_ASSIGN, "calib = 2000;"},
 	{"seed", CC_F_ASSIGN, "seed = N;"},
@@ -60,7 +60,7 @@ ir_recipe cc_recipe_default(const ir_space *s)
 	int many = s && cc_space_subnets(s) > 1;
 	r.sampler = many ? IR_SAMPLER_SANDWICH : IR_SAMPLER_MAX;
 	r.sampler_n = many ? 4 : 1;
-	r.distill_inplace = many;
+	r.distill = many ? IR_DISTILL_INPLACE : IR_DISTILL_NONE;
 	r.nshrink = 0;
 	r.calib_images = 2000;
 	r.seed = 0;
@@ -121,7 +121,7 @@ static void cc_train_warnings(cc_ctx *c, const ir_recipe *r, const ir_space *s,
 		lang_warning(c->d, k[R_SAMPLER]->value->loc,
 			     "space '%s' has only one subnet: this sampler trains it alone anyway",
 			     s->name);
-	if (k[R_DISTILL] && r->distill_inplace && r->sampler == IR_SAMPLER_MAX)
+	if (k[R_DISTILL] && r->distill != IR_DISTILL_NONE && r->sampler == IR_SAMPLER_MAX)
 		lang_warning(c->d, k[R_DISTILL]->value->loc,
 			     "in-place distillation has no student with sampler max: only the largest subnet trains");
 	for (int i = 0; k[R_SHRINK] && i < r->nshrink; i++) {
@@ -200,10 +200,14 @@ void cc_train_read(cc_ctx *c, ir_recipe *r, ast_stmt *const *body, int nbody, co
 		cc_call_clear(&call);
 	}
 	if (k[R_DISTILL]) {
-		static const char *const ds[] = {"inplace", "none"};
-		int s = cc_choice(c, k[R_DISTILL]->value, "distill", ds, 2);
-		if (s >= 0)
-			r->distill_inplace = s == 0;
+		int s = cc_call(c, k[R_DISTILL]->value, "distill", cc_distill_methods,
+				cc_distill_nmethods, 1, &call);
+		if (s == -1)
+			r->distill = IR_DISTILL_NONE;
+		else if (s == 0)
+			r->distill = cc_call_num(&call, "labels") != 0 ? IR_DISTILL_LABELS
+								      : IR_DISTILL_INPLACE;
+		cc_call_clear(&call);
 	}
 	if (k[R_SHRINK])
 		cc_read_shrink(c, r, k[R_SHRINK]->value);

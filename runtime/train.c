@@ -61,7 +61,7 @@ struct rt_trainer {
 	rt_ckpt_state pos;
 	int resumed;
 
-	float *x, *dlogits, *teacher;
+	float *x, *dlogits, *teacher, *dkd; /* dkd: the soft labels' gradient */
 	int *y;
 	float *stats_save;
 };
@@ -317,8 +317,9 @@ rt_trainer *rt_train_new(const ir_module *m, int task, const rt_train_opts *o, c
 	t->y = malloc((size_t)batch * sizeof(int));
 	t->dlogits = malloc((size_t)batch * d->nclasses * sizeof(float));
 	t->teacher = malloc((size_t)batch * d->nclasses * sizeof(float));
+	t->dkd = malloc((size_t)batch * d->nclasses * sizeof(float));
 	t->stats_save = malloc((sn_supernet_nstats(t->sn) + 1) * sizeof(float));
-	if (!t->x || !t->y || !t->dlogits || !t->teacher || !t->stats_save)
+	if (!t->x || !t->y || !t->dlogits || !t->teacher || !t->dkd || !t->stats_save)
 		goto oom;
 
 	if (t->ckpt_path) {
@@ -380,6 +381,7 @@ void rt_train_free(rt_trainer *t)
 	free(t->y);
 	free(t->dlogits);
 	free(t->teacher);
+	free(t->dkd);
 	free(t->stats_save);
 	free(t);
 }
@@ -464,22 +466,28 @@ static int step(rt_trainer *t, int n, double lr, double *loss, int *correct)
 	sn_subnet subs[TR_MAX_SAMPLES];
 	int nsub = sample_step(t, t->pos.phase, subs);
 	int K = t->nclasses;
-	int distill = !t->fixed && t->r->distill_inplace && t->r->sampler == IR_SAMPLER_SANDWICH;
+	ir_distill distill = !t->fixed && t->r->sampler == IR_SAMPLER_SANDWICH ? t->r->distill
+									      : IR_DISTILL_NONE;
 	float ls = (float)t->r->label_smoothing;
 	sn_supernet_zero_grad(t->sn);
 	for (int i = 0; i < nsub; i++) {
 		sn_supernet_set_subnet(t->sn, &subs[i]);
 		const float *logits = sn_supernet_forward(t->sn, t->x, n, RT_BN_MODE_TRAIN);
 		double l;
-		if (i > 0 && distill) {
+		if (i > 0 && distill == IR_DISTILL_INPLACE) {
 			l = rt_kl_forward_backward(n, K, K, logits, t->teacher, t->dlogits);
 		} else {
 			int c = 0;
 			l = rt_xent_forward_backward(n, K, K, logits, t->y, ls, t->dlogits, &c);
 			if (i == 0)
 				*correct = c;
-			if (i == 0 && distill && nsub > 1)
+			if (i == 0 && distill != IR_DISTILL_NONE && nsub > 1)
 				rt_softmax_forward(n, K, K, logits, t->teacher);
+			if (i > 0 && distill == IR_DISTILL_LABELS) {
+				l += rt_kl_forward_backward(n, K, K, logits, t->teacher, t->dkd);
+				for (int j = 0; j < n * K; j++)
+					t->dlogits[j] += t->dkd[j];
+			}
 		}
 		if (!isfinite(l))
 			return -1;

@@ -8,9 +8,12 @@
  *     max       the largest subnet only;
  *     random    one uniformly random subnet;
  *     sandwich  the largest, the smallest and n - 2 random subnets
- *               (BigNAS); with distill = inplace the largest learns from the
- *               labels (with label smoothing) and the others from the
- *               largest's softmax (KL, no gradient to the teacher).
+ *               (BigNAS).  The largest learns from the labels (with label
+ *               smoothing); the others, by the recipe's distill, from the
+ *               labels too (none), from the largest's softmax only
+ *               (inplace: KL, no gradient to the teacher; BigNAS), or from
+ *               the sum of both losses (inplace(labels = true): OFA's
+ *               kd_ratio 1).
  *   A sampled subnet equal to one already trained in the step is skipped.
  * - fixed subnet (rt_train_opts.subnet): every step trains that subnet on
  *   the labels: `archc train --subnet max`, and stand-alone twins.

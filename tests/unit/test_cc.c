@@ -141,13 +141,13 @@ static void test_recipe_defaults(void **state)
 	assert_int_equal(t->recipe.schedule, IR_SCHEDULE_COSINE);
 	assert_int_equal(t->recipe.sampler, IR_SAMPLER_SANDWICH);
 	assert_int_equal(t->recipe.sampler_n, 4);
-	assert_int_equal(t->recipe.distill_inplace, 1);
+	assert_int_equal(t->recipe.distill, IR_DISTILL_INPLACE);
 	assert_int_equal(t->recipe.calib_images, 2000);
 	assert_string_equal(t->search.name, "search");
 	/* One subnet: train the network alone. */
 	const ir_task *u = &m->tasks[ir_module_find_task(m, "single")];
 	assert_int_equal(u->recipe.sampler, IR_SAMPLER_MAX);
-	assert_int_equal(u->recipe.distill_inplace, 0);
+	assert_int_equal(u->recipe.distill, IR_DISTILL_NONE);
 	ir_module_free(m);
 	lang_diags_free(&d);
 }

@@ -248,7 +248,7 @@ static ir_task *add_task(ir_module *m, const char *name, int dataset, int space)
 	r->label_smoothing = 0.1;
 	r->sampler = IR_SAMPLER_SANDWICH;
 	r->sampler_n = 4;
-	r->distill_inplace = 1;
+	r->distill = IR_DISTILL_LABELS;
 	r->nshrink = 3;
 	r->shrink[0] = IR_SHRINK_KERNEL;
 	r->shrink[1] = IR_SHRINK_DEPTH;
@@ -1016,7 +1016,7 @@ MUT(rc_warmup, m->tasks[0].recipe.warmup = 2)
 MUT(rc_label_smoothing, m->tasks[0].recipe.label_smoothing = 0)
 MUT(rc_sampler, m->tasks[0].recipe.sampler = IR_SAMPLER_MAX)
 MUT(rc_sampler_n, m->tasks[0].recipe.sampler_n = 3)
-MUT(rc_distill, m->tasks[0].recipe.distill_inplace = 0)
+MUT(rc_distill, m->tasks[0].recipe.distill = IR_DISTILL_INPLACE)
 MUT(rc_nshrink, m->tasks[0].recipe.nshrink = 2)
 MUT(rc_shrink, m->tasks[0].recipe.shrink[2] = IR_SHRINK_WIDTH)
 MUT(rc_calib, m->tasks[0].recipe.calib_images = 1000)

@@ -4,8 +4,9 @@
  * largest and the smallest subnet far above chance; fixed-subnet training
  * lowers the loss; OFA's channel re-sorting keeps the largest subnet's
  * function; progressive-shrinking phases split the epochs as documented;
- * and a run cancelled mid-way then resumed from its checkpoint ends with
- * exactly the weights of an uninterrupted run.
+ * a run cancelled mid-way then resumed from its checkpoint ends with
+ * exactly the weights of an uninterrupted run; and the three ways the
+ * smaller subnets learn (distill) add up as documented.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -68,7 +69,15 @@ static const char *src =
 	      "  sampler = sandwich(3); distill = inplace;\n"
 	      "  shrink = progressive(kernel, expand, width); calib = 200; } }\n"
 	      "task fixed { data = small; space = tiny; train { epochs = 3; batch = 50;\n"
-	      "  label_smoothing = 0.1; } }\n";
+	      "  label_smoothing = 0.1; } }\n"
+	      "task d_none { data = small; space = tiny; train { epochs = 1; batch = 50;\n"
+	      "  label_smoothing = 0.1; sampler = sandwich(2); distill = none; } }\n"
+	      "task d_soft { data = small; space = tiny; train { epochs = 1; batch = 50;\n"
+	      "  label_smoothing = 0.1; sampler = sandwich(2); distill = inplace; } }\n"
+	      "task d_both { data = small; space = tiny; train { epochs = 1; batch = 50;\n"
+	      "  label_smoothing = 0.1; sampler = sandwich(2); distill = inplace(labels = true); } }\n"
+	      "task d_max { data = small; space = tiny; train { epochs = 1; batch = 50;\n"
+	      "  label_smoothing = 0.1; sampler = max; distill = none; } }\n";
 
 /* The callback's record of a run. */
 typedef struct run_log {
@@ -365,6 +374,59 @@ static void test_resume_exact(void **state)
 	rmdir(path);
 }
 
+/* The weights after the first step of task `name` (np of them, malloc'd). */
+static float *first_step(const fixture *f, const char *name, size_t *np)
+{
+	atomic_int cancel = 0;
+	run_log l = {.cancel = &cancel, .cancel_at = 1};
+	rt_train_opts o;
+	rt_train_opts_init(&o);
+	o.eval_each_epoch = 0;
+	o.cancel = &cancel;
+	rt_trainer *t = trainer(f, name, &o, &l);
+	char err[256];
+	assert_int_equal(rt_train_run(t, err, sizeof err), RT_TRAIN_CANCELLED);
+	assert_int_equal(l.nsteps, 1);
+	*np = sn_supernet_nparams(rt_train_supernet(t));
+	float *w = malloc(*np * sizeof(float));
+	assert_non_null(w);
+	memcpy(w, sn_supernet_weights(rt_train_supernet(t)), *np * sizeof(float));
+	rt_train_free(t);
+	return w;
+}
+
+/*
+ * A first step is linear in the summed gradient (same initial weights,
+ * batch and learning rate in every task), and sandwich(2) trains the
+ * largest and the smallest subnet.  The smallest learns from the labels
+ * (none), from the largest's soft labels (inplace), or from both
+ * (inplace(labels = true)), so both - none = inplace - max alone.
+ */
+static void test_distill_modes(void **state)
+{
+	fixture *f = *state;
+	size_t n, n1;
+	float *none = first_step(f, "d_none", &n), *soft = first_step(f, "d_soft", &n1);
+	assert_int_equal(n1, n);
+	float *both = first_step(f, "d_both", &n1), *max = first_step(f, "d_max", &n1);
+	assert_int_equal(n1, n);
+	double kd = 0, resid = 0, change = 0;
+	for (size_t i = 0; i < n; i++) {
+		double a = (double)both[i] - none[i], b = (double)soft[i] - max[i];
+		kd += b * b;
+		resid += (a - b) * (a - b);
+		change += ((double)none[i] - soft[i]) * ((double)none[i] - soft[i]);
+	}
+	print_message("# distill: |soft labels' step| %.3g, |labels' - soft labels'| %.3g, "
+		      "residual %.3g\n", sqrt(kd), sqrt(change), sqrt(resid));
+	assert_true(kd > 0 && change > 0);
+	assert_true(sqrt(resid) < 1e-2 * sqrt(kd)); /* float rounding of the weights */
+	free(none);
+	free(soft);
+	free(both);
+	free(max);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_fixed),
 		cmocka_unit_test(test_resume_exact),
 		cmocka_unit_test(test_sandwich),
+		cmocka_unit_test(test_distill_modes),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
