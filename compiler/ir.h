@@ -355,6 +355,11 @@ void ir_module_canonicalize(ir_module *m);
  * names) into key.  The task's dataset and space indices must be valid. */
 void ir_task_supernet_key(const ir_module *m, int t, uint8_t key[16]);
 
+/* The same key with the recipe's supernet-only settings at the values of a
+ * network trained alone (sampler max, no distillation, no shrinking): what
+ * one fixed subnet's training depends on, which ignores them. */
+void ir_task_standalone_key(const ir_module *m, int t, uint8_t key[16]);
+
 /* --- binary form (.air) ---------------------------------------------------- */
 
 /* Serialises into a malloc'd buffer (*out, *len owned by the caller).

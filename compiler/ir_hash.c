@@ -40,7 +40,7 @@ ir_id ir_module_id(const ir_module *m)
  * list and string carries its length), so their concatenation is
  * unambiguous.
  */
-void ir_task_supernet_key(const ir_module *m, int t, uint8_t key[16])
+static void task_key(const ir_module *m, int t, const ir_recipe *r, uint8_t key[16])
 {
 	assert(t >= 0 && t < m->ntasks);
 	const ir_task *task = &m->tasks[t];
@@ -51,9 +51,28 @@ void ir_task_supernet_key(const ir_module *m, int t, uint8_t key[16])
 	ir_sink s = {.mode = IR_SINK_HASH, .state = &st};
 	ir_enc_space_body(&s, &m->spaces[task->space]);
 	ir_enc_dataset_body(&s, &m->datasets[task->dataset]);
-	ir_enc_recipe(&s, &task->recipe);
+	ir_enc_recipe(&s, r);
 	ir_sink_flush(&s);
 	digest(&st, key);
+}
+
+void ir_task_supernet_key(const ir_module *m, int t, uint8_t key[16])
+{
+	task_key(m, t, &m->tasks[t].recipe, key);
+}
+
+/*
+ * ir_task_standalone_key — see ir.h.
+ */
+void ir_task_standalone_key(const ir_module *m, int t, uint8_t key[16])
+{
+	assert(t >= 0 && t < m->ntasks);
+	ir_recipe r = m->tasks[t].recipe;
+	r.sampler = IR_SAMPLER_MAX;
+	r.sampler_n = 1;
+	r.distill = IR_DISTILL_NONE;
+	r.nshrink = 0;
+	task_key(m, t, &r, key);
 }
 
 static const char hexdigits[] = "0123456789abcdef";

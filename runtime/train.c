@@ -95,7 +95,7 @@ void rt_train_key(const ir_module *m, int task, const sn_subnet *fixed, uint8_t 
 	}
 	const ir_space *s = &m->spaces[t->space];
 	char buf[16 + 6 + SN_GENE_STRLEN];
-	memcpy(buf, t->supernet_key, 16);
+	ir_task_standalone_key(m, task, (uint8_t *)buf);
 	memcpy(buf + 16, "fixed:", 6);
 	int n = sn_subnet_format(s, fixed, buf + 22, SN_GENE_STRLEN);
 	assert(n >= 0);

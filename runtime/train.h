@@ -129,8 +129,11 @@ void rt_train_opts_init(rt_train_opts *o);
 
 /*
  * The key a trainer's checkpoint carries: the task's supernet key in
- * supernet mode; for a fixed subnet, the XXH3-128 of that key and the
- * subnet's gene string (so twins and supernets never share a checkpoint).
+ * supernet mode; for a fixed subnet, the XXH3-128 of the task's stand-alone
+ * key (ir_task_standalone_key: the supernet key without the sampler,
+ * distillation and shrinking a fixed subnet does not use) and the subnet's
+ * gene string.  Twins and supernets never share a checkpoint, and a twin
+ * trained once serves every recipe that differs only in those settings.
  */
 void rt_train_key(const ir_module *m, int task, const sn_subnet *fixed,
 		  uint8_t key[16]);

@@ -5,8 +5,9 @@
  * lowers the loss; OFA's channel re-sorting keeps the largest subnet's
  * function; progressive-shrinking phases split the epochs as documented;
  * a run cancelled mid-way then resumed from its checkpoint ends with
- * exactly the weights of an uninterrupted run; and the three ways the
- * smaller subnets learn (distill) add up as documented.
+ * exactly the weights of an uninterrupted run; the three ways the smaller
+ * subnets learn (distill) add up as documented; and a fixed subnet's key
+ * ignores the recipe's supernet-only settings.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -427,6 +428,34 @@ static void test_distill_modes(void **state)
 	free(max);
 }
 
+/* A fixed subnet's checkpoint key ignores the settings it does not use
+ * (sampler, distillation), not the ones it does (epochs, ...). */
+static void test_fixed_key(void **state)
+{
+	fixture *f = *state;
+	const ir_module *m = f->m;
+	static const char *const same[] = {"d_none", "d_soft", "d_both", "d_max"};
+	sn_subnet sub;
+	char err[256];
+	const ir_space *s = &m->spaces[m->tasks[ir_module_find_task(m, "d_none")].space];
+	assert_int_equal(sn_subnet_parse_spec(s, "random:3", &sub, err, sizeof err), 0);
+	uint8_t k0[16], k[16], sk0[16];
+	rt_train_key(m, ir_module_find_task(m, same[0]), &sub, k0);
+	rt_train_key(m, ir_module_find_task(m, same[0]), NULL, sk0);
+	for (int i = 1; i < 4; i++) {
+		int ti = ir_module_find_task(m, same[i]);
+		rt_train_key(m, ti, &sub, k);
+		assert_memory_equal(k, k0, 16);
+		rt_train_key(m, ti, NULL, k); /* the supernets differ */
+		assert_memory_not_equal(k, sk0, 16);
+	}
+	rt_train_key(m, ir_module_find_task(m, "fixed"), &sub, k); /* 3 epochs, not 1 */
+	assert_memory_not_equal(k, k0, 16);
+	sn_subnet_max(s, &sub);
+	rt_train_key(m, ir_module_find_task(m, same[0]), &sub, k);
+	assert_memory_not_equal(k, k0, 16);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_resume_exact),
 		cmocka_unit_test(test_sandwich),
 		cmocka_unit_test(test_distill_modes),
+		cmocka_unit_test(test_fixed_key),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
