@@ -41,7 +41,9 @@ static const cc_key cc_train_keys[R_COUNT] = {
  * The defaults of a training recipe, in one place (docs/arch.5 repeats
  * them).  The sampler and distillation depend on the space: a supernet with
  * more than one subnet trains with sandwich(4) and in-place distillation
- * (BigNAS), a single network with max and none.
+ * beside the labels (OFA's loss: soft labels alone, BigNAS's, cost every
+ * subnet in the short schedules measured, docs/RESULTS.md), a single
+ * network with max and none.
  */
 ir_recipe cc_recipe_default(const ir_space *s)
 {
@@ -60,7 +62,7 @@ ir_recipe cc_recipe_default(const ir_space *s)
 	int many = s && cc_space_subnets(s) > 1;
 	r.sampler = many ? IR_SAMPLER_SANDWICH : IR_SAMPLER_MAX;
 	r.sampler_n = many ? 4 : 1;
-	r.distill = many ? IR_DISTILL_INPLACE : IR_DISTILL_NONE;
+	r.distill = many ? IR_DISTILL_LABELS : IR_DISTILL_NONE;
 	r.nshrink = 0;
 	r.calib_images = 2000;
 	r.seed = 0;

@@ -141,7 +141,7 @@ static void test_recipe_defaults(void **state)
 	assert_int_equal(t->recipe.schedule, IR_SCHEDULE_COSINE);
 	assert_int_equal(t->recipe.sampler, IR_SAMPLER_SANDWICH);
 	assert_int_equal(t->recipe.sampler_n, 4);
-	assert_int_equal(t->recipe.distill, IR_DISTILL_INPLACE);
+	assert_int_equal(t->recipe.distill, IR_DISTILL_LABELS);
 	assert_int_equal(t->recipe.calib_images, 2000);
 	assert_string_equal(t->search.name, "search");
 	/* One subnet: train the network alone. */
