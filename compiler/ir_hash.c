@@ -36,9 +36,9 @@ ir_id ir_module_id(const ir_module *m)
 }
 
 /*
- * ir_task_supernet_key — see ir.h.  The bodies are self-delimiting (every
- * list and string carries its length), so their concatenation is
- * unambiguous.
+ * The key of task t's space and dataset with recipe r.  The bodies are
+ * self-delimiting (every list and string carries its length), so their
+ * concatenation is unambiguous.
  */
 static void task_key(const ir_module *m, int t, const ir_recipe *r, uint8_t key[16])
 {
@@ -56,6 +56,9 @@ static void task_key(const ir_module *m, int t, const ir_recipe *r, uint8_t key[
 	digest(&st, key);
 }
 
+/*
+ * ir_task_supernet_key — see ir.h.
+ */
 void ir_task_supernet_key(const ir_module *m, int t, uint8_t key[16])
 {
 	task_key(m, t, &m->tasks[t].recipe, key);
