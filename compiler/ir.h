@@ -240,6 +240,9 @@ extern const char *const ir_schedule_names[IR_SCHEDULE_COUNT];
 
 #define IR_MAX_SHRINK 8
 
+/* Batch-norm recalibration images when a recipe does not say. */
+#define IR_CALIB_DEFAULT 2000
+
 typedef struct ir_recipe {
 	int epochs;
 	int batch;
@@ -254,7 +257,7 @@ typedef struct ir_recipe {
 	ir_distill distill;
 	int nshrink; /* progressive shrinking phases, in order; 0 = none */
 	ir_shrink shrink[IR_MAX_SHRINK];
-	int calib_images; /* BN recalibration sample size */
+	int calib_images; /* BN recalibration sample size; 0 = IR_CALIB_DEFAULT */
 	uint64_t seed;
 } ir_recipe;
 
@@ -288,7 +291,7 @@ typedef struct ir_task {
 	ir_call pretrain; /* supervised, selfsup(...); name NULL = none */
 	ir_call search;   /* predictor, sample counts, population ...; may be empty */
 	int objective;    /* index into ir_module.objectives, -1 = default */
-	uint8_t supernet_key[16]; /* XXH3-128 of space + dataset + recipe */
+	uint8_t supernet_key[16]; /* XXH3-128 of space + dataset + recipe (no calib) */
 } ir_task;
 
 /* --- objectives and targets ------------------------------------------------ */
@@ -352,7 +355,11 @@ void ir_module_canonicalize(ir_module *m);
 
 /* Writes the supernet key of task t (XXH3-128 of the binary encoding of its
  * space, its dataset and its recipe, without the space's and the dataset's
- * names) into key.  The task's dataset and space indices must be valid. */
+ * names) into key.  The recipe's calib_images counts as IR_CALIB_DEFAULT:
+ * the weights do not depend on it, only what is measured on them (the
+ * archive, its predictor, extracted subnets: runtime/statedir.h), so
+ * changing it retrains nothing.  The task's dataset and space indices must
+ * be valid. */
 void ir_task_supernet_key(const ir_module *m, int t, uint8_t key[16]);
 
 /* The same key with the recipe's supernet-only settings at the values of a

@@ -505,7 +505,7 @@ static void check_module(reader *r, const ir_module *m)
 		if (memcmp(key, m->tasks[i].supernet_key, sizeof key) != 0) {
 			set_ctx(r, "tasks", i, m->tasks[i].name);
 			fail(r, "not canonical: %s: its supernet key does not match its space, dataset "
-			        "and recipe",
+			        "and recipe (written by an older archc? compile the source again)",
 			     r->ctx);
 		}
 	}

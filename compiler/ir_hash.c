@@ -36,11 +36,13 @@ ir_id ir_module_id(const ir_module *m)
 }
 
 /*
- * The key of task t's space and dataset with recipe r.  The bodies are
- * self-delimiting (every list and string carries its length), so their
- * concatenation is unambiguous.
+ * The key of task t's space and dataset with recipe r, its calib_images
+ * counted as the default (training does not use it; a key of a recipe
+ * with the default is that of every key before it was left out).  The
+ * bodies are self-delimiting (every list and string carries its length),
+ * so their concatenation is unambiguous.
  */
-static void task_key(const ir_module *m, int t, const ir_recipe *r, uint8_t key[16])
+static void task_key(const ir_module *m, int t, ir_recipe r, uint8_t key[16])
 {
 	assert(t >= 0 && t < m->ntasks);
 	const ir_task *task = &m->tasks[t];
@@ -51,7 +53,8 @@ static void task_key(const ir_module *m, int t, const ir_recipe *r, uint8_t key[
 	ir_sink s = {.mode = IR_SINK_HASH, .state = &st};
 	ir_enc_space_body(&s, &m->spaces[task->space]);
 	ir_enc_dataset_body(&s, &m->datasets[task->dataset]);
-	ir_enc_recipe(&s, r);
+	r.calib_images = IR_CALIB_DEFAULT;
+	ir_enc_recipe(&s, &r);
 	ir_sink_flush(&s);
 	digest(&st, key);
 }
@@ -61,7 +64,7 @@ static void task_key(const ir_module *m, int t, const ir_recipe *r, uint8_t key[
  */
 void ir_task_supernet_key(const ir_module *m, int t, uint8_t key[16])
 {
-	task_key(m, t, &m->tasks[t].recipe, key);
+	task_key(m, t, m->tasks[t].recipe, key);
 }
 
 /*
@@ -75,7 +78,7 @@ void ir_task_standalone_key(const ir_module *m, int t, uint8_t key[16])
 	r.sampler_n = 1;
 	r.distill = IR_DISTILL_NONE;
 	r.nshrink = 0;
-	task_key(m, t, &r, key);
+	task_key(m, t, r, key);
 }
 
 static const char hexdigits[] = "0123456789abcdef";

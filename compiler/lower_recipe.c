@@ -64,7 +64,7 @@ ir_recipe cc_recipe_default(const ir_space *s)
 	r.sampler_n = many ? 4 : 1;
 	r.distill = many ? IR_DISTILL_LABELS : IR_DISTILL_NONE;
 	r.nshrink = 0;
-	r.calib_images = 2000;
+	r.calib_images = IR_CALIB_DEFAULT;
 	r.seed = 0;
 	return r;
 }

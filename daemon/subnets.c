@@ -107,9 +107,12 @@ void dm_subnets_free(dm_subnets *s)
 rt_answer_env *dm_subnets_env_checkout(dm_subnets *s, pending *p, const dm_spec **owner)
 {
 	const uint8_t *key = p->spec->m->tasks[p->task].supernet_key;
+	int calib = dm_task_calib(p->spec->m, p->task);
 	rt_answer_env *e = NULL;
 	pthread_mutex_lock(&s->env_lock);
-	if (s->env != NULL && memcmp(s->env_key, key, 16) == 0) {
+	/* the same weights measured another way (another calib) has other
+	 * files: not this environment */
+	if (s->env != NULL && memcmp(s->env_key, key, 16) == 0 && s->env_calib == calib) {
 		e = s->env;
 		*owner = s->env_spec;
 		s->env = NULL;
@@ -155,6 +158,7 @@ void dm_subnets_env_checkin(dm_subnets *s, const pending *p, rt_answer_env *e,
 	s->env = e;
 	s->env_spec = owner;
 	memcpy(s->env_key, p->spec->m->tasks[p->task].supernet_key, 16);
+	s->env_calib = dm_task_calib(p->spec->m, p->task);
 	pthread_mutex_unlock(&s->env_lock);
 	rt_answer_free(old);
 	if (old_spec != NULL)
@@ -377,13 +381,15 @@ static void cache_answer(dm_subnets *s, const char *key, json_t *body)
 static void keep_archive(dm_subnets *s, pending *p)
 {
 	const uint8_t *key = p->spec->m->tasks[p->task].supernet_key;
+	int calib = dm_task_calib(p->spec->m, p->task);
 	loaded *l = s->archives;
-	while (l != NULL && memcmp(l->key, key, 16) != 0)
+	while (l != NULL && (memcmp(l->key, key, 16) != 0 || l->calib != calib))
 		l = l->next;
 	if (l == NULL) {
 		if ((l = calloc(1, sizeof *l)) == NULL)
 			return; /* only the loop's copy is lost */
 		memcpy(l->key, key, 16);
+		l->calib = calib;
 		dm_specs_hold(p->spec);
 		l->spec = p->spec;
 		l->next = s->archives;
@@ -627,8 +633,9 @@ static int answer_on_loop(dm_subnets *s, dm_call *c, const pending *p)
 {
 	const ir_module *m = p->spec->m;
 	const uint8_t *key = m->tasks[p->task].supernet_key;
+	int calib = dm_task_calib(m, p->task);
 	const loaded *l = s->archives;
-	while (l != NULL && memcmp(l->key, key, 16) != 0)
+	while (l != NULL && (memcmp(l->key, key, 16) != 0 || l->calib != calib))
 		l = l->next;
 	if (l == NULL)
 		return 0;

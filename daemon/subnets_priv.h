@@ -13,6 +13,7 @@
 
 #include "daemon/subnets.h"
 #include "runtime/answer.h"
+#include "runtime/evaluate.h"
 #include "runtime/statedir.h"
 
 /* Cached answers; past this the cache starts afresh (the archive still
@@ -60,6 +61,7 @@ typedef struct pending {
 typedef struct loaded {
 	struct loaded *next;
 	uint8_t key[16];
+	int calib; /* with key, what the measurements depend on (task_calib) */
 	const dm_spec *spec; /* held: the archive borrows its space */
 	search_archive *archive;
 	rt_answer_stamp stamp; /* the checkpoint it goes with */
@@ -80,6 +82,7 @@ struct dm_subnets {
 	rt_answer_env *env;
 	const dm_spec *env_spec; /* held: env borrows its module */
 	uint8_t env_key[16];
+	int env_calib;
 	atomic_int cancel; /* set by dm_subnets_stop: archive builds give up */
 	atomic_uint gen;   /* dm_subnets_forget calls: an older job keeps no environment */
 	atomic_uint max_answers; /* kept on disk per supernet (dm_subnets_answers_prune) */
@@ -176,5 +179,13 @@ uint64_t dm_subnets_lane(const uint8_t key[16]);
 
 /* Releases p's holds and frees it (loop thread). */
 void dm_subnets_pending_free(pending *p);
+
+/* The batch-norm recalibration sample size of task t of m: with the
+ * supernet key, what a measurement (an archive, a subnet's metrics and
+ * weights) depends on.  The key leaves it out (one set of weights). */
+static inline int dm_task_calib(const ir_module *m, int t)
+{
+	return rt_eval_calib_images(&m->tasks[t].recipe);
+}
 
 #endif

@@ -23,13 +23,17 @@ static json_t *number_or_null(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
-/* "<key hex>-<hash of the genes>" */
-static void subnet_id(const uint8_t key[16], const char *genes, char id[ID_LEN + 1])
+/* "<key hex>-<hash of the genes>", the hash seeded with the recalibration
+ * sample size when it is not the default: the same genes of the same
+ * weights, measured and cut out after another recalibration, are another
+ * subnet (other metrics, other batch-norm statistics). */
+static void subnet_id(const uint8_t key[16], int calib, const char *genes, char id[ID_LEN + 1])
 {
 	char hex[33];
 	rt_state_hex(key, hex);
+	XXH64_hash_t seed = calib == IR_CALIB_DEFAULT ? 0 : (XXH64_hash_t)calib;
 	snprintf(id, ID_LEN + 1, "%s-%016llx", hex,
-		 (unsigned long long)XXH3_64bits(genes, strlen(genes)));
+		 (unsigned long long)XXH3_64bits_withSeed(genes, strlen(genes), seed));
 }
 
 /* The active layers: kind, stage, channels, kernel, stride, sides. */
@@ -76,7 +80,7 @@ json_t *dm_subnets_json(const dm_spec *spec, int t, const rt_answer *a,
 	const ir_space *sp = &m->spaces[task->space];
 	char genes[SN_GENE_STRLEN], id[ID_LEN + 1], self[128], weights[160], onnx[160], c[160];
 	sn_subnet_format(sp, &a->m.sub, genes, sizeof genes);
-	subnet_id(task->supernet_key, genes, id);
+	subnet_id(task->supernet_key, dm_task_calib(m, t), genes, id);
 	snprintf(self, sizeof self, "/v1/subnets/%s", id);
 	snprintf(weights, sizeof weights, "%s/weights", self);
 	snprintf(onnx, sizeof onnx, "%s/onnx", self);

@@ -112,16 +112,15 @@ rt_answer_env *rt_answer_open(const ir_module *m, int t, const char *root, char 
 	const ir_dataset *ds = &m->datasets[e->task->dataset];
 	e->nclasses = ds->nclasses;
 	e->in_res = ds->height;
-	char dir[RT_STATE_PATH_MAX];
+	int calib = rt_eval_calib_images(&e->task->recipe);
 	if (rt_answer_settings_get(e->task, &e->set, err, errlen) != 0)
 		goto fail;
 	if (snprintf(e->root, sizeof e->root, "%s", root) >= (int)sizeof e->root ||
 	    rt_state_checkpoint_path(root, e->task->supernet_key, e->ckpt, sizeof e->ckpt) ||
-	    rt_state_archive_path(root, e->task->supernet_key, e->archive_path,
+	    rt_state_archive_path(root, e->task->supernet_key, calib, e->archive_path,
 				  sizeof e->archive_path) ||
-	    rt_state_supernet_dir(root, e->task->supernet_key, dir, sizeof dir) ||
-	    snprintf(e->pred_path, sizeof e->pred_path, "%s/predictor", dir) >=
-		    (int)sizeof e->pred_path) {
+	    rt_state_predictor_path(root, e->task->supernet_key, calib, e->pred_path,
+				    sizeof e->pred_path)) {
 		snprintf(err, errlen, "state dir %s: path too long", root);
 		goto fail;
 	}

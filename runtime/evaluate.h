@@ -32,7 +32,7 @@
 #include "runtime/supernet.h"
 
 /* Images used for recalibration when the recipe does not say. */
-#define RT_EVAL_CALIB_DEFAULT 2000
+#define RT_EVAL_CALIB_DEFAULT IR_CALIB_DEFAULT
 
 /* What an evaluation measured. */
 typedef struct rt_eval_result {

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compiler/ir.h"
+
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -126,10 +128,27 @@ int rt_state_checkpoint_path(const char *root, const uint8_t key[16], char *buf,
 	return supernet_file(root, key, "checkpoint", buf, buflen);
 }
 
-int rt_state_archive_path(const char *root, const uint8_t key[16], char *buf,
+/* name, or name-calib<calib> for a sample size other than the default */
+static int measured_file(const char *root, const uint8_t key[16], const char *name, int calib,
+			 char *buf, size_t buflen)
+{
+	if (calib <= 0 || calib == IR_CALIB_DEFAULT)
+		return supernet_file(root, key, name, buf, buflen);
+	char file[64];
+	snprintf(file, sizeof file, "%s-calib%d", name, calib);
+	return supernet_file(root, key, file, buf, buflen);
+}
+
+int rt_state_archive_path(const char *root, const uint8_t key[16], int calib, char *buf,
 			  size_t buflen)
 {
-	return supernet_file(root, key, "archive", buf, buflen);
+	return measured_file(root, key, "archive", calib, buf, buflen);
+}
+
+int rt_state_predictor_path(const char *root, const uint8_t key[16], int calib, char *buf,
+			    size_t buflen)
+{
+	return measured_file(root, key, "predictor", calib, buf, buflen);
 }
 
 int rt_state_subnet_path(const char *root, const uint8_t key[16], const char *id,
@@ -347,8 +366,15 @@ int rt_state_supernet_forget(const char *ckpt_path, char *note, size_t notelen)
 		return 0;
 	}
 	int n = 0;
-	n += forget_file(dir, "archive", note, notelen) > 0;
-	n += forget_file(dir, "predictor", note, notelen) > 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (!strcmp(e->d_name, "archive") || !strcmp(e->d_name, "predictor") ||
+		    !strncmp(e->d_name, "archive-calib", 13) ||
+		    !strncmp(e->d_name, "predictor-calib", 15))
+			n += forget_file(dir, e->d_name, note, notelen) > 0;
+	if (d != NULL)
+		closedir(d);
 	n += forget_records(dir, "answers", note, notelen);
 	n += forget_records(dir, "subnets", note, notelen);
 	return n;

@@ -9,7 +9,15 @@
  *   supernets/<key>/checkpoint         a task's trained (or training) supernet,
  *                                      <key> the 32 hex digits of its
  *                                      supernet key (ir_task.supernet_key)
- *   supernets/<key>/archive            its Pareto archive
+ *   supernets/<key>/archive            its Pareto archive, measured after
+ *                                      recalibrating batch norm on the
+ *                                      default sample (IR_CALIB_DEFAULT
+ *                                      images), and its predictor
+ *   supernets/<key>/predictor
+ *   supernets/<key>/archive-calib<n>   the same, measured on another sample
+ *   supernets/<key>/predictor-calib<n> size n (the recipe's `calib`, which
+ *                                      the supernet key leaves out: one
+ *                                      set of weights, measured two ways)
  *   supernets/<key>/subnets/<id>       extracted subnets, <id> chosen by the
  *                                      writer (a safe file name)
  *   lut/<cpu>-<version>                latency lookup tables of this host
@@ -60,9 +68,14 @@ int rt_state_supernet_dir(const char *root, const uint8_t key[16], char *buf,
 /* <root>/supernets/<key-hex>/checkpoint */
 int rt_state_checkpoint_path(const char *root, const uint8_t key[16],
 			     char *buf, size_t buflen);
-/* <root>/supernets/<key-hex>/archive */
-int rt_state_archive_path(const char *root, const uint8_t key[16], char *buf,
+/* <root>/supernets/<key-hex>/archive, or archive-calib<calib> when calib
+ * (batch-norm recalibration images) is neither 0 nor IR_CALIB_DEFAULT. */
+int rt_state_archive_path(const char *root, const uint8_t key[16], int calib, char *buf,
 			  size_t buflen);
+/* <root>/supernets/<key-hex>/predictor, or predictor-calib<calib> (as
+ * above): the predictor fitted on that archive. */
+int rt_state_predictor_path(const char *root, const uint8_t key[16], int calib, char *buf,
+			    size_t buflen);
 /* <root>/supernets/<key-hex>/subnets/<id>; -1 also when id is not a safe
  * name (see rt_state_name_ok). */
 int rt_state_subnet_path(const char *root, const uint8_t key[16],
@@ -107,8 +120,8 @@ void rt_state_unlock(int fd);
 
 /*
  * Removes what was measured on a supernet's weights from the directory of
- * its checkpoint `ckpt_path` (supernets/<key>): the archive, the
- * predictor, and the subnet records (subnets/, with their cached .model
+ * its checkpoint `ckpt_path` (supernets/<key>): the archives and
+ * predictors (of every calibration sample size), and the subnet records (subnets/, with their cached .model
  * weights) and kept answers
  * (answers/) archd wrote, for a supernet trained afresh: they describe
  * weights that are gone.  Other files are left alone; a file that cannot

@@ -27,7 +27,7 @@ S="--task t --state $STATE --threads 1"
 P="--task t --state $STATE"
 "$ARCHC" search tiny.arch $S --target small >/dev/null 2>&1
 K=$(ls -d "$STATE"/supernets/*)
-check "the tiny supernet is trained and has an archive" test -s "$K/checkpoint" -a -s "$K/archive"
+check "the tiny supernet is trained and has an archive" test -s "$K/checkpoint" -a -s "$K/archive-calib200"
 cp tiny.arch tiny.orig
 cp -R "$STATE" state.orig
 "$ARCHC" eval tiny.arch --task t --state "$STATE" --subnet min --recal 0 -o m.model >/dev/null 2>&1
@@ -55,9 +55,9 @@ check "... naming it" grep -q "^archc export: the output 'm.model' is the input 
 cp m.model m.h
 check "export --c whose OUT.h is the input exits 2" status 2 "$ARCHC" export m.h --c m
 check "... and m.h is left as it was" cmp -s m.h m.orig
-check "export --onnx the archive exits 2" status 2 "$ARCHC" export tiny.arch --task t --state "$STATE" --subnet min --onnx "$K/archive"
+check "export --onnx the archive exits 2" status 2 "$ARCHC" export tiny.arch --task t --state "$STATE" --subnet min --onnx "$K/archive-calib200"
 check "plot -o the input exits 2" status 2 "$ARCHC" plot tiny.arch $P -o tiny.arch
-check "plot -o the archive exits 2" status 2 "$ARCHC" plot tiny.arch $P -o "$K/archive"
+check "plot -o the archive exits 2" status 2 "$ARCHC" plot tiny.arch $P -o "$K/archive-calib200"
 check "plot -o a FIFO exits 1" status 1 "$ARCHC" plot tiny.arch $P -o fifo
 check "compile -o a FIFO exits 1" status 1 "$ARCHC" compile tiny.arch -o fifo
 check "every refused output left the input, model, FIFO and state dir as they were" unchanged
@@ -90,16 +90,16 @@ check "... with train's range" grep -q "^archc eval: --seed '3000000000' is not 
 cp tiny.orig tiny.arch
 cp -R state.orig fifostate
 F=$(ls -d fifostate/supernets/*)
-rm "$F/archive" "$F/checkpoint"
-mkfifo "$F/archive" "$F/checkpoint"
+rm "$F/archive-calib200" "$F/checkpoint"
+mkfifo "$F/archive-calib200" "$F/checkpoint"
 check "a FIFO for the archive is refused at once" status 1 timeout 20 "$ARCHC" archive tiny.arch --task t --state fifostate
-check "... naming it" grep -q "$F/archive: not a regular file" err.txt
+check "... naming it" grep -q "$F/archive-calib200: not a regular file" err.txt
 check "a FIFO for the checkpoint is refused at once" status 1 timeout 20 "$ARCHC" eval tiny.arch --task t --state fifostate --subnet min
 check "... naming it" grep -q "$F/checkpoint: cannot read: not a regular file" err.txt
-rm "$F/archive"
-mkdir "$F/archive"
+rm "$F/archive-calib200"
+mkdir "$F/archive-calib200"
 check "a directory for the archive is refused" status 1 "$ARCHC" archive tiny.arch --task t --state fifostate
-check "... as one" grep -q "$F/archive: Is a directory" err.txt
+check "... as one" grep -q "$F/archive-calib200: Is a directory" err.txt
 
 # --- inputs that are not files ------------------------------------------------------
 # Sniffing an input's first bytes (.air or .arch; a model file or not)

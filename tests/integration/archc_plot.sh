@@ -60,7 +60,7 @@ check "naming the archc train command" grep -q "train it first: archc train tiny
 check "and writes nothing" test ! -e f.svg
 check "a tiny supernet trains" status 0 "$ARCHC" train tiny.arch --task t $S --threads 1
 check "without an archive, plot fails" status 1 "$ARCHC" plot tiny.arch -o f.svg $S
-check "naming the archive looked for" grep -q "task t has no archive in $STATE (no $STATE/supernets/.*/archive)" err.txt
+check "naming the archive looked for" grep -q "task t has no archive in $STATE (no $STATE/supernets/.*/archive-calib200)" err.txt
 check "and the archc search command that builds it" grep -q "build it: archc search tiny.arch --task t --state $STATE --target NAME" err.txt
 check "writing nothing" test ! -e f.svg
 

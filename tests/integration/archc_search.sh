@@ -9,8 +9,10 @@
 # constraint and nearest subnet, a spec answered by a targeted search (the
 # same subnet when asked again), an unreadable predictor rebuilt, a
 # corrupted archive refused, and a build overtaken by a new training of its
-# supernet saving nothing, and an archive measured on another supernet's
-# weights rebuilt.  Prints TAP lines, and timings as comments.
+# supernet saving nothing, an archive measured on another supernet's
+# weights rebuilt, and a task differing only in `calib` sharing the
+# checkpoint with an archive of its own.  Prints TAP lines, and timings as
+# comments.
 set -u
 ARCHC=${ARCHC:-$ARCHD_BUILDDIR/archc}
 T=$(mktemp -d "${TMPDIR:-/tmp}/archc_search.XXXXXX")
@@ -77,8 +79,8 @@ t1=$(ms)
 echo "# first search, archive built (12 samples, 4 generations): $((t1 - t0)) ms"
 check "with progress on stderr" grep -q "building the archive of task t: sample 12/12" err.txt
 key=$(ls "$STATE/supernets")
-check "the archive is saved" test -s "$STATE/supernets/$key/archive"
-check "and the predictor" test -s "$STATE/supernets/$key/predictor"
+check "the archive is saved" test -s "$STATE/supernets/$key/archive-calib200"
+check "and the predictor" test -s "$STATE/supernets/$key/predictor-calib200"
 check "the answer meets the target" awk '$1 == "macs" { exit !($2 <= 30000) }' out.txt
 check "it comes from the archive" grep -q "^source     archive$" out.txt
 check "accuracy measured on holdout, above chance" awk '$1 == "accuracy" { exit !($2 > 0.2) }' out.txt
@@ -116,18 +118,18 @@ cp out.txt searched.txt
 grep -v '^source ' again.txt >again.nosrc
 grep -v '^source ' searched.txt >searched.nosrc
 check "searching it again gives the same subnet and metrics" cmp -s again.nosrc searched.nosrc
-printf 'not a predictor' >"$STATE/supernets/$key/predictor"
+printf 'not a predictor' >"$STATE/supernets/$key/predictor-calib200"
 check "a predictor this build cannot read is rebuilt with the archive" status 0 "$ARCHC" search tiny.arch --target small $S
-check "saying why" grep -q "task t's archive is rebuilt: $STATE/supernets/$key/predictor" err.txt
+check "saying why" grep -q "task t's archive is rebuilt: $STATE/supernets/$key/predictor-calib200" err.txt
 check "and the answer stands" cmp -s out.txt first.txt
 lut=$(find "$STATE/lut" -type f | head -n 1)
 sed 's/^kernels .*/kernels 0123456789abcdef/' "$lut" >lut.tmp && mv lut.tmp "$lut"
 check "a latency table that does not load is measured afresh" status 0 "$ARCHC" search tiny.arch --constraint 'macs<=45K' --constraint 'params>=4100' $S
 check "saying why and which file" grep -q "^archc search: $lut.*; measured afresh$" err.txt
 check "and it is rewritten" sh -c '! grep -q "^kernels 0123456789abcdef$" "$0"' "$lut"
-printf 'X' | dd of="$STATE/supernets/$key/archive" bs=1 seek=40 conv=notrunc 2>/dev/null
+printf 'X' | dd of="$STATE/supernets/$key/archive-calib200" bs=1 seek=40 conv=notrunc 2>/dev/null
 check "a corrupted archive is refused" status 1 "$ARCHC" search tiny.arch --target small $S
-check "naming the file" grep -q "$STATE/supernets/$key/archive" err.txt
+check "naming the file" grep -q "$STATE/supernets/$key/archive-calib200" err.txt
 
 # --- the supernet trained afresh while its archive is built ------------------------------
 # The build measures the old weights; what it measured must not be saved
@@ -157,7 +159,7 @@ if [ $st -eq 0 ] && ! grep -q "changed while" slow.err; then
 	ok "a build overtaken by a new training saves nothing # SKIP the build ended first"
 	ok "... saying why # SKIP"
 else
-	check "a build overtaken by a new training saves nothing (exit 1, no archive)" sh -c "test $st -eq 1 && test ! -e '$SK/archive' && test ! -e '$SK/predictor'"
+	check "a build overtaken by a new training saves nothing (exit 1, no archive)" sh -c "test $st -eq 1 && test ! -e '$SK/archive-calib200' && test ! -e '$SK/predictor-calib200'"
 	check "... saying why" grep -q "checkpoint .* changed while its subnets were measured (the supernet is being trained again): nothing saved; ask again" slow.err
 fi
 
@@ -166,10 +168,10 @@ fi
 # little-endian in the file's last 8 bytes); one copied in from another
 # supernet of the same space is rebuilt, not answered from.
 ckid() { od -An -tx8 -j $(($(wc -c <"$1") - 8)) -N8 "$1" | tr -d ' '; }
-rm -f "$STATE/supernets/$key/archive"
+rm -f "$STATE/supernets/$key/archive-calib200"
 check "task t's archive rebuilt" status 0 "$ARCHC" search tiny.arch --target small $S
 cp out.txt rebuilt.txt
-check "names task t's checkpoint as its weights" sh -c 'sed -n 3p "$0" | grep -qx "weights $1"' "$STATE/supernets/$key/archive" "$(ckid "$STATE/supernets/$key/checkpoint")"
+check "names task t's checkpoint as its weights" sh -c 'sed -n 3p "$0" | grep -qx "weights $1"' "$STATE/supernets/$key/archive-calib200" "$(ckid "$STATE/supernets/$key/checkpoint")"
 with_task other.arch <<'A'
 task u {
     data = fm_tiny;
@@ -180,14 +182,28 @@ task u {
 A
 "$ARCHC" train other.arch --task u $S >/dev/null 2>&1
 UK=$(ls -d "$STATE"/supernets/* | while read -r d; do [ -e "$d/checkpoint" ] && [ "$d" != "$STATE/supernets/$key" ] && [ "$d" != "$SK" ] && echo "$d"; done | head -n 1)
-cp "$STATE/supernets/$key/archive" "$STATE/supernets/$key/predictor" "$UK/"
+cp "$STATE/supernets/$key/archive-calib200" "$STATE/supernets/$key/predictor-calib200" "$UK/"
 mkdir -p "$UK/answers" && echo '{}' >"$UK/answers/0123456789abcdef.json"
 check "archive does not list task t's archive copied into task u's place" status 1 "$ARCHC" archive other.arch --task u $S
-check "... saying why" grep -q "^archc archive: task u's archive is not used: $UK/archive was measured on other weights" err.txt
+check "... saying why" grep -q "^archc archive: task u's archive is not used: $UK/archive-calib200 was measured on other weights" err.txt
 check "a search of task u with task t's archive copied in" status 0 "$ARCHC" search other.arch --task u --constraint 'macs<=1G' $S
-check "rebuilds it, saying why" grep -q "task u's archive is rebuilt: $UK/archive was measured on other weights (checkpoint $(ckid "$STATE/supernets/$key/checkpoint"); $UK/checkpoint is $(ckid "$UK/checkpoint"))" err.txt
-check "the new one names task u's weights" sh -c 'sed -n 3p "$0" | grep -qx "weights $1"' "$UK/archive" "$(ckid "$UK/checkpoint")"
+check "rebuilds it, saying why" grep -q "task u's archive is rebuilt: $UK/archive-calib200 was measured on other weights (checkpoint $(ckid "$STATE/supernets/$key/checkpoint"); $UK/checkpoint is $(ckid "$UK/checkpoint"))" err.txt
+check "the new one names task u's weights" sh -c 'sed -n 3p "$0" | grep -qx "weights $1"' "$UK/archive-calib200" "$(ckid "$UK/checkpoint")"
 check "what else was kept of the other weights goes" sh -c 'test ! -e "$0/answers/0123456789abcdef.json" && grep -q "^archc search: removed 3 files measured on the other weights from $0 (archive, predictor" "$1"' "$UK" err.txt
 check "task t's archive is left as it was" status 0 "$ARCHC" search tiny.arch --target small $S
 check "... answering as before" sh -c 'cmp -s out.txt rebuilt.txt && test ! -s err.txt'
+
+# --- another recalibration sample, the same weights ----------------------------------
+# `calib` is left out of the supernet key: the weights do not depend on it.
+# A task that changes it has the same checkpoint, and an archive of its own.
+sed 's/calib = 200;/calib = 100;/' tiny.arch >calib.arch
+skey() { "$ARCHC" dump "$1" | awk '$1 == "supernet" { print $2; exit }'; }
+check "another calib has the same supernet key" test "$(skey calib.arch)" = "$(skey tiny.arch)"
+check "... and another identity" test "$("$ARCHC" id calib.arch)" != "$("$ARCHC" id tiny.arch)"
+check "archc train finds that supernet trained" sh -c '"$0" train calib.arch --task t --state "$1" 2>&1 | grep -q "already has a checkpoint: $1/supernets/$2/checkpoint"' "$ARCHC" "$STATE" "$key"
+cp "$STATE/supernets/$key/archive-calib200" calib200.archive
+check "a search with calib 100" status 0 "$ARCHC" search calib.arch --target small $S
+check "... measures an archive of its own" test -s "$STATE/supernets/$key/archive-calib100" -a -s "$STATE/supernets/$key/predictor-calib100"
+check "... on the same weights" sh -c 'sed -n 3p "$0" | grep -qx "weights $1"' "$STATE/supernets/$key/archive-calib100" "$(ckid "$STATE/supernets/$key/checkpoint")"
+check "... leaving calib 200's as it was" cmp -s calib200.archive "$STATE/supernets/$key/archive-calib200"
 echo "1..$n"

@@ -11,8 +11,9 @@
 # answers identically; the test accuracy (the one `archc eval --split test`
 # measures from the weights) kept in the archive, a version 1 archive
 # migrated, SIGTERM during an archive build exiting 0 at once, saving
-# nothing of it, and an upload compiled on the second thread while one
-# runs a supernet's build and that supernet's next spec waits for it.  Prints TAP lines, and timings as comments.
+# nothing of it, an upload compiled on the second thread while one
+# runs a supernet's build and that supernet's next spec waits for it, and
+# a spec differing only in `calib` measured apart on the same checkpoint.  Prints TAP lines, and timings as comments.
 set -u
 . "$(dirname "$0")/lib.sh"
 lib_init archd_subnets
@@ -64,8 +65,8 @@ post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "the first request builds the archive and answers 200" test "$code" = 200
 echo "# first answer, archive built on a worker: $secs s"
 key=$(jget id | cut -d- -f1)
-check "the archive is saved under the supernet" test -s "$STATE/supernets/$key/archive"
-check "and the predictor" test -s "$STATE/supernets/$key/predictor"
+check "the archive is saved under the supernet" test -s "$STATE/supernets/$key/archive-calib200"
+check "and the predictor" test -s "$STATE/supernets/$key/predictor-calib200"
 cp out.json first.json
 ID=$(jget id)
 check "the subnet meets the target" "$PY" -c 'import json; assert json.load(open("out.json"))["metrics"]["macs"] <= 30000'
@@ -73,7 +74,7 @@ check "it has a gene string" sh -c "jget() { :; }; grep -q '\"genes\":\"r1[26]:d
 check "an architecture of active layers" "$PY" -c 'import json; a = json.load(open("out.json"))["architecture"]; assert a[0]["kind"] == "conv" and a[-1]["kind"] == "fc" and len(a) >= 4'
 check "measured and predicted accuracy, latency" "$PY" -c 'import json; m = json.load(open("out.json"))["metrics"]; assert 0.2 < m["accuracy"] <= 1 and 0 < m["predicted_accuracy"] < 1.5 and m["latency"] > 0 and m["memory"] > 0 and m["params"] > 0'
 check "and the test split's accuracy" "$PY" -c 'import json; m = json.load(open("out.json"))["metrics"]; assert 0.2 < m["test_accuracy"] <= 1'
-check "every archive member's test accuracy is kept in the archive" sh -c "head -n 1 '$STATE/supernets/$key/archive' | grep -qx 'archd-archive 3' && ! grep '^member' '$STATE/supernets/$key/archive' | grep -qv ' test=0[.][0-9]'"
+check "every archive member's test accuracy is kept in the archive" sh -c "head -n 1 '$STATE/supernets/$key/archive-calib200' | grep -qx 'archd-archive 3' && ! grep '^member' '$STATE/supernets/$key/archive-calib200' | grep -qv ' test=0[.][0-9]'"
 check "links to itself and its weights" test "$(jget links.weights)" = "/v1/subnets/$ID/weights"
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "the same request repeats identically" cmp -s out.json first.json
@@ -169,17 +170,19 @@ check "SIGTERM with answers cached and an environment kept: exit 0" test "$st" -
 # version 1, its checksum.
 cat >xxh3.c <<'C'
 #include <stdio.h>
+#include <stdlib.h>
 #include <xxhash.h>
-int main(void)
+int main(int argc, char **argv) /* [SEED] */
 {
 	static char b[1 << 22];
 	size_t n = fread(b, 1, sizeof b, stdin);
-	printf("%016llx\n", (unsigned long long)XXH3_64bits(b, n));
+	XXH64_hash_t seed = argc > 1 ? strtoull(argv[1], NULL, 10) : 0;
+	printf("%016llx\n", (unsigned long long)XXH3_64bits_withSeed(b, n, seed));
 	return 0;
 }
 C
 cc -o xxh3 xxh3.c -lxxhash
-A="$STATE/supernets/$key/archive"
+A="$STATE/supernets/$key/archive-calib200"
 sed -e '$d' -e '1s/ 3$/ 1/' -e '/^weights /d' -e 's/ test=[^ ]*//' "$A" >v1.txt
 echo "xxh3 $(./xxh3 <v1.txt)" >>v1.txt
 cp v1.txt "$A"
@@ -194,7 +197,7 @@ check "and it is rewritten as version 3 with that member's test accuracy" sh -c 
 # --- SIGTERM while an archive is built ---------------------------------------------------
 train_tiny t3
 check "a third supernet trains" test $? -eq 0
-narch=$(ls "$STATE"/supernets/*/archive | wc -l)
+narch=$(ls "$STATE"/supernets/*/archive-calib200 | wc -l)
 curl -s -o bg3.json -w '%{http_code}' --unix-socket "$SOCK" -H 'Content-Type: application/json' \
 	--data-binary "{\"spec\":\"$SPEC\",\"task\":\"t3\",\"target\":\"small\"}" \
 	http://archd/v1/subnets >bg3.txt &
@@ -246,7 +249,7 @@ wait $PIPED
 echo "# the waiting GET: $(head -n 1 pipelined.txt)"
 check "and the waiting GET is answered" grep -q '^HTTP/1.1 [0-9]' pipelined.txt
 check "the log says the build was cancelled" grep -q "task t3's archive build cancelled" log
-check "no half-built archive is saved" test "$(ls "$STATE"/supernets/*/archive | wc -l)" -eq "$narch"
+check "no half-built archive is saved" test "$(ls "$STATE"/supernets/*/archive-calib200 | wc -l)" -eq "$narch"
 
 # --- a supernet's jobs wait in its lane, not on a thread -----------------------------------
 # Two threads: t3's archive build on one; a second spec of t3 waits for it
@@ -276,7 +279,7 @@ echo "# upload beside a build and a spec waiting for it: $secs s"
 stop_term
 wait $BG $BG4
 check "SIGTERM then: exit 0, both specs of t3 503 shutting_down" sh -c "test $st -eq 0 && test \"\$(cat bg3.txt bg4.txt)\" = 503503"
-check "no half-built archive is saved then either" test "$(ls "$STATE"/supernets/*/archive | wc -l)" -eq "$narch"
+check "no half-built archive is saved then either" test "$(ls "$STATE"/supernets/*/archive-calib200 | wc -l)" -eq "$narch"
 start
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "after it, the archives built before answer as before" cmp -s out.json first.json
@@ -317,11 +320,11 @@ while [ $i -lt 600 ]; do
 	i=$((i + 1))
 done
 check "the supernet is trained again by a job" test "$(jget state)" = done
-check "which removed what was measured on the earlier weights" sh -c "test ! -e '$STATE/supernets/$key/archive' && test ! -e '$STATE/supernets/$key/predictor' && ! ls '$STATE/supernets/$key/answers/'*.json >/dev/null 2>&1"
+check "which removed what was measured on the earlier weights" sh -c "test ! -e '$STATE/supernets/$key/archive-calib200' && test ! -e '$STATE/supernets/$key/predictor-calib200' && ! ls '$STATE/supernets/$key/answers/'*.json >/dev/null 2>&1"
 check "... saying so in the log" grep -q "$JOB: .*: trained afresh, so the [0-9]* files measured on its earlier weights" log
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "the same spec is measured anew on the new weights (an archive built)" sh -c "test $code = 200 && test \$(grep -c 'task t has no archive yet' log) -gt $builds"
-check "and the archive is saved again" test -s "$STATE/supernets/$key/archive"
+check "and the archive is saved again" test -s "$STATE/supernets/$key/archive-calib200"
 stop_term
 
 # --- an archive measured on other weights ----------------------------------------------
@@ -329,14 +332,14 @@ stop_term
 # another checkpoint, rebuilds it, and removes what else was measured on
 # those weights (here a kept answer).
 ckid() { od -An -tx8 -j $(($(wc -c <"$1") - 8)) -N8 "$1" | tr -d ' '; }
-K2=$(for d in "$STATE"/supernets/*; do [ -e "$d/archive" ] && [ "$d" != "$STATE/supernets/$key" ] && echo "$d"; done | head -n 1)
-cp "$K2/archive" "$K2/predictor" "$STATE/supernets/$key/"
+K2=$(for d in "$STATE"/supernets/*; do [ -e "$d/archive-calib200" ] && [ "$d" != "$STATE/supernets/$key" ] && echo "$d"; done | head -n 1)
+cp "$K2/archive-calib200" "$K2/predictor-calib200" "$STATE/supernets/$key/"
 echo '{}' >"$STATE/supernets/$key/answers/0123456789abcdef.json"
 start
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"constraints\":{\"macs\":\"<=33K\"}}"
 check "an archive of other weights: the spec is answered" test "$code" = 200
-check "by an archive built anew, the log saying why" grep -q "task t's archive is rebuilt: $STATE/supernets/$key/archive was measured on other weights (checkpoint $(ckid "$K2/checkpoint");" log
-check "which names t's weights" sh -c 'sed -n 3p "$0" | grep -qx "weights $1"' "$STATE/supernets/$key/archive" "$(ckid "$STATE/supernets/$key/checkpoint")"
+check "by an archive built anew, the log saying why" grep -q "task t's archive is rebuilt: $STATE/supernets/$key/archive-calib200 was measured on other weights (checkpoint $(ckid "$K2/checkpoint");" log
+check "which names t's weights" sh -c 'sed -n 3p "$0" | grep -qx "weights $1"' "$STATE/supernets/$key/archive-calib200" "$(ckid "$STATE/supernets/$key/checkpoint")"
 check "what was kept of the other weights goes" sh -c "test ! -e '$STATE/supernets/$key/answers/0123456789abcdef.json' && grep -q 'removed [0-9]* files measured on the other weights' log"
 post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "and the daemon answers on" test "$code" = 200
@@ -365,6 +368,28 @@ post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
 check "the spec is answered afresh, on the new checkpoint" sh -c "test $code = 200 && test '$(jget weights)' = $(ckid other.ckpt)"
 req GET "/v1/subnets/$(jget id)"
 check "and that subnet's record is served" sh -c "test $code = 200 && test '$(jget weights)' = $(ckid other.ckpt)"
+
+# --- another recalibration sample of the same weights ---------------------------------
+# A spec whose tasks differ only in `calib` has the same supernet key: t's
+# checkpoint answers it, but measured after its own recalibration (its own
+# archive and ids), not from what memory or the state dir holds of t's.
+sed 's/calib = 200;/calib = 100;/' tiny.arch >calib.arch
+cp "$STATE/supernets/$key/archive-calib200" calib200.archive
+req POST /v1/specs --data-binary @calib.arch
+SPEC100=$(jget id)
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
+cp out.json calib200.json
+post "{\"spec\":\"$SPEC100\",\"task\":\"t\",\"target\":\"small\"}"
+check "a spec differing only in calib is answered" test "$code" = 200
+check "... by t's supernet, with an archive of its own" sh -c "test '$(jget id | cut -d- -f1)' = $key && test -s '$STATE/supernets/$key/archive-calib100'"
+check "... measured on t's weights" test "$(jget weights)" = "$(ckid other.ckpt)"
+check "... its id the genes' hash seeded with 100" test "$(jget id)" = "$key-$(printf %s "$(jget genes)" | ./xxh3 100)"
+check "... where calib 200's is seeded with 200" test "$(jget id calib200.json)" = "$key-$(printf %s "$(jget genes calib200.json)" | ./xxh3 200)"
+check "... leaving calib 200's archive as it was" cmp -s calib200.archive "$STATE/supernets/$key/archive-calib200"
+post "{\"spec\":\"$SPEC\",\"task\":\"t\",\"target\":\"small\"}"
+check "calib 200's answer is still its own" cmp -s out.json calib200.json
+req GET "/v1/subnets/$(jget id calib200.json)/weights"
+check "and so are its weights" test "$code" = 200
 stop_term
 check "the daemon logged no error" sh -c '! grep -q "error" log'
 check "and no sanitizer report" sh -c '! grep -q "Sanitizer" log'

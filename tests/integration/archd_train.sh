@@ -133,7 +133,7 @@ post "{\"spec\":\"$SPEC\",\"task\":\"long\",\"constraints\":{\"macs\":\"<=1G\"}}
 check "a spec of a supernet stopped mid-way is 409 untrained" test "$code/$(jget error.code)" = 409/untrained
 check "... saying how far it is trained" sh -c 'grep -q "supernet is trained to epoch [0-9]* of 40 " out.json'
 check "... and naming the train endpoint, which resumes it" test "$(jget train)" = "/v1/specs/$SPEC/tasks/long/train"
-check "no archive is built of it" test ! -e "$(dirname "$(ckpt "$LONG_KEY")")/archive"
+check "no archive is built of it" test ! -e "$(dirname "$(ckpt "$LONG_KEY")")/archive-calib256"
 stop_term
 "$ARCHC" search tiny.arch --task long --state "$STATE" --constraint 'macs<=1G' >search.out 2>&1
 check "archc search refuses it too (exit 1)" test $? -eq 1

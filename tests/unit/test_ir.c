@@ -1076,7 +1076,7 @@ static const mutation mutations[] = {
     M(rc_wd_decoupled, "fashion"), M(rc_schedule, "fashion"), M(rc_warmup, "fashion"),
     M(rc_label_smoothing, "fashion"), M(rc_sampler, "fashion"), M(rc_sampler_n, "fashion"),
     M(rc_distill, "fashion"), M(rc_nshrink, "fashion"), M(rc_shrink, "fashion"),
-    M(rc_calib, "fashion"), M(rc_seed, "fashion"), M(adapt_name, NULL), M(adapt_bool, NULL),
+    M(rc_calib, NULL), M(rc_seed, "fashion"), M(adapt_name, NULL), M(adapt_bool, NULL),
     M(adapt_number, NULL), M(adapt_string, NULL), M(adapt_key, NULL), M(adapt_kind, NULL),
     M(adapt_set, NULL), M(pretrain_name, NULL), M(pretrain_param, NULL),
     M(search_name, NULL), M(search_number, NULL), M(search_string, NULL), M(obj_name, NULL),

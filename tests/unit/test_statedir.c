@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "compiler/ir.h"
 #include "runtime/statedir.h"
 
 /* A fresh temporary directory per test. */
@@ -118,8 +119,20 @@ static void test_layout(void **state)
 	assert_int_equal(rt_state_checkpoint_path("/r", key, p, sizeof p), 0);
 	snprintf(want, sizeof want, "/r/supernets/%s/checkpoint", hex);
 	assert_string_equal(p, want);
-	assert_int_equal(rt_state_archive_path("/r", key, p, sizeof p), 0);
+	assert_int_equal(rt_state_archive_path("/r", key, 0, p, sizeof p), 0);
 	snprintf(want, sizeof want, "/r/supernets/%s/archive", hex);
+	assert_string_equal(p, want);
+	/* measured after recalibrating on another sample size: its own files */
+	assert_int_equal(rt_state_archive_path("/r", key, IR_CALIB_DEFAULT, p, sizeof p), 0);
+	assert_string_equal(p, want);
+	assert_int_equal(rt_state_archive_path("/r", key, 500, p, sizeof p), 0);
+	snprintf(want, sizeof want, "/r/supernets/%s/archive-calib500", hex);
+	assert_string_equal(p, want);
+	assert_int_equal(rt_state_predictor_path("/r", key, IR_CALIB_DEFAULT, p, sizeof p), 0);
+	snprintf(want, sizeof want, "/r/supernets/%s/predictor", hex);
+	assert_string_equal(p, want);
+	assert_int_equal(rt_state_predictor_path("/r", key, 500, p, sizeof p), 0);
+	snprintf(want, sizeof want, "/r/supernets/%s/predictor-calib500", hex);
 	assert_string_equal(p, want);
 	assert_int_equal(rt_state_subnet_path("/r", key, "s-01.bin", p, sizeof p), 0);
 	snprintf(want, sizeof want, "/r/supernets/%s/subnets/s-01.bin", hex);
@@ -299,10 +312,12 @@ static void test_supernet_forget(void **state)
 {
 	const char *tmp = *state;
 	char path[RT_STATE_PATH_MAX], err[256], note[512];
-	static const char *const gone[] = {"archive", "predictor", "answers/0123456789abcdef.json",
+	static const char *const gone[] = {"archive", "predictor", "archive-calib500",
+					   "predictor-calib500", "answers/0123456789abcdef.json",
 					   "subnets/0123456789abcdef.json",
 					   "subnets/0123456789abcdef.model"};
-	static const char *const kept[] = {"checkpoint", "checkpoint.lock", "subnets/notes.txt"};
+	static const char *const kept[] = {"checkpoint", "checkpoint.lock", "subnets/notes.txt",
+					   "archive.txt"};
 	for (size_t i = 0; i < sizeof gone / sizeof *gone; i++) {
 		snprintf(path, sizeof path, "%s/%s", tmp, gone[i]);
 		assert_int_equal(rt_state_mkparents(path, err, sizeof err), 0);
@@ -314,7 +329,7 @@ static void test_supernet_forget(void **state)
 	}
 	char ckpt[RT_STATE_PATH_MAX];
 	snprintf(ckpt, sizeof ckpt, "%s/checkpoint", tmp);
-	assert_int_equal(rt_state_supernet_forget(ckpt, note, sizeof note), 5);
+	assert_int_equal(rt_state_supernet_forget(ckpt, note, sizeof note), 7);
 	assert_string_equal(note, "");
 	struct stat st;
 	for (size_t i = 0; i < sizeof gone / sizeof *gone; i++) {
