@@ -129,8 +129,10 @@ static void dispatch(dm_server *srv, dm_call *c)
 				return dm_route_job_delete(srv, c, seg[2]);
 			return method_not_allowed(c, "GET, DELETE");
 		}
-		if (n >= 2 && strcmp(seg[1], "subnets") == 0)
+		if (n >= 2 && strcmp(seg[1], "subnets") == 0) {
 			forget_retrained(srv);
+			dm_subnets_check(srv->subnets);
+		}
 		if (n == 2 && strcmp(seg[1], "subnets") == 0) {
 			dm_call_set_route(c, DM_ROUTE_SUBNETS);
 			if (m != EVHTTP_REQ_POST)

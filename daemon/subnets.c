@@ -65,6 +65,7 @@ static void free_archives(dm_subnets *s)
 void dm_subnets_forget(dm_subnets *s)
 {
 	free_archives(s);
+	dm_subnets_watch_clear(s);
 	json_object_clear(s->answers);
 	json_object_clear(s->raw);
 	json_object_clear(s->byid);
@@ -85,6 +86,7 @@ void dm_subnets_free(dm_subnets *s)
 	if (s == NULL)
 		return;
 	free_archives(s);
+	free(s->watched);
 	json_decref(s->answers);
 	json_decref(s->byid);
 	json_decref(s->raw);
@@ -405,6 +407,7 @@ static void keep_archive(dm_subnets *s, pending *p)
 	l->archive = p->archive;
 	l->stamp = p->stamp;
 	p->archive = NULL;
+	dm_subnets_watch(s, key, &l->stamp);
 }
 
 static void done_answer(void *arg)
@@ -422,8 +425,10 @@ static void done_answer(void *arg)
 	int current = p->gen == atomic_load(&s->gen);
 	if (p->archive != NULL && current)
 		keep_archive(s, p);
-	if (p->rc == 0 && current)
+	if (p->rc == 0 && current) {
 		cache_answer(s, p->key, p->body);
+		dm_subnets_watch(s, p->spec->m->tasks[p->task].supernet_key, &p->stamp);
+	}
 	for (waiter *w = p->waiters, *next; w != NULL; w = next) {
 		next = w->next;
 		reply_answer(p, w->call);
@@ -674,13 +679,21 @@ static int answer_on_loop(dm_subnets *s, dm_call *c, const pending *p)
  * returns 1 when it replied. */
 static int answer_kept(dm_subnets *s, dm_call *c, const pending *p)
 {
-	json_t *body = dm_subnets_answer_load(s->root, p->spec->m->tasks[p->task].supernet_key, p->key);
+	const uint8_t *key = p->spec->m->tasks[p->task].supernet_key;
+	/* read before the answer is checked against the checkpoint: a file
+	 * replaced in between is then noticed (dm_subnets_check) */
+	char ckpt[RT_STATE_PATH_MAX];
+	rt_answer_stamp st = {0};
+	if (rt_state_checkpoint_path(s->root, key, ckpt, sizeof ckpt) == 0)
+		rt_answer_stamp_read(ckpt, &st);
+	json_t *body = dm_subnets_answer_load(s->root, key, p->key);
 	if (body == NULL) {
 		dm_metrics_count(s->metrics, DM_COUNTER_ANSWER_MISSES);
 		return 0;
 	}
 	dm_metrics_count(s->metrics, DM_COUNTER_ANSWER_HITS);
 	cache_answer(s, p->key, body);
+	dm_subnets_watch(s, key, &st);
 	dm_reply_json(c, 200, body);
 	return 1;
 }

@@ -63,6 +63,14 @@ void dm_subnets_stop(dm_subnets *s);
  */
 void dm_subnets_forget(dm_subnets *s);
 
+/*
+ * At most once a second: when the checkpoint of a supernet whose answers
+ * or archive memory holds is no longer the file they were measured on
+ * (trained afresh by `archc train`, restored, removed), logs it and calls
+ * dm_subnets_forget.  Before a /v1/subnets request.  Loop thread.
+ */
+void dm_subnets_check(dm_subnets *s);
+
 /* Frees it; call after dm_workers_free has finished every job.  NULL is
  * fine. */
 void dm_subnets_free(dm_subnets *s);

@@ -67,6 +67,15 @@ typedef struct loaded {
 	rt_answer_stamp stamp; /* the checkpoint it goes with */
 } loaded;
 
+/* A supernet whose measurements the loop holds, by its checkpoint's stat
+ * stamp then (subnets_watch.c). */
+typedef struct watched {
+	uint8_t key[16];
+	int present;
+	unsigned long long dev, ino, size;
+	long long mtime_s, mtime_ns;
+} watched;
+
 struct dm_subnets {
 	char root[RT_STATE_PATH_MAX];
 	dm_workers *workers;
@@ -86,7 +95,19 @@ struct dm_subnets {
 	atomic_int cancel; /* set by dm_subnets_stop: archive builds give up */
 	atomic_uint gen;   /* dm_subnets_forget calls: an older job keeps no environment */
 	atomic_uint max_answers; /* kept on disk per supernet (dm_subnets_answers_prune) */
+	watched *watched; /* loop thread, as answers and archives */
+	int nwatched, capwatched;
+	long long watch_checked; /* CLOCK_MONOTONIC ns of the last look, 0 = never */
 };
+
+/* --- the checkpoints of what the loop holds (subnets_watch.c; loop thread) --- */
+
+/* Watches supernet key's checkpoint from stamp st (what an answer or an
+ * archive the loop now holds was measured on); nothing when st is not
+ * present, or the key is watched already. */
+void dm_subnets_watch(dm_subnets *s, const uint8_t key[16], const rt_answer_stamp *st);
+/* Stops watching every supernet (dm_subnets_forget). */
+void dm_subnets_watch_clear(dm_subnets *s);
 
 /* --- the subnet's JSON and record (subnets_record.c; any thread) --- */
 
