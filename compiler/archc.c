@@ -24,7 +24,7 @@ static const archc_cmd *const archc_cmds[] = {
 	&archc_cmd_compile, &archc_cmd_check, &archc_cmd_dump,    &archc_cmd_id,
 	&archc_cmd_fmt,     &archc_cmd_train, &archc_cmd_eval,    &archc_cmd_subnets,
 	&archc_cmd_search,  &archc_cmd_archive, &archc_cmd_request, &archc_cmd_export,
-	&archc_cmd_plot,    &archc_cmd_similarity, &archc_cmd_bench,
+	&archc_cmd_plot,    &archc_cmd_state,   &archc_cmd_similarity, &archc_cmd_bench,
 };
 #define ARCHC_NCMDS ((int)(sizeof archc_cmds / sizeof archc_cmds[0]))
 

@@ -39,6 +39,7 @@ extern const archc_cmd archc_cmd_eval __attribute__((weak));
 extern const archc_cmd archc_cmd_subnets __attribute__((weak));
 extern const archc_cmd archc_cmd_search __attribute__((weak));
 extern const archc_cmd archc_cmd_archive __attribute__((weak));
+extern const archc_cmd archc_cmd_state __attribute__((weak));
 extern const archc_cmd archc_cmd_request __attribute__((weak));
 extern const archc_cmd archc_cmd_export __attribute__((weak));
 extern const archc_cmd archc_cmd_plot __attribute__((weak));

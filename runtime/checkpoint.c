@@ -269,6 +269,50 @@ int rt_ckpt_load(const char *path, sn_supernet *sn, const uint8_t key[16],
 	return 0;
 }
 
+int rt_ckpt_peek(const char *path, uint8_t key[16], rt_ckpt_state *st, char *err,
+		 size_t errlen)
+{
+	const char *why = "";
+	FILE *f = rt_state_fopen(path, &why);
+	if (!f) {
+		if (errno == ENOENT)
+			return RT_CKPT_MISSING;
+		seterr(err, errlen, "%s: cannot read: %s", path, why);
+		return RT_CKPT_ERROR;
+	}
+	uint8_t h[CKPT_HEADER];
+	size_t n = fread(h, 1, sizeof h, f);
+	fclose(f);
+	if (n < 8 || memcmp(h, CKPT_MAGIC, 8) != 0) {
+		seterr(err, errlen, "%s: not an archd checkpoint (wrong magic)", path);
+		return RT_CKPT_ERROR;
+	}
+	if (n < sizeof h) {
+		seterr(err, errlen, "%s: truncated checkpoint (%zu bytes)", path, n);
+		return RT_CKPT_ERROR;
+	}
+	uint32_t version = (uint32_t)get_le(h + 8, 4);
+	int32_t pos[3];
+	for (int i = 0; i < 3; i++)
+		pos[i] = (int32_t)(uint32_t)get_le(h + 48 + 4 * i, 4);
+	if (version == 0 || version > RT_CKPT_VERSION) {
+		seterr(err, errlen, "%s: checkpoint version %u is not one this build reads (1 to %d)",
+		       path, version, RT_CKPT_VERSION);
+		return RT_CKPT_ERROR;
+	}
+	if (pos[0] < 0 || pos[1] < 0 || pos[2] < 0 || (int64_t)get_le(h + 64, 8) < 0) {
+		seterr(err, errlen, "%s: corrupt trainer position", path);
+		return RT_CKPT_ERROR;
+	}
+	memcpy(key, h + 16, 16);
+	memset(st, 0, sizeof *st);
+	st->phase = pos[0];
+	st->epoch = pos[1];
+	st->step = pos[2];
+	st->global_step = (int64_t)get_le(h + 64, 8);
+	return 0;
+}
+
 int rt_ckpt_id(const char *path, uint64_t *id, struct stat *st)
 {
 	/* O_NONBLOCK: a FIFO put in the checkpoint's place must not hang us */

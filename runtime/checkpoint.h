@@ -72,6 +72,18 @@ int rt_ckpt_load(const char *path, sn_supernet *sn, const uint8_t key[16],
 		 rt_ckpt_state *st, char *err, size_t errlen);
 
 /*
+ * Reads only the header of `path`: the supernet key it was saved with
+ * into key and the trainer's position into st (phase, epoch, step, global
+ * step; no rng states), for listing a state dir without loading weights.
+ * The rest of the file is not checked (rt_ckpt_load does that).  Returns
+ * 0; RT_CKPT_MISSING when there is no such file (err untouched); or
+ * RT_CKPT_ERROR with "PATH: reason" in err (unreadable, not a checkpoint,
+ * a version this build does not read, a corrupt header).
+ */
+int rt_ckpt_peek(const char *path, uint8_t key[16], rt_ckpt_state *st, char *err,
+		 size_t errlen);
+
+/*
  * The checkpoint's identity: its closing XXH3-64 (the last 8 bytes, not
  * checked here; a damaged file is refused when it is loaded), which every
  * save changes and a copy keeps.  What was measured on a supernet's weights

@@ -221,6 +221,7 @@ s.connect(sys.argv[1])
 s.sendall(("GET /v1/subnets/%s/weights HTTP/1.1\r\nHost: archd\r\n\r\n" % sys.argv[2]).encode())
 time.sleep(0.2)
 s.sendall(b"G")
+open("sent", "w").close()  # the shell stops archd only then
 s.settimeout(60)
 d = b""
 try:
@@ -234,7 +235,13 @@ except OSError:
 print(d.split(b"\r\n")[0].decode(errors="replace"))
 PY
 PIPED=$!
-sleep 0.5
+# (on a loaded machine the client may take seconds to start)
+i=0
+while [ ! -e sent ] && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+sleep 0.1
 req GET /v1/health
 check "a byte more from a client whose GET waits for a worker: archd goes on" test "$code" = 200
 t0=$(date +%s.%N)
