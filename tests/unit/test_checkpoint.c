@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime/checkpoint.h"
@@ -231,12 +232,84 @@ static void test_refusals(void **state)
 	sn_supernet_free(b);
 }
 
+/* Rewrites the file through edit(), then expects rt_ckpt_peek to refuse
+ * it with a message containing `want` and the path; restores it. */
+static void peek_refused(fixture *f, edit_fn edit, const char *want)
+{
+	FILE *fp = fopen(f->path, "rb");
+	assert_non_null(fp);
+	uint8_t buf[256], orig[256];
+	size_t len = fread(buf, 1, sizeof buf, fp), olen = len;
+	fclose(fp);
+	memcpy(orig, buf, len);
+	edit(buf, &len);
+	fp = fopen(f->path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(buf, 1, len, fp), len);
+	fclose(fp);
+	if (len < olen)
+		assert_int_equal(truncate(f->path, (off_t)len), 0);
+	uint8_t key[16];
+	rt_ckpt_state st;
+	char err[512];
+	assert_int_equal(rt_ckpt_peek(f->path, key, &st, err, sizeof err), RT_CKPT_ERROR);
+	if (!strstr(err, want) || !strstr(err, f->path))
+		fail_msg("message \"%s\" lacks \"%s\" or the path", err, want);
+	/* the original header back (a truncated file is rewritten whole) */
+	if (len < olen) {
+		assert_int_equal(rt_ckpt_save(f->path, f->sn, f->key, &f->st, err, sizeof err), 0);
+		return;
+	}
+	fp = fopen(f->path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(orig, 1, olen, fp), olen);
+	fclose(fp);
+}
+
+static void edit_epoch(uint8_t *buf, size_t *len) { (void)len; buf[55] = 0x80; }
+
+/* The header alone: key and position as saved, without the weights; a
+ * missing file, a header that is not one, refused. */
+static void test_peek(void **state)
+{
+	fixture *f = *state;
+	uint8_t key[16];
+	rt_ckpt_state st;
+	char err[512] = "untouched";
+	assert_int_equal(rt_ckpt_peek(f->path, key, &st, err, sizeof err), 0);
+	assert_memory_equal(key, f->key, 16);
+	assert_int_equal(st.phase, 2);
+	assert_int_equal(st.epoch, 5);
+	assert_int_equal(st.step, 17);
+	assert_true(st.global_step == 1234567890123LL);
+	assert_int_equal(rt_ckpt_peek("/nonexistent/checkpoint", key, &st, err, sizeof err),
+			 RT_CKPT_MISSING);
+	assert_string_equal(err, "untouched");
+	peek_refused(f, edit_magic, "wrong magic");
+	peek_refused(f, edit_version, "version 2");
+	peek_refused(f, edit_short, "truncated");
+	peek_refused(f, edit_epoch, "corrupt trainer position");
+	/* the weights are not read: a damaged one still peeks (load refuses it) */
+	struct stat sb;
+	assert_int_equal(stat(f->path, &sb), 0);
+	FILE *fp = fopen(f->path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, (long)(sb.st_size / 2), SEEK_SET), 0);
+	int c = fgetc(fp);
+	assert_int_equal(fseek(fp, (long)(sb.st_size / 2), SEEK_SET), 0);
+	fputc(c ^ 0x10, fp);
+	fclose(fp);
+	assert_int_equal(rt_ckpt_peek(f->path, key, &st, err, sizeof err), 0);
+	assert_int_equal(st.epoch, 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peek, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
