@@ -67,13 +67,11 @@ typedef struct loaded {
 	rt_answer_stamp stamp; /* the checkpoint it goes with */
 } loaded;
 
-/* A supernet whose measurements the loop holds, by its checkpoint's stat
- * stamp then (subnets_watch.c). */
+/* A supernet whose measurements the loop holds, by its checkpoint's stamp
+ * then (subnets_watch.c). */
 typedef struct watched {
 	uint8_t key[16];
-	int present;
-	unsigned long long dev, ino, size;
-	long long mtime_s, mtime_ns;
+	rt_answer_stamp stamp;
 } watched;
 
 struct dm_subnets {

@@ -7,14 +7,15 @@
  * jobs' counter (server.c); one trained afresh by `archc train`, or a
  * checkpoint restored from a backup, changes the file only.  So each
  * supernet whose measurements the loop keeps is watched by its checkpoint's
- * stat stamp (device, inode, size, modification time: an atomic rename or
- * an overwrite changes one of them), looked at again at most once a
- * second, before a /v1/subnets request is answered.  See subnets_priv.h.
+ * stamp (rt_answer_stamp: device, inode, size, modification time and the
+ * closing checksum; an atomic rename or an overwrite changes them), looked
+ * at again at most once a second, before a /v1/subnets request is
+ * answered.  See subnets_priv.h.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon/log.h"
 #include "daemon/subnets_priv.h"
@@ -27,24 +28,6 @@ static long long now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* The stamp of the checkpoint at `path` (present 0 when there is none). */
-static void file_stamp(const char *path, watched *w)
-{
-	struct stat st;
-	w->present = stat(path, &st) == 0;
-	w->dev = w->present ? (unsigned long long)st.st_dev : 0;
-	w->ino = w->present ? (unsigned long long)st.st_ino : 0;
-	w->size = w->present ? (unsigned long long)st.st_size : 0;
-	w->mtime_s = w->present ? (long long)st.st_mtim.tv_sec : 0;
-	w->mtime_ns = w->present ? (long long)st.st_mtim.tv_nsec : 0;
-}
-
-static int same_file(const watched *a, const watched *b)
-{
-	return a->present == b->present && a->dev == b->dev && a->ino == b->ino &&
-	       a->size == b->size && a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns;
 }
 
 void dm_subnets_watch(dm_subnets *s, const uint8_t key[16], const rt_answer_stamp *st)
@@ -64,12 +47,7 @@ void dm_subnets_watch(dm_subnets *s, const uint8_t key[16], const rt_answer_stam
 	}
 	watched *w = &s->watched[s->nwatched++];
 	memcpy(w->key, key, 16);
-	w->present = 1;
-	w->dev = st->dev;
-	w->ino = st->ino;
-	w->size = st->size;
-	w->mtime_s = st->mtime_s;
-	w->mtime_ns = st->mtime_ns;
+	w->stamp = *st;
 }
 
 void dm_subnets_watch_clear(dm_subnets *s)
@@ -85,17 +63,14 @@ void dm_subnets_check(dm_subnets *s)
 	s->watch_checked = t;
 	for (int i = 0; i < s->nwatched; i++) {
 		char path[RT_STATE_PATH_MAX], hex[33];
-		watched now;
-		if (rt_state_checkpoint_path(s->root, s->watched[i].key, path, sizeof path) != 0)
-			continue;
-		file_stamp(path, &now);
-		if (same_file(&now, &s->watched[i]))
+		if (rt_state_checkpoint_path(s->root, s->watched[i].key, path, sizeof path) != 0 ||
+		    rt_answer_stamp_current(path, &s->watched[i].stamp))
 			continue;
 		rt_state_hex(s->watched[i].key, hex);
 		dm_log(DM_LOG_INFO,
 		       "supernet %s: its checkpoint %s outside archd (%s): the answers, subnets and "
 		       "archives held in memory are dropped",
-		       hex, now.present ? "was replaced" : "went", path);
+		       hex, access(path, F_OK) == 0 ? "was replaced" : "went", path);
 		dm_subnets_forget(s); /* clears the watch list too */
 		return;
 	}
