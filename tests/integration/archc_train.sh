@@ -122,8 +122,15 @@ else
 fi
 kill -TERM $pid 2>/dev/null
 wait $pid
-check "SIGTERM stops the run with status 1" test $? -eq 1
-check "... saying where, and to --resume" grep -q "interrupted at epoch [0-9]*, step [0-9]*; checkpoint saved, continue with --resume" term.err
+st=$?
+# (On a loaded machine the second run may outlast the first: nothing to stop then.)
+if [ $st -eq 0 ] && grep -q "^archc train: done in" term.err; then
+	ok "SIGTERM stops the run with status 1 # SKIP the run had ended"
+	ok "... saying where, and to --resume # SKIP"
+else
+	check "SIGTERM stops the run with status 1" test $st -eq 1
+	check "... saying where, and to --resume" grep -q "interrupted at epoch [0-9]*, step [0-9]*; checkpoint saved, continue with --resume" term.err
+fi
 check "one subnet trains alone (--subnet)" status 0 $TRAIN --state s4 --task b --subnet min
 check "... and reports its own test accuracy" grep -q "^subnet   test accuracy [0-9.]*%.*r12:d1:k3,3:e2,2" out.txt
 check "... from its own checkpoint" test "$(ls s4/supernets | wc -l)" -eq 2
