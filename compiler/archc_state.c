@@ -91,22 +91,14 @@ static int add_stored(namings *ns, const char *root)
 	return rc;
 }
 
-static int is_key(const char *s)
+/* A key as listed (32 lowercase hex digits) into key: 0, or -1. */
+static int parse_key(const char *hex, uint8_t key[16])
 {
-	if (strlen(s) != 32)
-		return 0;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return 0;
-	return 1;
-}
-
-static void parse_key(const char *hex, uint8_t key[16])
-{
-	for (int i = 0; i < 16; i++) {
-		char b[3] = { hex[2 * i], hex[2 * i + 1], 0 };
-		key[i] = (uint8_t)strtoul(b, NULL, 16);
-	}
+	char id[IR_ID_STRLEN + 1];
+	if (strlen(hex) != 32)
+		return -1;
+	snprintf(id, sizeof id, "xxh3:%s", hex);
+	return ir_id_parse(id, key);
 }
 
 static unsigned long long du_total;
@@ -201,11 +193,11 @@ static int list(const char *root, const namings *ns)
 	for (int i = 0; i < n; i++) {
 		const char *name = ents[i]->d_name;
 		char sub[RT_STATE_PATH_MAX], stand[64], size[32], when[32] = "-";
-		if (!is_key(name) || snprintf(sub, sizeof sub, "%s/%s", dir, name) >= (int)sizeof sub)
-			continue;
 		uint8_t key[16];
+		if (parse_key(name, key) != 0 ||
+		    snprintf(sub, sizeof sub, "%s/%s", dir, name) >= (int)sizeof sub)
+			continue;
 		time_t mtime;
-		parse_key(name, key);
 		standing(root, key, ns, stand, sizeof stand, &mtime);
 		unsigned long long bytes = du(sub);
 		human(bytes, size, sizeof size);
@@ -253,7 +245,8 @@ static int remove_key(const char *root, const char *hex)
 	char dir[RT_STATE_PATH_MAX], lock[RT_STATE_PATH_MAX], err[RT_STATE_PATH_MAX + 128];
 	uint8_t key[16];
 	struct stat st;
-	parse_key(hex, key);
+	if (parse_key(hex, key) != 0)
+		return ARCHC_EUSAGE; /* checked by the caller */
 	if (rt_state_supernet_dir(root, key, dir, sizeof dir) != 0 ||
 	    snprintf(lock, sizeof lock, "%s/checkpoint.lock", dir) >= (int)sizeof lock) {
 		fprintf(stderr, "archc state: state dir %s: path too long\n", root);
@@ -298,8 +291,9 @@ static int archc_state_run(int argc, char **argv)
 	int st = archc_opt_parse(&archc_cmd_state, argc, argv, opts, nopts);
 	if (st)
 		goto out;
+	uint8_t key[16];
 	for (int i = 0; i < rm.n; i++)
-		if (!is_key(rm.v[i])) {
+		if (parse_key(rm.v[i], key) != 0) {
 			st = archc_usage_error(&archc_cmd_state,
 					       "--remove '%s' is not a supernet key (32 lowercase hex "
 					       "digits, as listed)",
