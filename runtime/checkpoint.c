@@ -162,15 +162,17 @@ static uint8_t *slurp(const char *path, size_t *len, const char **why)
 	return buf;
 }
 
-/* Checks buf as a checkpoint of sn with key; 0 or -1 with err set. */
-static int check(const char *path, const uint8_t *buf, size_t len, sn_supernet *sn,
-		 const uint8_t key[16], char *err, size_t errlen)
+/* Checks the first len bytes of a file as the start of a checkpoint at
+ * least `need` bytes long: magic, length, a version this build reads.  0
+ * or -1 with err set. */
+static int check_header(const char *path, const uint8_t *buf, size_t len, size_t need,
+			char *err, size_t errlen)
 {
 	if (len < 8 || memcmp(buf, CKPT_MAGIC, 8) != 0) {
 		seterr(err, errlen, "%s: not an archd checkpoint (wrong magic)", path);
 		return -1;
 	}
-	if (len < CKPT_HEADER + 8) {
+	if (len < need) {
 		seterr(err, errlen, "%s: truncated checkpoint (%zu bytes)", path, len);
 		return -1;
 	}
@@ -185,6 +187,35 @@ static int check(const char *path, const uint8_t *buf, size_t len, sn_supernet *
 		seterr(err, errlen, "%s: bad checkpoint version 0", path);
 		return -1;
 	}
+	return 0;
+}
+
+/* The trainer's position in a header into st (rng states left alone): 0,
+ * or -1 with err set when a field is negative. */
+static int read_position(const char *path, const uint8_t *h, rt_ckpt_state *st, char *err,
+			 size_t errlen)
+{
+	int32_t pos[3];
+	for (int i = 0; i < 3; i++)
+		pos[i] = (int32_t)(uint32_t)get_le(h + 48 + 4 * i, 4);
+	int64_t global = (int64_t)get_le(h + 64, 8);
+	if (pos[0] < 0 || pos[1] < 0 || pos[2] < 0 || global < 0) {
+		seterr(err, errlen, "%s: corrupt trainer position", path);
+		return -1;
+	}
+	st->phase = pos[0];
+	st->epoch = pos[1];
+	st->step = pos[2];
+	st->global_step = global;
+	return 0;
+}
+
+/* Checks buf as a checkpoint of sn with key; 0 or -1 with err set. */
+static int check(const char *path, const uint8_t *buf, size_t len, sn_supernet *sn,
+		 const uint8_t key[16], char *err, size_t errlen)
+{
+	if (check_header(path, buf, len, CKPT_HEADER + 8, err, errlen) != 0)
+		return -1;
 	uint32_t nrng = (uint32_t)get_le(buf + 12, 4);
 	uint64_t np = get_le(buf + 32, 8), ns = get_le(buf + 40, 8);
 	if (nrng > RT_CKPT_MAX_RNG || np > SIZE_MAX / 16 || ns > SIZE_MAX / 16) {
@@ -223,14 +254,8 @@ static int check(const char *path, const uint8_t *buf, size_t len, sn_supernet *
 		       sn_supernet_nparams(sn), sn_supernet_nstats(sn));
 		return -1;
 	}
-	int32_t pos[3];
-	for (int i = 0; i < 3; i++)
-		pos[i] = (int32_t)(uint32_t)get_le(buf + 48 + 4 * i, 4);
-	if (pos[0] < 0 || pos[1] < 0 || pos[2] < 0 || (int64_t)get_le(buf + 64, 8) < 0) {
-		seterr(err, errlen, "%s: corrupt trainer position", path);
-		return -1;
-	}
-	return 0;
+	rt_ckpt_state pos;
+	return read_position(path, buf, &pos, err, errlen);
 }
 
 int rt_ckpt_load(const char *path, sn_supernet *sn, const uint8_t key[16],
@@ -251,10 +276,7 @@ int rt_ckpt_load(const char *path, sn_supernet *sn, const uint8_t key[16],
 	}
 	memset(st, 0, sizeof(*st));
 	st->nrng = (int)get_le(buf + 12, 4);
-	st->phase = (int)get_le(buf + 48, 4);
-	st->epoch = (int)get_le(buf + 52, 4);
-	st->step = (int)get_le(buf + 56, 4);
-	st->global_step = (int64_t)get_le(buf + 64, 8);
+	read_position(path, buf, st, err, errlen); /* checked above */
 	const uint8_t *p = buf + CKPT_HEADER;
 	for (int r = 0; r < st->nrng; r++)
 		for (int i = 0; i < 4; i++, p += 8)
@@ -283,33 +305,11 @@ int rt_ckpt_peek(const char *path, uint8_t key[16], rt_ckpt_state *st, char *err
 	uint8_t h[CKPT_HEADER];
 	size_t n = fread(h, 1, sizeof h, f);
 	fclose(f);
-	if (n < 8 || memcmp(h, CKPT_MAGIC, 8) != 0) {
-		seterr(err, errlen, "%s: not an archd checkpoint (wrong magic)", path);
-		return RT_CKPT_ERROR;
-	}
-	if (n < sizeof h) {
-		seterr(err, errlen, "%s: truncated checkpoint (%zu bytes)", path, n);
-		return RT_CKPT_ERROR;
-	}
-	uint32_t version = (uint32_t)get_le(h + 8, 4);
-	int32_t pos[3];
-	for (int i = 0; i < 3; i++)
-		pos[i] = (int32_t)(uint32_t)get_le(h + 48 + 4 * i, 4);
-	if (version == 0 || version > RT_CKPT_VERSION) {
-		seterr(err, errlen, "%s: checkpoint version %u is not one this build reads (1 to %d)",
-		       path, version, RT_CKPT_VERSION);
-		return RT_CKPT_ERROR;
-	}
-	if (pos[0] < 0 || pos[1] < 0 || pos[2] < 0 || (int64_t)get_le(h + 64, 8) < 0) {
-		seterr(err, errlen, "%s: corrupt trainer position", path);
-		return RT_CKPT_ERROR;
-	}
-	memcpy(key, h + 16, 16);
 	memset(st, 0, sizeof *st);
-	st->phase = pos[0];
-	st->epoch = pos[1];
-	st->step = pos[2];
-	st->global_step = (int64_t)get_le(h + 64, 8);
+	if (check_header(path, h, n, sizeof h, err, errlen) != 0 ||
+	    read_position(path, h, st, err, errlen) != 0)
+		return RT_CKPT_ERROR;
+	memcpy(key, h + 16, 16);
 	return 0;
 }
 
