@@ -345,8 +345,10 @@ static void alloc_acts(sn_supernet *sn, const sn_plan *mx)
 	sn->conv_ws = rt_arena_floats(&sn->arena, sn->conv_ws_floats ? sn->conv_ws_floats : 1);
 }
 
-sn_supernet *sn_supernet_new(const ir_space *space, int nclasses, int in_h, int in_w,
-			     int max_batch, uint64_t seed, char *err, size_t errlen)
+/* A supernet, or with `master` a replica of it (reading its weights). */
+static sn_supernet *build(const ir_space *space, int nclasses, int in_h, int in_w,
+			  int max_batch, uint64_t seed, const sn_supernet *master, char *err,
+			  size_t errlen)
 {
 	if (sn_space_check(space, nclasses, err, errlen) != 0)
 		return NULL;
@@ -369,21 +371,25 @@ sn_supernet *sn_supernet_new(const ir_space *space, int nclasses, int in_h, int 
 	layout_params(sn);
 	if (sn->nparam_list && !sn->params)
 		goto oom;
-	sn->w = calloc(sn->nparams ? sn->nparams : 1, sizeof(float));
+	sn->replica = master != NULL;
+	sn->w = master ? master->w : calloc(sn->nparams ? sn->nparams : 1, sizeof(float));
 	sn->g = calloc(sn->nparams ? sn->nparams : 1, sizeof(float));
-	sn->m = calloc(sn->nparams ? sn->nparams : 1, sizeof(float));
+	sn->m = master ? NULL : calloc(sn->nparams ? sn->nparams : 1, sizeof(float));
 	sn->st = calloc(sn->nstats ? sn->nstats : 1, sizeof(float));
-	if (!sn->w || !sn->g || !sn->m || !sn->st)
+	if (!sn->w || !sn->g || (!master && !sn->m) || !sn->st)
 		goto oom;
 	size_t off = 0;
 	for (int i = 0; i < sn->nparam_list; i++) {
 		rt_param *p = &sn->params[i];
 		p->w = sn->w + off;
 		p->g = sn->g + off;
-		p->m = sn->m + off;
+		p->m = sn->m ? sn->m + off : NULL;
 		off += p->n;
 	}
-	init_params(sn, seed);
+	if (master)
+		memcpy(sn->st, master->st, sn->nstats * sizeof(float));
+	else
+		init_params(sn, seed);
 
 	sn_subnet mxs;
 	sn_subnet_max(space, &mxs);
@@ -421,12 +427,28 @@ oom:
 	return NULL;
 }
 
+sn_supernet *sn_supernet_new(const ir_space *space, int nclasses, int in_h, int in_w,
+			     int max_batch, uint64_t seed, char *err, size_t errlen)
+{
+	return build(space, nclasses, in_h, in_w, max_batch, seed, NULL, err, errlen);
+}
+
+sn_supernet *sn_supernet_replica(const sn_supernet *sn, char *err, size_t errlen)
+{
+	assert(!sn->replica);
+	return build(sn->space, sn->nclasses, sn->in_h, sn->in_w, sn->max_batch, 0, sn, err,
+		     errlen);
+}
+
+int sn_supernet_is_replica(const sn_supernet *sn) { return sn->replica; }
+
 void sn_supernet_free(sn_supernet *sn)
 {
 	if (!sn)
 		return;
 	rt_arena_free(&sn->arena);
-	free(sn->w);
+	if (!sn->replica)
+		free(sn->w);
 	free(sn->g);
 	free(sn->m);
 	free(sn->st);

@@ -27,8 +27,9 @@
  * beta 0, running mean 0 and variance 1.
  *
  * Threads: a supernet is used by one thread at a time; its ops run on the
- * shared pool (threads.h).  Results are reproducible for a fixed seed and
- * thread count.
+ * shared pool (threads.h).  Its replicas (sn_supernet_replica) may run
+ * passes at the same time, each on its own thread.  Results are
+ * reproducible for a fixed seed and thread count.
  */
 #ifndef ARCHD_RUNTIME_SUPERNET_H
 #define ARCHD_RUNTIME_SUPERNET_H
@@ -55,7 +56,20 @@ sn_supernet *sn_supernet_new(const ir_space *space, int nclasses, int in_h,
 			     int in_w, int max_batch, uint64_t seed, char *err,
 			     size_t errlen);
 
-/* Frees everything; NULL is fine. */
+/*
+ * A replica of `sn`, to run other subnets' passes at the same time as sn's,
+ * on another thread (the sandwich rule's subnets of one step, say): it
+ * reads sn's weights, which must not change while either runs a pass, and
+ * has its own activation arena, gradient buffer and running statistics
+ * (copied from sn's now; its TRAIN forwards update its own, which nothing
+ * copies back).  It has no momentum: the optimiser steps sn, after adding
+ * the replica's gradients to sn's.  Freed with sn_supernet_free, before
+ * sn.  NULL with a message in err when memory is short.
+ */
+sn_supernet *sn_supernet_replica(const sn_supernet *sn, char *err, size_t errlen);
+int sn_supernet_is_replica(const sn_supernet *sn);
+
+/* Frees everything (a replica's, not the weights it reads); NULL is fine. */
 void sn_supernet_free(sn_supernet *sn);
 
 /* The space and the head size it was built for. */

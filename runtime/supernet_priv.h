@@ -74,6 +74,7 @@ struct sn_supernet {
 	const ir_space *space;
 	int nclasses, in_h, in_w, max_batch;
 	size_t nparams, nstats;
+	int replica;            /* w is another supernet's; m is NULL */
 	float *w, *g, *m, *st;
 	rt_param *params;
 	int nparam_list, cap_param_list;

@@ -169,6 +169,7 @@ static int sort_residual(sn_supernet *sn, sn_unit *u)
 
 int sn_supernet_sort_channels(sn_supernet *sn)
 {
+	assert(!sn->replica); /* its weights are not its own */
 	sn_kernel_drop(sn);
 	const ir_space *s = sn->space;
 	for (int i = 0; i < s->nlayers; i++) {
@@ -357,6 +358,7 @@ out:
 
 int sn_supernet_sort_widths(sn_supernet *sn)
 {
+	assert(!sn->replica); /* its weights are not its own */
 	sn_kernel_drop(sn);
 	const ir_space *s = sn->space;
 	int a = 0;

@@ -20,8 +20,32 @@
 
 #define TR_MAX_PHASES (IR_MAX_SHRINK + 1)
 #define TR_MAX_SAMPLES 64 /* subnets per step: sandwich(n) has n <= 64 */
+#define TR_MAX_LANES 16   /* subnets run at once (each lane past the first holds a replica) */
 /* Stream numbers of the recipe seed. */
 #define TR_STREAM_SAMPLER 1
+
+/*
+ * The subnets of a sandwich step run side by side on lanes, one per pool
+ * thread: lane 0 on the supernet, the others on replicas of it
+ * (sn_supernet_replica), each with its own gradient and loss buffers.  The
+ * ops of one small subnet split poorly across threads (a batch of 128 at
+ * 7x7 is little work per op), whole subnets split well.  The largest
+ * subnet's forward runs first, alone, on every thread: the others learn
+ * from its soft labels.  Then its backward and the other subnets are
+ * shared out by cost, the largest first, each to the lane with the least
+ * work so far (a fixed assignment: results are the same for a fixed seed
+ * and thread count), and the replicas' gradients are added to the
+ * supernet's in lane order.  The replicas' running statistics are their
+ * own: a sandwich-trained subnet is always measured after recalibration.
+ */
+typedef struct tr_lane {
+	sn_supernet *sn;     /* the trainer's supernet for lane 0 */
+	float *dlogits, *dkd;
+	int sub[TR_MAX_SAMPLES]; /* the step's subnets this lane runs */
+	int nsub;
+	double work;         /* their time (subnet_work) */
+	int bad;             /* a non-finite loss */
+} tr_lane;
 
 struct rt_trainer {
 	const ir_module *m;
@@ -64,6 +88,8 @@ struct rt_trainer {
 	float *x, *dlogits, *teacher, *dkd; /* dkd: the soft labels' gradient */
 	int *y;
 	float *stats_save;
+	tr_lane lane[TR_MAX_LANES];   /* lane[0] uses sn, dlogits and dkd */
+	int nlanes;                   /* lanes built so far (0 until a step needs them) */
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -372,6 +398,11 @@ void rt_train_free(rt_trainer *t)
 	if (!t)
 		return;
 	rt_batcher_free(&t->batcher);
+	for (int l = 1; l < t->nlanes; l++) {
+		sn_supernet_free(t->lane[l].sn);
+		free(t->lane[l].dlogits);
+		free(t->lane[l].dkd);
+	}
 	sn_supernet_free(t->sn);
 	rt_data_free(t->own_data);
 	free(t->gene_dim);
@@ -458,6 +489,150 @@ static int save(rt_trainer *t, char *err, size_t errlen)
 	return 0;
 }
 
+/* The loss of the step's subnet i (0: the first, the largest of a sandwich
+ * step, whose soft labels the others learn from) on its logits, with its
+ * gradient in ln->dlogits; subnet 0's correct count in *correct. */
+static double loss_of(rt_trainer *t, tr_lane *ln, int i, int nsub, const float *logits, int n,
+		      int *correct)
+{
+	int K = t->nclasses;
+	ir_distill distill = !t->fixed && t->r->sampler == IR_SAMPLER_SANDWICH ? t->r->distill
+									      : IR_DISTILL_NONE;
+	if (i > 0 && distill == IR_DISTILL_INPLACE)
+		return rt_kl_forward_backward(n, K, K, logits, t->teacher, ln->dlogits);
+	int c = 0;
+	double l = rt_xent_forward_backward(n, K, K, logits, t->y, (float)t->r->label_smoothing,
+					    ln->dlogits, &c);
+	if (i == 0)
+		*correct = c;
+	if (i == 0 && distill != IR_DISTILL_NONE && nsub > 1)
+		rt_softmax_forward(n, K, K, logits, t->teacher);
+	if (i > 0 && distill == IR_DISTILL_LABELS) {
+		l += rt_kl_forward_backward(n, K, K, logits, t->teacher, ln->dkd);
+		for (int j = 0; j < n * K; j++)
+			ln->dlogits[j] += ln->dkd[j];
+	}
+	return l;
+}
+
+/* Lanes for a step of nsub subnets: as many as pool threads, at most one
+ * per subnet; fewer when memory for another replica is short. */
+static int lanes_for(rt_trainer *t, int nsub)
+{
+	if (t->nlanes == 0) {
+		t->lane[0].sn = t->sn;
+		t->lane[0].dlogits = t->dlogits;
+		t->lane[0].dkd = t->dkd;
+		t->nlanes = 1;
+	}
+	int want = rt_threads_count();
+	if (want > nsub)
+		want = nsub;
+	if (want > TR_MAX_LANES)
+		want = TR_MAX_LANES;
+	size_t nk = (size_t)sn_supernet_max_batch(t->sn) * t->nclasses;
+	while (t->nlanes < want) {
+		tr_lane *ln = &t->lane[t->nlanes];
+		char err[256];
+		ln->sn = sn_supernet_replica(t->sn, err, sizeof err);
+		ln->dlogits = malloc(nk * sizeof(float));
+		ln->dkd = malloc(nk * sizeof(float));
+		if (!ln->sn || !ln->dlogits || !ln->dkd) {
+			sn_supernet_free(ln->sn);
+			free(ln->dlogits);
+			free(ln->dkd);
+			memset(ln, 0, sizeof *ln);
+			break;
+		}
+		t->nlanes++;
+	}
+	return want < t->nlanes ? want : t->nlanes;
+}
+
+/*
+ * The time a subnet's forward and backward take on one core, in MACs: its
+ * MACs, and 33 for each float of activation the batch norms, activations
+ * and depthwise convolutions read and write (a least-squares fit on
+ * fashion.arch's space: within 5% per subnet, where MACs alone are off by
+ * 11%, the small subnets costing more per MAC).
+ */
+static double subnet_work(const rt_trainer *t, const sn_subnet *sub)
+{
+	sn_plan plan;
+	sn_cost c;
+	sn_plan_build(t->space, t->nclasses, sub, &plan);
+	sn_plan_cost(t->space, &plan, &c);
+	double floats = 0;
+	for (int i = 0; i < plan.nlayers; i++) {
+		const sn_layer_plan *p = &plan.layer[i];
+		if (p->active)
+			floats += (double)p->h * p->w * p->mid +
+				  (double)p->ho * p->wo * (p->mid + p->cout);
+	}
+	return c.macs + 33 * floats;
+}
+
+typedef struct tr_step {
+	rt_trainer *t;
+	const sn_subnet *subs;
+	int nsub, n;
+} tr_step;
+
+/* Lanes [b, e) of a step: lane 0 back-propagates subnet 0 first. */
+static void run_lanes(void *ctx, int64_t b, int64_t e)
+{
+	tr_step *st = ctx;
+	rt_trainer *t = st->t;
+	for (int64_t l = b; l < e; l++) {
+		tr_lane *ln = &t->lane[l];
+		if (l == 0)
+			sn_supernet_backward(ln->sn, ln->dlogits);
+		for (int k = 0; k < ln->nsub; k++) {
+			int i = ln->sub[k], c;
+			sn_supernet_set_subnet(ln->sn, &st->subs[i]);
+			const float *logits =
+				sn_supernet_forward(ln->sn, t->x, st->n, RT_BN_MODE_TRAIN);
+			if (!isfinite(loss_of(t, ln, i, st->nsub, logits, st->n, &c))) {
+				ln->bad = 1;
+				break;
+			}
+			sn_supernet_backward(ln->sn, ln->dlogits);
+		}
+	}
+}
+
+/* Shares subnets 1.. of the step out to nl lanes (above). */
+static void assign(rt_trainer *t, const sn_subnet *subs, int nsub, int nl)
+{
+	double work[TR_MAX_SAMPLES] = {0};
+	int order[TR_MAX_SAMPLES];
+	for (int l = 0; l < nl; l++) {
+		t->lane[l].nsub = 0;
+		t->lane[l].work = 0;
+		t->lane[l].bad = 0;
+	}
+	for (int i = 0; i < nsub; i++) {
+		work[i] = subnet_work(t, &subs[i]);
+		order[i] = i;
+	}
+	t->lane[0].work = 2 * work[0] / 3; /* subnet 0's backward */
+	for (int a = 2; a < nsub; a++) /* subnets 1.. by decreasing cost */
+		for (int b = a; b > 1 && work[order[b]] > work[order[b - 1]]; b--) {
+			int x = order[b];
+			order[b] = order[b - 1];
+			order[b - 1] = x;
+		}
+	for (int k = 1; k < nsub; k++) {
+		int i = order[k], best = 0;
+		for (int l = 1; l < nl; l++)
+			if (t->lane[l].work < t->lane[best].work)
+				best = l;
+		tr_lane *ln = &t->lane[best];
+		ln->sub[ln->nsub++] = i;
+		ln->work += work[i];
+	}
+}
+
 /* One optimiser step on the batch in t->x / t->y (n examples).  Fills the
  * first subnet's loss and correct count; returns 0 or -1 on a non-finite
  * loss. */
@@ -465,35 +640,34 @@ static int step(rt_trainer *t, int n, double lr, double *loss, int *correct)
 {
 	sn_subnet subs[TR_MAX_SAMPLES];
 	int nsub = sample_step(t, t->pos.phase, subs);
-	int K = t->nclasses;
-	ir_distill distill = !t->fixed && t->r->sampler == IR_SAMPLER_SANDWICH ? t->r->distill
-									      : IR_DISTILL_NONE;
-	float ls = (float)t->r->label_smoothing;
-	sn_supernet_zero_grad(t->sn);
-	for (int i = 0; i < nsub; i++) {
-		sn_supernet_set_subnet(t->sn, &subs[i]);
-		const float *logits = sn_supernet_forward(t->sn, t->x, n, RT_BN_MODE_TRAIN);
-		double l;
-		if (i > 0 && distill == IR_DISTILL_INPLACE) {
-			l = rt_kl_forward_backward(n, K, K, logits, t->teacher, t->dlogits);
-		} else {
-			int c = 0;
-			l = rt_xent_forward_backward(n, K, K, logits, t->y, ls, t->dlogits, &c);
-			if (i == 0)
-				*correct = c;
-			if (i == 0 && distill != IR_DISTILL_NONE && nsub > 1)
-				rt_softmax_forward(n, K, K, logits, t->teacher);
-			if (i > 0 && distill == IR_DISTILL_LABELS) {
-				l += rt_kl_forward_backward(n, K, K, logits, t->teacher, t->dkd);
-				for (int j = 0; j < n * K; j++)
-					t->dlogits[j] += t->dkd[j];
-			}
-		}
-		if (!isfinite(l))
+	int nl = lanes_for(t, nsub);
+	for (int l = 0; l < nl; l++)
+		sn_supernet_zero_grad(t->lane[l].sn);
+	sn_supernet_set_subnet(t->sn, &subs[0]);
+	const float *logits = sn_supernet_forward(t->sn, t->x, n, RT_BN_MODE_TRAIN);
+	*loss = loss_of(t, &t->lane[0], 0, nsub, logits, n, correct);
+	if (!isfinite(*loss))
+		return -1;
+	tr_step st = {t, subs, nsub, n};
+	if (nl == 1) {
+		/* one lane: every op on every thread, in the order drawn */
+		t->lane[0].nsub = 0;
+		t->lane[0].bad = 0;
+		for (int i = 1; i < nsub; i++)
+			t->lane[0].sub[t->lane[0].nsub++] = i;
+		run_lanes(&st, 0, 1);
+	} else {
+		assign(t, subs, nsub, nl);
+		rt_parallel_for(nl, run_lanes, &st);
+	}
+	float *g = sn_supernet_grads(t->sn);
+	size_t ng = sn_supernet_nparams(t->sn);
+	for (int l = 0; l < nl; l++) {
+		if (t->lane[l].bad)
 			return -1;
-		if (i == 0)
-			*loss = l;
-		sn_supernet_backward(t->sn, t->dlogits);
+		const float *gl = l > 0 ? sn_supernet_grads(t->lane[l].sn) : NULL;
+		for (size_t j = 0; gl && j < ng; j++)
+			g[j] += gl[j];
 	}
 	int np;
 	rt_param *params = sn_supernet_params(t->sn, &np);

@@ -335,6 +335,85 @@ static void test_recalibration(void **state)
 	tiny_space_free(s);
 }
 
+/* A TRAIN forward and backward of sub on x (batch 2) from zeroed
+ * gradients: the logits and the gradients (malloc'd copies). */
+static void train_pass(sn_supernet *sn, const sn_subnet *sub, const float *x,
+		       const float *dlogits, float *logits, float **grads)
+{
+	sn_supernet_set_subnet(sn, sub);
+	sn_supernet_zero_grad(sn);
+	memcpy(logits, sn_supernet_forward(sn, x, 2, RT_BN_MODE_TRAIN), 2 * NCLS * sizeof(float));
+	sn_supernet_backward(sn, dlogits);
+	*grads = ug_copy(sn_supernet_grads(sn), sn_supernet_nparams(sn));
+}
+
+static void test_replica(void **state)
+{
+	(void)state;
+	ir_space *s = tiny_space(C, R);
+	char err[256];
+	sn_supernet *sn = sn_supernet_new(s, NCLS, R, R, 4, 5, err, sizeof err);
+	assert_non_null(sn);
+	size_t np = sn_supernet_nparams(sn), ns = sn_supernet_nstats(sn);
+	float *st0 = sn_supernet_stats(sn);
+	for (size_t i = 0; i < ns; i++) /* statistics a replica starts from */
+		st0[i] += 0.25f * (float)(i % 7);
+	sn_supernet *rep = sn_supernet_replica(sn, err, sizeof err);
+	assert_non_null(rep);
+	assert_true(sn_supernet_is_replica(rep) && !sn_supernet_is_replica(sn));
+	assert_int_equal(sn_supernet_nparams(rep), np);
+	assert_memory_equal(sn_supernet_stats(rep), st0, ns * sizeof(float));
+	assert_ptr_equal(sn_supernet_weights(rep), sn_supernet_weights(sn));
+	assert_null(sn_supernet_momentum(rep));
+	float *w0 = ug_copy(sn_supernet_weights(sn), np), *stm = ug_copy(st0, ns);
+
+	rt_rng rng;
+	rt_rng_seed(&rng, 3);
+	float *x = ug_rand(&rng, (size_t)2 * R * R * C, -1, 1);
+	float *dl = ug_rand(&rng, 2 * NCLS, -1, 1);
+	for (int trial = 0; trial < 6; trial++) {
+		sn_subnet sub;
+		if (trial == 0)
+			sn_subnet_max(s, &sub);
+		else
+			sn_subnet_random(s, &rng, &sub);
+		float la[2 * NCLS], lb[2 * NCLS], *ga, *gb;
+		float *str = ug_copy(sn_supernet_stats(rep), ns);
+		train_pass(rep, &sub, x, dl, lb, &gb);
+		/* the replica wrote its own statistics, not its supernet's */
+		assert_memory_not_equal(sn_supernet_stats(rep), str, ns * sizeof(float));
+		assert_memory_equal(sn_supernet_stats(sn), stm, ns * sizeof(float));
+		train_pass(sn, &sub, x, dl, la, &ga);
+		assert_memory_equal(la, lb, sizeof la);
+		assert_memory_equal(ga, gb, np * sizeof(float));
+		assert_memory_equal(sn_supernet_weights(sn), w0, np * sizeof(float));
+		free(ga);
+		free(gb);
+		free(str);
+		memcpy(stm, sn_supernet_stats(sn), ns * sizeof(float));
+	}
+	/* the supernet's new weights are the replica's */
+	float *w = sn_supernet_weights(sn);
+	for (size_t i = 0; i < np; i++)
+		w[i] *= 0.5f;
+	sn_subnet mx;
+	sn_subnet_max(s, &mx);
+	float la[2 * NCLS], lb[2 * NCLS], *ga, *gb;
+	train_pass(sn, &mx, x, dl, la, &ga);
+	train_pass(rep, &mx, x, dl, lb, &gb);
+	assert_memory_equal(la, lb, sizeof la);
+	assert_memory_equal(ga, gb, np * sizeof(float));
+	free(ga);
+	free(gb);
+	free(w0);
+	free(stm);
+	free(x);
+	free(dl);
+	sn_supernet_free(rep);
+	sn_supernet_free(sn);
+	tiny_space_free(s);
+}
+
 int main(void)
 {
 	rt_threads_init(1, NULL, 0);
@@ -346,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_grad_resnet_subnet),
 		cmocka_unit_test(test_weight_sharing),
 		cmocka_unit_test(test_recalibration),
+		cmocka_unit_test(test_replica),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rt_threads_shutdown();

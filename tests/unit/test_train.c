@@ -6,8 +6,10 @@
  * function; progressive-shrinking phases split the epochs as documented;
  * a run cancelled mid-way then resumed from its checkpoint ends with
  * exactly the weights of an uninterrupted run; the three ways the smaller
- * subnets learn (distill) add up as documented; and a fixed subnet's key
- * ignores the recipe's supernet-only settings.
+ * subnets learn (distill) add up as documented; a sandwich step's subnets
+ * run side by side on one lane per thread to the same weights as one after
+ * another; and a fixed subnet's key ignores the recipe's supernet-only
+ * settings.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -78,7 +80,9 @@ static const char *src =
 	      "task d_both { data = small; space = tiny; train { epochs = 1; batch = 50;\n"
 	      "  label_smoothing = 0.1; sampler = sandwich(2); distill = inplace(labels = true); } }\n"
 	      "task d_max { data = small; space = tiny; train { epochs = 1; batch = 50;\n"
-	      "  label_smoothing = 0.1; sampler = max; distill = none; } }\n";
+	      "  label_smoothing = 0.1; sampler = max; distill = none; } }\n"
+	      "task lanes { data = small; space = mixed; train { epochs = 1; batch = 50;\n"
+	      "  label_smoothing = 0.1; sampler = sandwich(5); distill = inplace(labels = true); } }\n";
 
 /* The callback's record of a run. */
 typedef struct run_log {
@@ -160,7 +164,8 @@ static int group_teardown(void **state)
 
 static rt_trainer *trainer(const fixture *f, const char *task, rt_train_opts *o, run_log *l)
 {
-	o->threads = 2;
+	if (o->threads < 0)
+		o->threads = 2;
 	o->cb = on_event;
 	o->cb_ctx = l;
 	o->data = f->data;
@@ -375,25 +380,33 @@ static void test_resume_exact(void **state)
 	rmdir(path);
 }
 
-/* The weights after the first step of task `name` (np of them, malloc'd). */
-static float *first_step(const fixture *f, const char *name, size_t *np)
+/* The weights after the first `steps` steps of task `name` on `threads`
+ * threads (np of them, malloc'd). */
+static float *after_steps(const fixture *f, const char *name, long steps, int threads,
+			  size_t *np)
 {
 	atomic_int cancel = 0;
-	run_log l = {.cancel = &cancel, .cancel_at = 1};
+	run_log l = {.cancel = &cancel, .cancel_at = steps};
 	rt_train_opts o;
 	rt_train_opts_init(&o);
 	o.eval_each_epoch = 0;
 	o.cancel = &cancel;
+	o.threads = threads;
 	rt_trainer *t = trainer(f, name, &o, &l);
 	char err[256];
 	assert_int_equal(rt_train_run(t, err, sizeof err), RT_TRAIN_CANCELLED);
-	assert_int_equal(l.nsteps, 1);
+	assert_int_equal(l.nsteps, steps);
 	*np = sn_supernet_nparams(rt_train_supernet(t));
 	float *w = malloc(*np * sizeof(float));
 	assert_non_null(w);
 	memcpy(w, sn_supernet_weights(rt_train_supernet(t)), *np * sizeof(float));
 	rt_train_free(t);
 	return w;
+}
+
+static float *first_step(const fixture *f, const char *name, size_t *np)
+{
+	return after_steps(f, name, 1, 2, np);
 }
 
 /*
@@ -426,6 +439,43 @@ static void test_distill_modes(void **state)
 	free(soft);
 	free(both);
 	free(max);
+}
+
+/*
+ * sandwich(5) on 1, 2 and 3 threads: one lane runs the five subnets one
+ * after another; two or three share out the largest's backward and the
+ * other four (a replica each past the first) and add up their gradients.
+ * The weights after 4 steps differ by float rounding only: a subnet's
+ * gradient lost or counted twice moves them by lr * |g|, about 1e-3.
+ */
+static void test_lanes(void **state)
+{
+	fixture *f = *state;
+	size_t n, n1;
+	float *one = after_steps(f, "lanes", 4, 1, &n);
+	for (int threads = 2; threads <= 3; threads++) {
+		float *w = after_steps(f, "lanes", 4, threads, &n1);
+		assert_int_equal(n1, n);
+		double d = 0, moved = 0;
+		for (size_t i = 0; i < n; i++)
+			if (fabs((double)w[i] - one[i]) > d)
+				d = fabs((double)w[i] - one[i]);
+		float *w0 = after_steps(f, "lanes", 3, threads, &n1);
+		for (size_t i = 0; i < n; i++)
+			if (fabs((double)w[i] - w0[i]) > moved)
+				moved = fabs((double)w[i] - w0[i]);
+		print_message("# %d threads: weights within %.3g of one thread's (a step moves "
+			      "them by up to %.3g)\n", threads, d, moved);
+		assert_true(d < 1e-5);
+		assert_true(moved > 1e-3);
+		/* the same thread count gives the same weights, bit for bit */
+		float *again = after_steps(f, "lanes", 4, threads, &n1);
+		assert_memory_equal(again, w, n * sizeof(float));
+		free(w);
+		free(w0);
+		free(again);
+	}
+	free(one);
 }
 
 /* A fixed subnet's checkpoint key ignores the settings it does not use
@@ -464,6 +514,7 @@ int main(void)
 		cmocka_unit_test(test_resume_exact),
 		cmocka_unit_test(test_sandwich),
 		cmocka_unit_test(test_distill_modes),
+		cmocka_unit_test(test_lanes),
 		cmocka_unit_test(test_fixed_key),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
