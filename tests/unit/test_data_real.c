@@ -19,6 +19,7 @@
 
 #include "runtime/data.h"
 #include "tests/unit/util_ci.h"
+#include "util_near.h"
 
 #define FASHION "/usr/share/datasets/fashion-mnist/"
 #define SKLEARN "/usr/lib/python3/dist-packages/sklearn/datasets/data/"
@@ -70,8 +71,8 @@ static void test_fashion_mnist(void **state)
 	}
 	assert_int_equal(data->example_size, 784);
 	/* Fashion-MNIST's pixel mean and std, as everyone normalises with. */
-	assert_float_equal(data->mean[0], 0.2860, 1e-3);
-	assert_float_equal(data->std[0], 0.3530, 1e-3);
+	assert_near(data->mean[0], 0.2860, 1e-3);
+	assert_near(data->std[0], 0.3530, 1e-3);
 	/* Pixel 0 of every image is 0 (black border): -mean/std after. */
 	float zero = (0.0f - data->mean[0]) / data->std[0];
 	assert_true(data->part[RT_SPLIT_TEST].x[0] == zero);
@@ -143,7 +144,7 @@ static void test_sklearn_wine(void **state)
 	d.holdout = 30;
 	data = load_ok(&d);
 	assert_int_equal(data->part[RT_SPLIT_TRAIN].n, 120);
-	assert_float_equal(data->mean[0], 13.0, 0.1);
+	assert_near(data->mean[0], 13.0, 0.1);
 	for (int c = 0; c < 13; c++) {
 		double s = 0, ss = 0;
 		for (int i = 0; i < 120; i++) {
@@ -151,8 +152,8 @@ static void test_sklearn_wine(void **state)
 			s += v;
 			ss += v * v;
 		}
-		assert_float_equal(s / 120, 0.0, 1e-4);
-		assert_float_equal(sqrt(ss / 120), 1.0, 1e-4);
+		assert_near(s / 120, 0.0, 1e-4);
+		assert_near(sqrt(ss / 120), 1.0, 1e-4);
 	}
 	rt_data_free(data);
 }

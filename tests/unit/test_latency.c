@@ -26,6 +26,7 @@
 #include "runtime/latency_priv.h"
 #include "runtime/statedir.h"
 #include "tests/unit/util_arch.h"
+#include "util_near.h"
 
 /* The stdlib's three spaces, kept in the module by tasks over them. */
 static const char *const src =
@@ -467,21 +468,21 @@ static void test_calibration(void **state)
 	double sum, sec;
 	assert_int_equal(lat_entries_sum(t, s, plan, s->resolution, &sum), 0);
 	assert_int_equal(lat_predict(t, s, plan, s->resolution, &sec), 0);
-	assert_float_equal(sec * 1e6, sum, 1e-9);
+	assert_near(sec * 1e6, sum, 1e-9);
 	/* Ratios 1.1, 1.3 (an outlier), 1.2 for this space; 0.9 for another. */
 	assert_int_equal(lat_table_add_sample(t, id, 100, 110), 0);
 	assert_int_equal(lat_table_add_sample(t, id, 100, 130), 0);
 	assert_int_equal(lat_table_add_sample(t, 7, 100, 90), 0);
 	assert_int_equal(lat_table_add_sample(t, id, 200, 240), 0);
 	assert_int_equal(lat_table_calibration(t, s, s->resolution, &sc), 3);
-	assert_float_equal(sc, 1.2, 1e-12);
+	assert_near(sc, 1.2, 1e-12);
 	assert_int_equal(lat_predict(t, s, plan, s->resolution, &sec), 0);
-	assert_float_equal(sec * 1e6, 1.2 * sum, 1e-9);
+	assert_near(sec * 1e6, 1.2 * sum, 1e-9);
 	/* Another space, or this one fed other images: the median of all four. */
 	assert_int_equal(lat_table_calibration(t, other, other->resolution, &sc), 0);
-	assert_float_equal(sc, (1.1 + 1.2) / 2, 1e-12);
+	assert_near(sc, (1.1 + 1.2) / 2, 1e-12);
 	assert_int_equal(lat_table_calibration(t, s, 32, &sc), 0);
-	assert_float_equal(sc, 1.15, 1e-12);
+	assert_near(sc, 1.15, 1e-12);
 	free(plan);
 	lat_table_free(t);
 }

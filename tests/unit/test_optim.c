@@ -14,8 +14,9 @@
 #include <string.h>
 
 #include "runtime/optim.h"
+#include "util_near.h"
 
-#define near(a, b) assert_float_equal((a), (b), 1e-6 * (fabs(b) + 1e-3))
+#define near(a, b) assert_near(a, b, 1e-6 * (fabs(b) + 1e-3))
 
 static rt_sgd sgd(double mu, double wd, int nesterov, int decoupled)
 {
@@ -128,9 +129,9 @@ static void test_sgd_matches_torch(void **state)
 			rt_sgd_step(&cases[k].o, p, 2, lrs[s]);
 		}
 		for (int i = 0; i < 4; i++)
-			assert_float_equal(w[i], cases[k].want[i], 2e-6);
+			assert_near(w[i], cases[k].want[i], 2e-6);
 		for (int i = 0; i < 2; i++)
-			assert_float_equal(b[i], cases[k].want[4 + i], 2e-6);
+			assert_near(b[i], cases[k].want[4 + i], 2e-6);
 	}
 }
 
