@@ -176,6 +176,11 @@ static int train_main(const train_args *a, ir_module *m, int ti)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	int rc = rt_train_run(t, err, sizeof err);
+	/* A finished run says so before a signal may end it: the report
+	 * that follows runs under the default handlers (no checkpoint is
+	 * at stake), and a run killed there has printed "done in". */
+	if (rc == RT_TRAIN_DONE)
+		fprintf(stderr, "archc train: done in %.1f s\n", rt_progress_now() - t0);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 
@@ -191,7 +196,6 @@ static int train_main(const train_args *a, ir_module *m, int ti)
 			pos.epoch + 1, pos.step);
 		st = ARCHC_EINPUT;
 	} else {
-		fprintf(stderr, "archc train: done in %.1f s\n", rt_progress_now() - t0);
 		if (a->subnet) {
 			st = report(t, space, "subnet", &sub) ? ARCHC_EINPUT : ARCHC_OK;
 		} else {
