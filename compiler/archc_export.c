@@ -229,7 +229,7 @@ const archc_cmd archc_cmd_export = {
 	"or the weights archd serves), or subnet SPEC (max, min, random:SEED or a\n"
 	"gene string) cut out of the supernet `archc train` left for task T in the\n"
 	"state dir, its batch norm recalibrated on N training images (default: the\n"
-	"recipe's calib_images) as `archc eval` does.  Nothing in the state dir is\n"
+	"recipe's calib, 2000) as `archc eval` does.  Nothing in the state dir is\n"
 	"changed.\n"
 	"\n"
 	"--c OUT writes OUT.c and OUT.h: one function `int NAME_predict(const float\n"
