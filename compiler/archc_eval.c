@@ -6,9 +6,13 @@
  * IN.model [--split ...]`: such a file measured on the task's data.
  *
  * The supernet is the one `archc train` left in the state dir under the
- * task's supernet key (statedir.h, checkpoint.h); its batch-norm
- * statistics are recalibrated for the subnet before it is measured
- * (evaluate.h), in memory only: the checkpoint is never written.
+ * task's supernet key (statedir.h, checkpoint.h), or with --alone the one
+ * `archc train --subnet SPEC` left under its own key, in which only that
+ * subnet was trained.  A shared supernet's batch-norm statistics are
+ * recalibrated for the subnet before it is measured (evaluate.h); a subnet
+ * trained alone keeps the running statistics of its training, which are
+ * its own, as `archc train` measured it.  Both in memory only: the
+ * checkpoint is never written.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +27,7 @@
 #include "runtime/subnet.h"
 #include "runtime/supernet.h"
 #include "runtime/threads.h"
+#include "runtime/train.h"
 
 #define MAX_RECAL 1000000
 
@@ -34,6 +39,7 @@ typedef struct eval_args {
 	int64_t recal;  /* -1: the recipe's */
 	int64_t epochs; /* recipe overrides as `archc train` takes them, -1: none */
 	int64_t seed;
+	int alone; /* --alone: the subnet trained alone, not the supernet */
 } eval_args;
 
 static int parse(int argc, char **argv, eval_args *e)
@@ -50,6 +56,7 @@ static int parse(int argc, char **argv, eval_args *e)
 		{ "--epochs", ARCHC_OPT_INT, &e->epochs, 1, 100000 },
 		/* train's range: a seed train refuses names no supernet */
 		{ "--seed", ARCHC_OPT_INT, &e->seed, 0, 2147483647 },
+		{ "--alone", ARCHC_OPT_FLAG, &e->alone, 0, 0 },
 	};
 	int st = archc_task_parse_opts(&archc_cmd_eval, argc, argv, opts,
 				       (int)(sizeof opts / sizeof opts[0]), &e->a);
@@ -59,9 +66,9 @@ static int parse(int argc, char **argv, eval_args *e)
 		return archc_usage_error(&archc_cmd_eval,
 					 "give one of --subnet SPEC (max, min, random:SEED or a gene string) "
 					 "and --model FILE");
-	if (e->model && (e->output || e->recal >= 0 || e->state))
-		return archc_usage_error(&archc_cmd_eval,
-					 "--model measures a model file as it is: no -o, --recal or --state");
+	if (e->model && (e->output || e->recal >= 0 || e->state || e->alone))
+		return archc_usage_error(&archc_cmd_eval, "--model measures a model file as it is: "
+							  "no -o, --recal, --state or --alone");
 	e->split = RT_SPLIT_TEST;
 	if (e->split_s) {
 		if (!strcmp(e->split_s, "holdout"))
@@ -87,7 +94,8 @@ static void apply_overrides(const eval_args *e, ir_module *m, int t)
 }
 
 /* Prints "  WHY: archc train FILE --task T [--state ...] [--epochs ...]
- * [--seed ...]EXTRA", the command that makes the supernet eval looks for. */
+ * [--seed ...] [--subnet SPEC]EXTRA", the command that makes the supernet
+ * (or the subnet trained alone) eval looks for. */
 static void print_train_command(const eval_args *e, const ir_task *task, const char *why,
 				const char *extra)
 {
@@ -98,16 +106,22 @@ static void print_train_command(const eval_args *e, const ir_task *task, const c
 		fprintf(stderr, " --epochs %lld", (long long)e->epochs);
 	if (e->seed >= 0)
 		fprintf(stderr, " --seed %lld", (long long)e->seed);
+	if (e->alone)
+		fprintf(stderr, " --subnet %s", e->subnet);
 	fprintf(stderr, "%s\n", extra);
 }
 
 /* Recalibrates, evaluates, prints, and writes the model when asked. */
 static int measure(const eval_args *e, sn_supernet *sn, const rt_data *data,
-		   const ir_dataset *ds, const ir_task *task, const sn_subnet *sub)
+		   const ir_module *m, int t, const sn_subnet *sub)
 {
+	const ir_task *task = &m->tasks[t];
+	const ir_dataset *ds = &m->datasets[task->dataset];
 	char err[1024];
 	const ir_space *s = sn_supernet_space(sn);
-	int nrecal = e->recal >= 0 ? (int)e->recal : rt_eval_calib_images(&task->recipe);
+	int nrecal = e->recal >= 0 ? (int)e->recal
+		     : e->alone    ? 0
+				   : rt_eval_calib_images(&task->recipe);
 	int used = 0;
 	if (nrecal > 0) {
 		used = rt_eval_recalibrate(sn, sub, data, nrecal, task->recipe.seed, err, sizeof err);
@@ -134,7 +148,9 @@ static int measure(const eval_args *e, sn_supernet *sn, const rt_data *data,
 	printf("accuracy  %.4f\n", r.accuracy);
 	printf("loss      %.4f\n", r.loss);
 	if (e->output) {
-		rt_model *model = rt_model_extract(sn, sub, task->supernet_key, err, sizeof err);
+		uint8_t key[16]; /* the checkpoint's: the model names where it was cut */
+		rt_train_key(m, t, e->alone ? sub : NULL, key);
+		rt_model *model = rt_model_extract(sn, sub, key, err, sizeof err);
 		if (model)
 			archc_task_model_norm(model, data, ds);
 		if (!model || rt_model_save(model, e->output, err, sizeof err) != 0) {
@@ -219,7 +235,8 @@ static int archc_eval_run(int argc, char **argv)
 		st = archc_usage_error(&archc_cmd_eval, "%s", err);
 		goto out;
 	}
-	st = archc_task_supernet(&archc_cmd_eval, m, t, e.state, &sn, &data, &pos);
+	st = archc_task_supernet(&archc_cmd_eval, m, t, e.state, e.alone ? &sub : NULL, &sn, &data,
+				 &pos);
 	if (st == ARCHC_TASK_UNTRAINED) {
 		print_train_command(&e, task, "train it first", "");
 		st = ARCHC_EINPUT;
@@ -227,11 +244,11 @@ static int archc_eval_run(int argc, char **argv)
 	if (st)
 		goto out;
 	if (pos.epoch < task->recipe.epochs) {
-		fprintf(stderr, "archc eval: note: the supernet's training stopped at epoch %d of %d\n",
-			pos.epoch, task->recipe.epochs);
+		fprintf(stderr, "archc eval: note: the %s's training stopped at epoch %d of %d\n",
+			e.alone ? "subnet" : "supernet", pos.epoch, task->recipe.epochs);
 		print_train_command(&e, task, "to finish it", " --resume");
 	}
-	st = measure(&e, sn, data, &m->datasets[task->dataset], task, &sub);
+	st = measure(&e, sn, data, m, t, &sub);
 out:
 	sn_supernet_free(sn);
 	rt_data_free(data);
@@ -245,7 +262,7 @@ const archc_cmd archc_cmd_eval = {
 	"measure one subnet of a trained supernet, or cut it out as a model",
 	"usage: archc eval [-I DIR]... FILE.arch [--task T] --subnet SPEC [--state DIR]\n"
 	"                  [--split holdout|test] [--recal N] [-o OUT.model]\n"
-	"                  [--epochs N] [--seed N]\n"
+	"                  [--epochs N] [--seed N] [--alone]\n"
 	"       archc eval [-I DIR]... FILE.arch [--task T] --model IN.model\n"
 	"                  [--split holdout|test]\n"
 	"\n"
@@ -262,6 +279,9 @@ const archc_cmd archc_cmd_eval = {
 	"runtime/extract.h).  Nothing in the state dir is changed.\n"
 	"--epochs and --seed name a supernet trained with the same overrides of\n"
 	"`archc train` (each pair of values is another supernet).\n"
+	"--alone measures (and -o cuts out) subnet SPEC as `archc train --subnet SPEC`\n"
+	"trained it alone, from its own checkpoint; its running statistics are its\n"
+	"own, so it is not recalibrated unless --recal N asks.\n"
 	"\n"
 	"With --model, measures a model file written by -o (or served by archd) on\n"
 	"task T's data as it is, with no supernet and no recalibration.\n"

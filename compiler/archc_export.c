@@ -118,7 +118,7 @@ static rt_model *cut_model(const export_args *e, int *status)
 	if ((*status = check_outputs(e, m, t)) != ARCHC_OK)
 		goto out;
 	*status = ARCHC_EINPUT;
-	int rc = archc_task_supernet(&archc_cmd_export, m, t, e->state, &sn, &data, &pos);
+	int rc = archc_task_supernet(&archc_cmd_export, m, t, e->state, NULL, &sn, &data, &pos);
 	if (rc == ARCHC_TASK_UNTRAINED)
 		fprintf(stderr, "  train it first: archc train %s --task %s%s%s\n", e->a.input,
 			task->name, e->state ? " --state " : "", e->state ? e->state : "");

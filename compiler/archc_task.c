@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "runtime/statedir.h"
+#include "runtime/train.h"
 
 int archc_task_parse_opts(const archc_cmd *cmd, int argc, char **argv, const archc_opt *opts,
 			  int nopts, archc_task_args *a)
@@ -111,7 +112,8 @@ int archc_task_number(const archc_cmd *cmd, const char *opt, const char *s, int6
 }
 
 int archc_task_supernet(const archc_cmd *cmd, const ir_module *m, int t, const char *state,
-			sn_supernet **sn, rt_data **data, rt_ckpt_state *pos)
+			const sn_subnet *alone, sn_supernet **sn, rt_data **data,
+			rt_ckpt_state *pos)
 {
 	*sn = NULL;
 	*data = NULL;
@@ -122,14 +124,20 @@ int archc_task_supernet(const archc_cmd *cmd, const ir_module *m, int t, const c
 		fprintf(stderr, "archc %s: state dir: %s\n", cmd->name, err);
 		return ARCHC_EINPUT;
 	}
-	if (rt_state_checkpoint_path(root, task->supernet_key, path, sizeof path) != 0) {
+	uint8_t key[16];
+	rt_train_key(m, t, alone, key);
+	if (rt_state_checkpoint_path(root, key, path, sizeof path) != 0) {
 		fprintf(stderr, "archc %s: state dir: '%s' is too long a path\n", cmd->name, root);
 		return ARCHC_EINPUT;
 	}
 	struct stat st;
 	if (stat(path, &st) != 0) {
-		fprintf(stderr, "archc %s: task %s has no trained supernet in %s (no %s)\n",
-			cmd->name, task->name, root, path);
+		char genes[SN_GENE_STRLEN] = "?";
+		if (alone)
+			sn_subnet_format(&m->spaces[task->space], alone, genes, sizeof genes);
+		fprintf(stderr, "archc %s: task %s has no %s%s in %s (no %s)\n", cmd->name,
+			task->name, alone ? "subnet trained alone: " : "trained supernet",
+			alone ? genes : "", root, path);
 		return ARCHC_TASK_UNTRAINED;
 	}
 	int batch = task->recipe.batch > 0 ? task->recipe.batch : ARCHC_TASK_BATCH;
@@ -139,7 +147,7 @@ int archc_task_supernet(const archc_cmd *cmd, const ir_module *m, int t, const c
 		fprintf(stderr, "archc %s: task %s: %s\n", cmd->name, task->name, err);
 		return ARCHC_EINPUT;
 	}
-	int rc = rt_ckpt_load(path, *sn, task->supernet_key, pos, err, sizeof err);
+	int rc = rt_ckpt_load(path, *sn, key, pos, err, sizeof err);
 	if (rc == 0)
 		*data = rt_data_load(ds, err, sizeof err);
 	if (*data)
@@ -159,26 +167,39 @@ int archc_task_output_check(const archc_cmd *cmd, const char *opt, const char *o
 	int st = archc_output_check(cmd, opt, out, &a->input, 1);
 	if (st != ARCHC_OK)
 		return st;
-	/* The output's directory against the supernet's: every file there
-	 * (checkpoint, archive, predictor, and any new one) is the state
-	 * dir's. */
-	char root[RT_STATE_ROOT_MAX], dir[RT_STATE_PATH_MAX], odir[RT_STATE_PATH_MAX], err[256];
+	/* The output's directory against the supernets': every file in a
+	 * supernet's directory (checkpoint, archive, predictor, and any new
+	 * one) is the state dir's, the task's supernet's as much as a subnet
+	 * trained alone (`archc train --subnet`, `archc eval --alone`). */
+	char root[RT_STATE_ROOT_MAX], dir[RT_STATE_PATH_MAX], odir[RT_STATE_PATH_MAX];
+	char parent[RT_STATE_PATH_MAX + 4], err[256];
 	const char *slash = strrchr(out, '/');
 	size_t n = slash ? (size_t)(slash - out) : 0;
 	struct stat ds, os;
 	if (n >= sizeof odir || rt_state_root(state, root, sizeof root, err, sizeof err) != 0 ||
-	    rt_state_supernet_dir(root, m->tasks[t].supernet_key, dir, sizeof dir) != 0 ||
-	    stat(dir, &ds) != 0)
+	    rt_state_supernet_dir(root, m->tasks[t].supernet_key, dir, sizeof dir) != 0)
 		return ARCHC_OK;
 	if (!slash)
 		snprintf(odir, sizeof odir, ".");
 	else /* "/name" is in "/" */
 		snprintf(odir, sizeof odir, "%.*s", (int)(slash == out ? 1 : n), out);
-	if (stat(odir, &os) == 0 && os.st_dev == ds.st_dev && os.st_ino == ds.st_ino) {
+	if (stat(odir, &os) != 0)
+		return ARCHC_OK; /* archc_output_check has said what is wrong */
+	if (stat(dir, &ds) == 0 && os.st_dev == ds.st_dev && os.st_ino == ds.st_ino) {
 		fprintf(stderr,
 			"archc %s: the output '%s' is in the state dir, beside task %s's supernet "
 			"(%s); name another with %s\n",
 			cmd->name, out, m->tasks[t].name, dir, opt);
+		return ARCHC_EUSAGE;
+	}
+	snprintf(dir, sizeof dir, "%s/supernets", root);
+	snprintf(parent, sizeof parent, "%s/..", odir);
+	if (stat(dir, &ds) == 0 && stat(parent, &os) == 0 && os.st_dev == ds.st_dev &&
+	    os.st_ino == ds.st_ino) {
+		fprintf(stderr,
+			"archc %s: the output '%s' is in the state dir, beside a checkpoint in %s; "
+			"name another with %s\n",
+			cmd->name, out, dir, opt);
 		return ARCHC_EUSAGE;
 	}
 	return ARCHC_OK;

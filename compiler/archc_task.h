@@ -19,6 +19,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/data.h"
 #include "runtime/extract.h"
+#include "runtime/subnet.h"
 #include "runtime/supernet.h"
 
 /* A long option taking one value, as "--name VALUE" or "--name=VALUE";
@@ -84,22 +85,26 @@ enum { ARCHC_TASK_UNTRAINED = -1 };
 /*
  * Loads the supernet `archc train` left for task t of m in the state dir
  * (`state`, NULL for the default; statedir.h) under the task's supernet
- * key, then the task's data.  Returns 0 with *sn, *data (free with
- * sn_supernet_free and rt_data_free) and *pos, where training stopped;
- * ARCHC_TASK_UNTRAINED after printing that there is no checkpoint (the
- * caller says how to train one); or ARCHC_EINPUT after printing why.  The
- * checkpoint is read before any data, so a refused one costs no loading.
+ * key, or with `alone` the one `archc train --subnet` left when it trained
+ * that subnet alone (under rt_train_key's key: the same supernet, of which
+ * only that subnet was trained); then the task's data.  Returns 0 with
+ * *sn, *data (free with sn_supernet_free and rt_data_free) and *pos, where
+ * training stopped; ARCHC_TASK_UNTRAINED after printing that there is no
+ * checkpoint (the caller says how to train one); or ARCHC_EINPUT after
+ * printing why.  The checkpoint is read before any data, so a refused one
+ * costs no loading.
  */
 int archc_task_supernet(const archc_cmd *cmd, const ir_module *m, int t, const char *state,
-			sn_supernet **sn, rt_data **data, rt_ckpt_state *pos);
+			const sn_subnet *alone, sn_supernet **sn, rt_data **data,
+			rt_ckpt_state *pos);
 
 /*
  * Checks an output of a command working on task t of m (archc_output_check
  * with opt, the option that named it) before any work: refuses the input
- * file, and any file in the task's supernet directory of the state dir
- * (`state`, NULL for the default), which holds its checkpoint, archive and
- * predictor: the commands promise to leave the state dir as it is.  Returns ARCHC_OK, or
- * the status after printing why.
+ * file, and any file in a supernet's directory of the state dir (`state`,
+ * NULL for the default), which holds its checkpoint, archive and
+ * predictor: the commands promise to leave the state dir as it is.
+ * Returns ARCHC_OK, or the status after printing why.
  */
 int archc_task_output_check(const archc_cmd *cmd, const char *opt, const char *out,
 			    const archc_task_args *a, const ir_module *m, int t, const char *state);

@@ -5,9 +5,9 @@
 # has `archc train`) a tiny supernet trained for four epochs on 1,000
 # Fashion-MNIST images: eval of max, min and a listed random subnet, a
 # written model file measuring exactly as its subnet, the state dir left
-# untouched, and a corrupted checkpoint and model file refused; and the
-# same for a tabular supernet of dense blocks on the wine data.  Prints TAP
-# lines.
+# untouched, a corrupted checkpoint and model file refused, and a subnet
+# trained alone measured and cut out with --alone; and the same for a
+# tabular supernet of dense blocks on the wine data.  Prints TAP lines.
 set -u
 ARCHC=${ARCHC:-$ARCHD_BUILDDIR/archc}
 T=$(mktemp -d "${TMPDIR:-/tmp}/archc_eval.XXXXXX")
@@ -86,7 +86,7 @@ check "it names the range" grep -q "^archc eval: --recal '-3' is not an integer 
 check "--subnet twice is a usage error" status 2 "$ARCHC" eval tiny.arch --task t --subnet max --subnet=min
 check "it is named" grep -q "^archc eval: option '--subnet' given twice$" err.txt
 check "--model with --recal is a usage error" status 2 "$ARCHC" eval tiny.arch --task t --model m.model --recal 0
-check "saying why" grep -q "no -o, --recal or --state" err.txt
+check "saying why" grep -q "no -o, --recal, --state or --alone" err.txt
 check "eval is in --help" sh -c '"$0" --help | grep -q "^  eval "' "$ARCHC"
 
 # --- eval after a tiny training -------------------------------------------------------
@@ -136,6 +136,25 @@ ckpt=$(find "$STATE" -name checkpoint | head -n 1)
 printf 'X' | dd of="$ckpt" bs=1 seek=100 conv=notrunc 2>/dev/null
 check "a corrupted checkpoint is refused" status 1 "$ARCHC" eval tiny.arch --task t --subnet max --state "$STATE"
 check "with a message naming it" grep -q "$ckpt" err.txt
+
+# --- a subnet trained alone (archc train --subnet), measured and cut out ---------------------
+check "eval --alone of a subnet never trained alone fails" status 1 "$ARCHC" eval tiny.arch --task t --subnet min --alone --state "$STATE"
+check "saying which subnet is missing" grep -q "task t has no subnet trained alone: r12:d1:k3,3:e2,2 in $STATE" err.txt
+check "and naming the train command" grep -q "train it first: archc train tiny.arch --task t --state $STATE --subnet min$" err.txt
+check "the smallest subnet trains alone" status 0 "$ARCHC" train tiny.arch --task t --state "$STATE" --threads 1 --subnet min
+trained=$(sed -n 's/^subnet   test accuracy \([0-9.]*\)%.*/\1/p' out.txt)
+check "eval --alone measures it" status 0 "$ARCHC" eval tiny.arch --task t --subnet min --alone --state "$STATE" -o alone.model
+check "with its own statistics, not recalibrated" grep -q "^recal     0 training images$" out.txt
+check "as archc train measured it" awk -v want="$trained" '/^accuracy/ { exit !(want != "" && sprintf("%.2f", 100 * $2) == want) }' out.txt
+grep -E '^(subnet|macs|params|split|accuracy) ' out.txt >by_alone.txt
+check "its model file measures the same" status 0 "$ARCHC" eval tiny.arch --task t --model alone.model
+grep -E '^(subnet|macs|params|split|accuracy) ' out.txt >by_alone_model.txt
+check "... exactly" cmp -s by_alone.txt by_alone_model.txt
+check "noting it was not cut from the task's supernet" grep -q "alone.model was not cut from task t's supernet" err.txt
+adir=$(ls -td "$STATE"/supernets/*/ | head -n 1) # the newest: the subnet's
+check "-o beside the subnet's checkpoint is refused" status 2 "$ARCHC" eval tiny.arch --task t --subnet min --alone --state "$STATE" -o "${adir}x.model"
+check "saying so" grep -q "is in the state dir, beside a checkpoint in $STATE/supernets" err.txt
+check "and nothing is written" test ! -e "${adir}x.model"
 
 # --- a tabular supernet (dense blocks, no resizing) ----------------------------------------
 cat >wine.arch <<'A'
