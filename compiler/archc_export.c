@@ -8,7 +8,8 @@
  * SPEC [--state DIR] [--recal N]`: the subnet is then cut out of the
  * task's trained supernet as `archc eval -o` does it (batch norm
  * recalibrated in memory, the data set's input normalisation recorded),
- * and the state dir is left untouched.
+ * and the state dir is left untouched; with --alone, out of the
+ * checkpoint `archc train --subnet SPEC` left, as `archc eval --alone`.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "runtime/subnet.h"
 #include "runtime/supernet.h"
 #include "runtime/threads.h"
+#include "runtime/train.h"
 
 #define MAX_RECAL 1000000
 
@@ -35,6 +37,7 @@ typedef struct export_args {
 	const char *c_out, *onnx_out; /* --c, --onnx */
 	const char *subnet, *state;
 	int64_t recal; /* -1: the recipe's */
+	int alone;     /* --alone: the subnet trained alone, not the supernet */
 } export_args;
 
 static int parse(int argc, char **argv, export_args *e)
@@ -47,6 +50,7 @@ static int parse(int argc, char **argv, export_args *e)
 		{ "--subnet", ARCHC_OPT_STRING, &e->subnet, 0, 0 },
 		{ "--state", ARCHC_OPT_STRING, &e->state, 0, 0 },
 		{ "--recal", ARCHC_OPT_INT, &e->recal, 0, MAX_RECAL },
+		{ "--alone", ARCHC_OPT_FLAG, &e->alone, 0, 0 },
 	};
 	int st = archc_task_parse_opts(&archc_cmd_export, argc, argv, opts,
 				       (int)(sizeof opts / sizeof opts[0]), &e->a);
@@ -118,19 +122,26 @@ static rt_model *cut_model(const export_args *e, int *status)
 	if ((*status = check_outputs(e, m, t)) != ARCHC_OK)
 		goto out;
 	*status = ARCHC_EINPUT;
-	int rc = archc_task_supernet(&archc_cmd_export, m, t, e->state, NULL, &sn, &data, &pos);
+	int rc = archc_task_supernet(&archc_cmd_export, m, t, e->state, e->alone ? &sub : NULL, &sn,
+				     &data, &pos);
 	if (rc == ARCHC_TASK_UNTRAINED)
-		fprintf(stderr, "  train it first: archc train %s --task %s%s%s\n", e->a.input,
-			task->name, e->state ? " --state " : "", e->state ? e->state : "");
+		fprintf(stderr, "  train it first: archc train %s --task %s%s%s%s%s\n", e->a.input,
+			task->name, e->state ? " --state " : "", e->state ? e->state : "",
+			e->alone ? " --subnet " : "", e->alone ? e->subnet : "");
 	if (rc)
 		goto out;
-	int nrecal = e->recal >= 0 ? (int)e->recal : rt_eval_calib_images(&task->recipe);
+	/* A subnet trained alone has statistics of its own (archc_eval.c). */
+	int nrecal = e->recal >= 0 ? (int)e->recal
+		     : e->alone    ? 0
+				   : rt_eval_calib_images(&task->recipe);
 	if (nrecal > 0 && rt_eval_recalibrate(sn, &sub, data, nrecal, task->recipe.seed, err,
 					      sizeof err) < 0) {
 		fprintf(stderr, "archc export: %s\n", err);
 		goto out;
 	}
-	model = rt_model_extract(sn, &sub, task->supernet_key, err, sizeof err);
+	uint8_t key[16]; /* the checkpoint's: the model names where it was cut */
+	rt_train_key(m, t, e->alone ? &sub : NULL, key);
+	model = rt_model_extract(sn, &sub, key, err, sizeof err);
 	if (!model) {
 		fprintf(stderr, "archc export: %s\n", err);
 		goto out;
@@ -189,9 +200,10 @@ static int archc_export_run(int argc, char **argv)
 		goto out;
 	}
 	if (kind == 1) {
-		if (e.subnet || e.a.task || e.state || e.recal >= 0 || e.a.nincludes) {
+		if (e.subnet || e.a.task || e.state || e.recal >= 0 || e.alone || e.a.nincludes) {
 			st = archc_usage_error(&archc_cmd_export,
-					       "%s is a model file: no --subnet, --task, --state, --recal or -I",
+					       "%s is a model file: no --subnet, --task, --state, --recal, "
+					       "--alone or -I",
 					       e.a.input);
 			goto out;
 		}
@@ -223,14 +235,16 @@ const archc_cmd archc_cmd_export = {
 	"write a subnet as standalone C or ONNX",
 	"usage: archc export IN.model (--c OUT | --onnx OUT.onnx)\n"
 	"       archc export [-I DIR]... FILE.arch [--task T] --subnet SPEC [--state DIR]\n"
-	"                    [--recal N] (--c OUT | --onnx OUT.onnx)\n"
+	"                    [--recal N] [--alone] (--c OUT | --onnx OUT.onnx)\n"
 	"\n"
 	"Writes a subnet for deployment.  The subnet is a model file (`archc eval -o`,\n"
 	"or the weights archd serves), or subnet SPEC (max, min, random:SEED or a\n"
 	"gene string) cut out of the supernet `archc train` left for task T in the\n"
 	"state dir, its batch norm recalibrated on N training images (default: the\n"
-	"recipe's calib, 2000) as `archc eval` does.  Nothing in the state dir is\n"
-	"changed.\n"
+	"recipe's calib, 2000) as `archc eval` does.  With --alone, SPEC is cut out\n"
+	"of the checkpoint `archc train --subnet SPEC` left when it trained it alone,\n"
+	"with its own statistics (recalibrated only if --recal N asks), as `archc\n"
+	"eval --alone` does.  Nothing in the state dir is changed.\n"
 	"\n"
 	"--c OUT writes OUT.c and OUT.h: one function `int NAME_predict(const float\n"
 	"*input, float *logits)` (NAME is OUT's file name made a C identifier)\n"

@@ -17,7 +17,8 @@
 #           <= 1e-4, the same arg-max).
 # Exporting FILE.arch --subnet SPEC gives the same files as exporting the
 # model file `archc eval` wrote for SPEC, and leaves the state dir as it
-# was.  Prints TAP lines; a missing tool skips its part with the reason,
+# was; with --alone, a subnet `archc train --subnet` trained alone, as
+# `archc eval --alone` cuts it out.  Prints TAP lines; a missing tool skips its part with the reason,
 # except the ONNX peers under CI=true, where tools/install-deps --test and
 # npm provide them: there a missing one fails.
 set -u
@@ -210,4 +211,16 @@ printf 'X' | dd of=bad.model bs=1 seek=200 conv=notrunc 2>/dev/null
 check "a corrupted model file is refused" status 1 "$ARCHC" export bad.model --onnx bad.onnx
 check "with a message naming it" grep -q "bad.model: checksum mismatch" err.txt
 check "and nothing written" test ! -e bad.onnx
+
+# --- a subnet trained alone (archc train --subnet), exported with --alone --------------
+mkdir -p al1 al2
+check "export --alone of a subnet never trained alone fails" status 1 "$ARCHC" export tiny.arch --task t --subnet min --alone --state "$STATE" --c al1/net
+check "naming the train command" grep -q "train it first: archc train tiny.arch --task t --state $STATE --subnet min$" err.txt
+check "the smallest subnet trains alone" status 0 "$ARCHC" train tiny.arch --task t --state "$STATE" --threads 1 --subnet min
+check "export --alone writes its C" status 0 "$ARCHC" export tiny.arch --task t --subnet min --alone --state "$STATE" --c al1/net
+"$ARCHC" eval tiny.arch --task t --subnet min --alone --state "$STATE" -o alone.model >/dev/null 2>&1
+"$ARCHC" export alone.model --c al2/net >/dev/null 2>&1
+check "the C of the model file archc eval --alone wrote" cmp -s al1/net.c al2/net.c
+check "not the C of the supernet's smallest subnet" sh -c '! cmp -s al1/net.c s2/net.c'
+check "--alone with a model file is a usage error" status 2 "$ARCHC" export alone.model --alone --c x
 echo "1..$n"
