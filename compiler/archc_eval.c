@@ -27,7 +27,6 @@
 #include "runtime/subnet.h"
 #include "runtime/supernet.h"
 #include "runtime/threads.h"
-#include "runtime/train.h"
 
 #define MAX_RECAL 1000000
 
@@ -112,16 +111,13 @@ static void print_train_command(const eval_args *e, const ir_task *task, const c
 }
 
 /* Recalibrates, evaluates, prints, and writes the model when asked. */
-static int measure(const eval_args *e, sn_supernet *sn, const rt_data *data,
-		   const ir_module *m, int t, const sn_subnet *sub)
+static int measure(const eval_args *e, sn_supernet *sn, const uint8_t key[16],
+		   const rt_data *data, const ir_dataset *ds, const ir_task *task,
+		   const sn_subnet *sub)
 {
-	const ir_task *task = &m->tasks[t];
-	const ir_dataset *ds = &m->datasets[task->dataset];
 	char err[1024];
 	const ir_space *s = sn_supernet_space(sn);
-	int nrecal = e->recal >= 0 ? (int)e->recal
-		     : e->alone    ? 0
-				   : rt_eval_calib_images(&task->recipe);
+	int nrecal = archc_task_recal_images(task, e->recal, e->alone);
 	int used = 0;
 	if (nrecal > 0) {
 		used = rt_eval_recalibrate(sn, sub, data, nrecal, task->recipe.seed, err, sizeof err);
@@ -148,8 +144,6 @@ static int measure(const eval_args *e, sn_supernet *sn, const rt_data *data,
 	printf("accuracy  %.4f\n", r.accuracy);
 	printf("loss      %.4f\n", r.loss);
 	if (e->output) {
-		uint8_t key[16]; /* the checkpoint's: the model names where it was cut */
-		rt_train_key(m, t, e->alone ? sub : NULL, key);
 		rt_model *model = rt_model_extract(sn, sub, key, err, sizeof err);
 		if (model)
 			archc_task_model_norm(model, data, ds);
@@ -219,6 +213,7 @@ static int archc_eval_run(int argc, char **argv)
 	rt_data *data = NULL;
 	sn_supernet *sn = NULL;
 	rt_ckpt_state pos;
+	uint8_t key[16];
 	if (e.output && (st = archc_task_output_check(&archc_cmd_eval, "-o", e.output, &e.a, m, t,
 						      e.state)) != ARCHC_OK)
 		goto out;
@@ -236,7 +231,7 @@ static int archc_eval_run(int argc, char **argv)
 		goto out;
 	}
 	st = archc_task_supernet(&archc_cmd_eval, m, t, e.state, e.alone ? &sub : NULL, &sn, &data,
-				 &pos);
+				 &pos, key);
 	if (st == ARCHC_TASK_UNTRAINED) {
 		print_train_command(&e, task, "train it first", "");
 		st = ARCHC_EINPUT;
@@ -248,7 +243,7 @@ static int archc_eval_run(int argc, char **argv)
 			e.alone ? "subnet" : "supernet", pos.epoch, task->recipe.epochs);
 		print_train_command(&e, task, "to finish it", " --resume");
 	}
-	st = measure(&e, sn, data, m, t, &sub);
+	st = measure(&e, sn, key, data, &m->datasets[task->dataset], task, &sub);
 out:
 	sn_supernet_free(sn);
 	rt_data_free(data);

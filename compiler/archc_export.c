@@ -27,7 +27,6 @@
 #include "runtime/subnet.h"
 #include "runtime/supernet.h"
 #include "runtime/threads.h"
-#include "runtime/train.h"
 
 #define MAX_RECAL 1000000
 
@@ -109,6 +108,7 @@ static rt_model *cut_model(const export_args *e, int *status)
 	sn_supernet *sn = NULL;
 	rt_data *data = NULL;
 	rt_ckpt_state pos;
+	uint8_t key[16];
 	ir_module *m = archc_task_load(&archc_cmd_export, &e->a, &t, status);
 	if (!m)
 		return NULL;
@@ -123,24 +123,19 @@ static rt_model *cut_model(const export_args *e, int *status)
 		goto out;
 	*status = ARCHC_EINPUT;
 	int rc = archc_task_supernet(&archc_cmd_export, m, t, e->state, e->alone ? &sub : NULL, &sn,
-				     &data, &pos);
+				     &data, &pos, key);
 	if (rc == ARCHC_TASK_UNTRAINED)
 		fprintf(stderr, "  train it first: archc train %s --task %s%s%s%s%s\n", e->a.input,
 			task->name, e->state ? " --state " : "", e->state ? e->state : "",
 			e->alone ? " --subnet " : "", e->alone ? e->subnet : "");
 	if (rc)
 		goto out;
-	/* A subnet trained alone has statistics of its own (archc_eval.c). */
-	int nrecal = e->recal >= 0 ? (int)e->recal
-		     : e->alone    ? 0
-				   : rt_eval_calib_images(&task->recipe);
+	int nrecal = archc_task_recal_images(task, e->recal, e->alone);
 	if (nrecal > 0 && rt_eval_recalibrate(sn, &sub, data, nrecal, task->recipe.seed, err,
 					      sizeof err) < 0) {
 		fprintf(stderr, "archc export: %s\n", err);
 		goto out;
 	}
-	uint8_t key[16]; /* the checkpoint's: the model names where it was cut */
-	rt_train_key(m, t, e->alone ? &sub : NULL, key);
 	model = rt_model_extract(sn, &sub, key, err, sizeof err);
 	if (!model) {
 		fprintf(stderr, "archc export: %s\n", err);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "runtime/evaluate.h"
 #include "runtime/statedir.h"
 #include "runtime/train.h"
 
@@ -113,7 +114,7 @@ int archc_task_number(const archc_cmd *cmd, const char *opt, const char *s, int6
 
 int archc_task_supernet(const archc_cmd *cmd, const ir_module *m, int t, const char *state,
 			const sn_subnet *alone, sn_supernet **sn, rt_data **data,
-			rt_ckpt_state *pos)
+			rt_ckpt_state *pos, uint8_t key[16])
 {
 	*sn = NULL;
 	*data = NULL;
@@ -124,7 +125,6 @@ int archc_task_supernet(const archc_cmd *cmd, const ir_module *m, int t, const c
 		fprintf(stderr, "archc %s: state dir: %s\n", cmd->name, err);
 		return ARCHC_EINPUT;
 	}
-	uint8_t key[16];
 	rt_train_key(m, t, alone, key);
 	if (rt_state_checkpoint_path(root, key, path, sizeof path) != 0) {
 		fprintf(stderr, "archc %s: state dir: '%s' is too long a path\n", cmd->name, root);
@@ -159,6 +159,13 @@ int archc_task_supernet(const archc_cmd *cmd, const ir_module *m, int t, const c
 	sn_supernet_free(*sn);
 	*sn = NULL;
 	return ARCHC_EINPUT;
+}
+
+int archc_task_recal_images(const ir_task *task, int64_t recal, int alone)
+{
+	if (recal >= 0)
+		return (int)recal;
+	return alone ? 0 : rt_eval_calib_images(&task->recipe);
 }
 
 int archc_task_output_check(const archc_cmd *cmd, const char *opt, const char *out,

@@ -88,15 +88,24 @@ enum { ARCHC_TASK_UNTRAINED = -1 };
  * key, or with `alone` the one `archc train --subnet` left when it trained
  * that subnet alone (under rt_train_key's key: the same supernet, of which
  * only that subnet was trained); then the task's data.  Returns 0 with
- * *sn, *data (free with sn_supernet_free and rt_data_free) and *pos, where
- * training stopped; ARCHC_TASK_UNTRAINED after printing that there is no
+ * *sn, *data (free with sn_supernet_free and rt_data_free), *pos, where
+ * training stopped, and key, the checkpoint's (a model cut from it
+ * records it); ARCHC_TASK_UNTRAINED after printing that there is no
  * checkpoint (the caller says how to train one); or ARCHC_EINPUT after
  * printing why.  The checkpoint is read before any data, so a refused one
  * costs no loading.
  */
 int archc_task_supernet(const archc_cmd *cmd, const ir_module *m, int t, const char *state,
 			const sn_subnet *alone, sn_supernet **sn, rt_data **data,
-			rt_ckpt_state *pos);
+			rt_ckpt_state *pos, uint8_t key[16]);
+
+/*
+ * The training images a subnet's batch norm is recalibrated on before it
+ * is measured or cut out: `recal` when given (>= 0), else none for a
+ * subnet trained alone (its running statistics are its own), else the
+ * recipe's calib.
+ */
+int archc_task_recal_images(const ir_task *task, int64_t recal, int alone);
 
 /*
  * Checks an output of a command working on task t of m (archc_output_check
